@@ -1,0 +1,142 @@
+"""The local stand-in for S3: ``s3://BUCKET/KEY`` is ``<workspace>/s3/BUCKET/KEY``.
+
+Objects are plain files, "prefixes" are folders, so a user can inspect every artifact of
+a run with ``ls``. Writes go through a temporary sibling and an atomic rename, so a
+reader (or a run killed half-way) never sees a half-written object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+S3_SCHEME = "s3://"
+
+
+class S3UriError(ValueError):
+    """An ``s3://`` URI that cannot name a local object."""
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """Split ``s3://bucket/key`` into ``(bucket, key)``; the key may be empty."""
+    if not isinstance(uri, str) or not uri.startswith(S3_SCHEME):
+        raise S3UriError(f"{uri!r} is not an S3 URI: it must start with 's3://' (s3://bucket/key)")
+    rest = uri[len(S3_SCHEME) :]
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise S3UriError(f"{uri!r} has no bucket: write it as s3://bucket/key")
+    parts = [p for p in key.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise S3UriError(f"{uri!r} contains '.' or '..' segments: use a plain key without them")
+    return bucket, "/".join(parts)
+
+
+def uri_to_path(s3_root: Path, uri: str) -> Path:
+    """Map ``s3://bucket/key`` to ``<s3_root>/bucket/key`` (trailing slashes ignored)."""
+    bucket, key = split_uri(uri)
+    return Path(s3_root, bucket, *key.split("/")) if key else Path(s3_root, bucket)
+
+
+def path_to_uri(s3_root: Path, path: Path) -> str:
+    """Inverse of :func:`uri_to_path` for a path inside ``s3_root``."""
+    rel = Path(path).resolve().relative_to(Path(s3_root).resolve())
+    return S3_SCHEME + "/".join(rel.parts)
+
+
+def join_uri(base: str, *parts: str) -> str:
+    """Join URI segments with exactly one slash between them."""
+    out = base.rstrip("/")
+    for part in parts:
+        out += "/" + part.strip("/")
+    return out
+
+
+def _tmp_sibling(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
+
+
+def put_file(s3_root: Path, uri: str, source: Path) -> Path:
+    """Copy ``source`` to the object ``uri`` atomically; return the object's path."""
+    dest = uri_to_path(s3_root, uri)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(dest)
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, dest)
+    return dest
+
+
+def put_bytes(s3_root: Path, uri: str, data: bytes) -> Path:
+    """Write ``data`` to the object ``uri`` atomically; return the object's path."""
+    dest = uri_to_path(s3_root, uri)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(dest)
+    tmp.write_bytes(data)
+    os.replace(tmp, dest)
+    return dest
+
+
+def put_tree(s3_root: Path, uri: str, source: Path) -> Path:
+    """Replace the prefix ``uri`` by a copy of the folder ``source``, atomically.
+
+    The new tree is built beside the destination and swapped in with renames, so the
+    prefix is always either the old or the new complete tree.
+    """
+    dest = uri_to_path(s3_root, uri)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(dest)
+    shutil.copytree(source, tmp, symlinks=False)
+    if dest.exists() or dest.is_symlink():
+        old = _tmp_sibling(dest)
+        os.replace(dest, old)
+        os.replace(tmp, dest)
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+    else:
+        os.replace(tmp, dest)
+    return dest
+
+
+def exists(s3_root: Path, uri: str) -> bool:
+    """True when the object or prefix exists."""
+    return uri_to_path(s3_root, uri).exists()
+
+
+def download(s3_root: Path, uri: str, local_dir: Path) -> None:
+    """Download an ``S3Prefix`` input into ``local_dir`` like SageMaker's File mode.
+
+    A URI naming one object lands as ``local_dir/<basename>``; a prefix (folder) has its
+    contents copied below ``local_dir``. Inputs are copied, never hard-linked, because a
+    job may legitimately rewrite its input files (it owns a copy on SageMaker too).
+    """
+    src = uri_to_path(s3_root, uri)
+    local_dir.mkdir(parents=True, exist_ok=True)
+    if src.is_file():
+        shutil.copyfile(src, local_dir / src.name)
+        return
+    if not src.is_dir():
+        raise FileNotFoundError(
+            f"input {uri} does not exist (looked at {src}): write the object there first"
+        )
+    for root, dirs, files in os.walk(src):
+        dirs[:] = sorted(d for d in dirs if not (d.startswith(".") and ".tmp-" in d))
+        rel = Path(root).relative_to(src)
+        target_dir = local_dir / rel
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if ".tmp-" in name and name.startswith("."):
+                continue  # an upload in flight, not an object
+            shutil.copyfile(Path(root, name), target_dir / name)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of one file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
