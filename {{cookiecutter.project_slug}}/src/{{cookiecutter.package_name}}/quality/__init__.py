@@ -1,0 +1,1 @@
+"""Data quality: great-expectations suites and the gate step that runs them."""
