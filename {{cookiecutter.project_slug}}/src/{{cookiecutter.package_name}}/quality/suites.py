@@ -12,7 +12,7 @@ from .. import data
 
 Expectation = tuple[str, dict[str, Any]]
 
-_CATEGORY_PATTERN = r"(?i)^\s*({})\s*$"
+_CATEGORY_PATTERN = r"(?i)^\s*(?:{})\s*$"
 
 
 def raw_suite() -> list[Expectation]:
