@@ -1,0 +1,171 @@
+"""Content-addressed code trees for jobs, and reproducible ``sourcedir.tar.gz`` files.
+
+A step's code tree is the top-level package of its step function, the stdlib-only
+``sagepipe/contract.py`` (with an empty ``sagepipe/__init__.py``, so a job never loads
+the authoring API) and a generated entry script. Its digest is the sha256 of a manifest
+of paths and content digests, so it changes exactly when a file's bytes or name change,
+never with timestamps.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib
+import io
+import sys
+import tarfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import GraphError
+
+# Bumped when the layout of code trees changes, so old digests are not reused by mistake.
+TREE_FORMAT = b"sagepipe-code-tree-v1\n"
+EXCLUDED_DIRS = frozenset(
+    {
+        "__pycache__",
+        ".git",
+        ".hypothesis",
+        ".ipynb_checkpoints",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".venv",
+        "node_modules",
+    }
+)
+EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
+CONTRACT_INIT = b'"""sagepipe runtime: only the step contract travels with a job."""\n'
+
+
+@dataclass(frozen=True)
+class CodeTree:
+    """Files of a job's code, keyed by POSIX path relative to the tree's root."""
+
+    files: Mapping[str, bytes]
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the sorted manifest of (path, content sha256)."""
+        manifest = hashlib.sha256(TREE_FORMAT)
+        for path in sorted(self.files):
+            content_digest = hashlib.sha256(self.files[path]).hexdigest()
+            manifest.update(f"{path}\0{content_digest}\n".encode())
+        return manifest.hexdigest()
+
+    def tarball(self) -> bytes:
+        """A reproducible ``tar.gz``: sorted entries, mtime 0, uid/gid 0, fixed modes."""
+        buffer = io.BytesIO()
+        gz = gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9)
+        with gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for path in sorted(self.files):
+                data = self.files[path]
+                info = tarfile.TarInfo(path)
+                info.size = len(data)
+                info.mtime = 0
+                info.mode = 0o644
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                tar.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+
+def read_tree(root: Path, *, prefix: str = "") -> dict[str, bytes]:
+    """Read every source file under ``root`` (caches and hidden files left out)."""
+    files: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(_excluded(part) for part in relative.parts) or not path.is_file():
+            continue
+        files[prefix + relative.as_posix()] = path.read_bytes()
+    return files
+
+
+def package_files(module_name: str) -> dict[str, bytes]:
+    """Return the files of the top-level package (or module) that holds ``module_name``."""
+    top = module_name.split(".")[0]
+    try:
+        module = sys.modules.get(top) or importlib.import_module(top)
+    except ImportError as exc:
+        raise GraphError(f"cannot import {top!r} to package its code: {exc}") from None
+    locations = list(getattr(module, "__path__", []))
+    if locations:
+        if len(locations) != 1:
+            raise GraphError(
+                f"package {top!r} is spread over {len(locations)} folders (a namespace package); "
+                "give it an __init__.py so its code has one home"
+            )
+        files = read_tree(Path(locations[0]), prefix=f"{top}/")
+        if not files:
+            raise GraphError(f"package {top!r} at {locations[0]} has no files to package")
+        return files
+    source = getattr(module, "__file__", None)
+    if not source or not source.endswith(".py"):
+        raise GraphError(
+            f"module {top!r} has no Python source file to package; step functions must live in "
+            "a .py module or a package"
+        )
+    return {Path(source).name: Path(source).read_bytes()}
+
+
+def contract_files() -> dict[str, bytes]:
+    """The runtime helper every job carries: ``sagepipe/contract.py``, stdlib only."""
+    here = Path(__file__).resolve().parent
+    return {
+        "sagepipe/__init__.py": CONTRACT_INIT,
+        "sagepipe/contract.py": (here / "contract.py").read_bytes(),
+    }
+
+
+def entry_script(kind: str, target: str, outputs: Sequence[str] = ()) -> bytes:
+    """Generate the script a job runs: import the step function and call the binder."""
+    if kind == "processing":
+        call = f"run_processing({target!r}, outputs={list(outputs)!r})"
+        helper = "run_processing"
+    elif kind == "training":
+        call = f"run_training({target!r})"
+        helper = "run_training"
+    else:
+        raise ValueError(f"unknown job kind {kind!r}")
+    lines = [
+        f'"""Generated by sagepipe: runs {target} under the {kind} container contract."""',
+        "",
+        "import sys",
+        "",
+        f"from sagepipe.contract import {helper}",
+        "",
+        'if __name__ == "__main__":',
+        f"    sys.exit({call})",
+        "",
+    ]
+    return "\n".join(lines).encode()
+
+
+def entry_name(target: str) -> str:
+    """File name of a step's entry script, after the function it runs."""
+    return f"run_{target.rpartition(':')[2]}.py"
+
+
+def build_code_tree(kind: str, target: str, outputs: Sequence[str] = ()) -> CodeTree:
+    """Assemble the code tree of a job that runs ``target`` (``module:function``)."""
+    module_name = target.partition(":")[0]
+    files = package_files(module_name)
+    if module_name.split(".")[0] != "sagepipe":
+        clash = sorted(p for p in files if p.startswith("sagepipe/"))
+        if clash:
+            raise GraphError(f"package file {clash[0]} would shadow the sagepipe runtime helper")
+        files.update(contract_files())
+    entry = entry_name(target)
+    if entry in files:
+        raise GraphError(
+            f"the generated entry script {entry} would overwrite a file of the same name; "
+            "rename the module or the step function"
+        )
+    files[entry] = entry_script(kind, target, outputs)
+    return CodeTree(dict(sorted(files.items())))
+
+
+def _excluded(part: str) -> bool:
+    return part in EXCLUDED_DIRS or part.startswith(".") or part.endswith(EXCLUDED_SUFFIXES)
