@@ -1,0 +1,129 @@
+"""The pipeline, on one screen: start reading here.
+
+preprocess -> data quality -> train -> evaluate -> accuracy >= threshold ?
+    yes: register the model (PendingManualApproval by default, with metrics and lineage)
+    no:  fail, with the measured accuracy and the threshold in the message
+
+Steps are the plain functions in ``steps/`` and ``quality/``; this file only wires them.
+Edges are attribute references (``prep.outputs.train``), so a typo fails here, at build
+time. Infrastructure (bucket, images, instance types) comes from ``settings.py``.
+"""
+
+from __future__ import annotations
+
+from sagepipe import (
+    Condition,
+    Fail,
+    Join,
+    JsonGet,
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+    Pipeline,
+    Processing,
+    PropertyFile,
+    RegisterModel,
+    Training,
+    ge,
+)
+
+from . import settings as project_settings
+from .quality.gate import check_data_quality
+from .steps.evaluate import METRICS_KEY, evaluate_model
+from .steps.preprocess import preprocess
+from .steps.train import train_model
+
+APPROVAL_STATUSES = ["PendingManualApproval", "Approved", "Rejected"]
+
+
+def build_pipeline(settings: project_settings.Settings | None = None) -> Pipeline:
+    """Return the project's pipeline graph for ``settings`` (default: the current stage)."""
+    settings = settings or project_settings.load()
+
+    input_data = ParameterString("InputDataUrl", default=settings.input_data_url)
+    test_fraction = ParameterFloat("TestFraction", default=0.2)
+    max_iter = ParameterInteger("MaxIter", default=200)
+    learning_rate = ParameterFloat("LearningRate", default=0.1)
+    max_depth = ParameterInteger("MaxDepth", default=6)
+    accuracy_threshold = ParameterFloat("AccuracyThreshold", default=0.7)
+    approval_status = ParameterString(
+        "ModelApprovalStatus", default="PendingManualApproval", enum_values=APPROVAL_STATUSES
+    )
+    processing_instance = ParameterString(
+        "ProcessingInstanceType", default=settings.processing_instance_type
+    )
+    training_instance = ParameterString(
+        "TrainingInstanceType", default=settings.training_instance_type
+    )
+
+    prep = Processing(
+        "Preprocess",
+        preprocess,
+        inputs={"raw": input_data},
+        outputs=["train", "test"],
+        arguments={"test_fraction": test_fraction},
+        instance_type=processing_instance,
+    )
+    quality = Processing(
+        "DataQuality",
+        check_data_quality,
+        inputs={"raw": input_data, "train": prep.outputs.train, "test": prep.outputs.test},
+        outputs=["report"],
+        environment={"GX_ANALYTICS_ENABLED": "false"},
+        instance_type=processing_instance,
+    )
+    fit = Training(
+        "Train",
+        train_model,
+        channels={"train": prep.outputs.train},
+        hyperparameters={
+            "max_iter": max_iter,
+            "learning_rate": learning_rate,
+            "max_depth": max_depth,
+        },
+        depends_on=[quality],  # never train on data that failed the quality gate
+        instance_type=training_instance,
+    )
+    report = PropertyFile("EvaluationReport", output="evaluation", path="evaluation.json")
+    evaluate = Processing(
+        "Evaluate",
+        evaluate_model,
+        inputs={"model": fit.model_artifacts, "test": prep.outputs.test},
+        outputs=["evaluation"],
+        property_files=[report],
+        instance_type=processing_instance,
+    )
+    accuracy = JsonGet(report, f"{METRICS_KEY}.accuracy.value")
+    register = RegisterModel(
+        "RegisterModel",
+        model=fit,
+        group=settings.model_package_group,
+        metrics=report.uri,
+        approval_status=approval_status,
+        content_types=["text/csv", "application/json", "application/x-npy"],
+        response_types=["application/json", "text/csv", "application/x-npy"],
+        inference_instances=[settings.inference_instance_type],
+        transform_instances=[settings.inference_instance_type],
+        image_uri=settings.image_uri,
+    )
+    too_weak = Fail(
+        "AccuracyBelowThreshold",
+        message=Join(
+            on=" ",
+            values=["Model accuracy", accuracy, "is below the threshold", accuracy_threshold,
+                    "(parameter AccuracyThreshold); nothing was registered."],
+        ),
+    )
+    check = Condition(
+        "CheckAccuracy",
+        conditions=[ge(accuracy, accuracy_threshold)],
+        if_steps=[register],
+        else_steps=[too_weak],
+    )
+    return Pipeline(
+        settings.pipeline_name,
+        parameters=[input_data, test_fraction, max_iter, learning_rate, max_depth,
+                    accuracy_threshold, approval_status, processing_instance, training_instance],
+        steps=[prep, quality, fit, evaluate, check],
+        description="Churn model: preprocess, data quality, train, evaluate, register.",
+    )
