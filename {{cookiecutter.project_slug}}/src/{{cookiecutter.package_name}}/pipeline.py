@@ -27,6 +27,8 @@ from sagepipe import (
     ge,
 )
 
+from sagepipe.compile import Compiled, compile_pipeline
+
 from . import settings as project_settings
 from .quality.gate import check_data_quality
 from .steps.evaluate import METRICS_KEY, evaluate_model
@@ -62,7 +64,6 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
         inputs={"raw": input_data},
         outputs=["train", "test"],
         arguments={"test_fraction": test_fraction},
-        instance_type=processing_instance,
     )
     quality = Processing(
         "DataQuality",
@@ -70,7 +71,6 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
         inputs={"raw": input_data, "train": prep.outputs.train, "test": prep.outputs.test},
         outputs=["report"],
         environment={"GX_ANALYTICS_ENABLED": "false"},
-        instance_type=processing_instance,
     )
     fit = Training(
         "Train",
@@ -82,7 +82,6 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
             "max_depth": max_depth,
         },
         depends_on=[quality],  # never train on data that failed the quality gate
-        instance_type=training_instance,
     )
     report = PropertyFile("EvaluationReport", output="evaluation", path="evaluation.json")
     evaluate = Processing(
@@ -91,7 +90,6 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
         inputs={"model": fit.model_artifacts, "test": prep.outputs.test},
         outputs=["evaluation"],
         property_files=[report],
-        instance_type=processing_instance,
     )
     accuracy = JsonGet(report, f"{METRICS_KEY}.accuracy.value")
     register = RegisterModel(
@@ -126,4 +124,24 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
                     accuracy_threshold, approval_status, processing_instance, training_instance],
         steps=[prep, quality, fit, evaluate, check],
         description="Churn model: preprocess, data quality, train, evaluate, register.",
+    )
+
+
+def compile_definition(settings: project_settings.Settings | None = None) -> Compiled:
+    """Build and compile the pipeline for ``settings``: offline, deterministic JSON + code."""
+    settings = settings or project_settings.load()
+    pipeline = build_pipeline(settings)
+    # Instance types are parameters, so one definition serves every stage's sizing.
+    parameters = {parameter.name: parameter for parameter in pipeline.parameters}
+    return compile_pipeline(
+        pipeline,
+        bucket=settings.bucket,
+        prefix=settings.prefix,
+        role=settings.role_arn,
+        region=settings.region,
+        image_uri=settings.image_uri,
+        processing_instance_type=parameters["ProcessingInstanceType"],
+        training_instance_type=parameters["TrainingInstanceType"],
+        inference_instance_types=[settings.inference_instance_type],
+        transform_instance_types=[settings.inference_instance_type],
     )
