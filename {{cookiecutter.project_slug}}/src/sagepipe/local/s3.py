@@ -140,3 +140,11 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def move_in(s3_root: Path, uri: str, source: Path) -> Path:
+    """Move a finished file into the object ``uri`` with one atomic rename."""
+    dest = uri_to_path(s3_root, uri)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, dest)
+    return dest

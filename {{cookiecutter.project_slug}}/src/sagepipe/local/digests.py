@@ -1,0 +1,102 @@
+"""Content digests of local S3 objects and prefixes, memoised by file identity.
+
+Re-hashing a large data set on every run would make cached re-runs slow, so each file's
+sha256 is remembered together with its size, mtime and inode. Objects are only ever
+replaced by rename (see ``s3.py``), which changes the inode, so a stale memo cannot
+match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from .s3 import file_sha256
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS file_digests (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+"""
+
+
+class DigestMemo:
+    """sha256 of files and folders with a persistent memo in ``runs.db``."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._lock = threading.Lock()
+        self._memory: dict[str, tuple[int, int, int, str]] = {}
+        self._ready = False
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        if not self._ready:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(_SCHEMA)
+            self._ready = True
+        return conn
+
+    def file(self, path: Path) -> str:
+        """sha256 of one file, from the memo when the file is unchanged."""
+        st = os.stat(path)
+        key = str(Path(path).resolve())
+        ident = (st.st_size, st.st_mtime_ns, st.st_ino)
+        with self._lock:
+            hit = self._memory.get(key)
+            if hit and hit[:3] == ident:
+                return hit[3]
+            conn = self._conn()
+            try:
+                row = conn.execute(
+                    "SELECT size, mtime_ns, inode, sha256 FROM file_digests WHERE path = ?",
+                    (key,),
+                ).fetchone()
+            finally:
+                conn.close()
+        if row and tuple(row[:3]) == ident:
+            digest = str(row[3])
+        else:
+            digest = file_sha256(path)
+            with self._lock:
+                conn = self._conn()
+                try:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?, ?, ?)",
+                        (key, *ident, digest),
+                    )
+                finally:
+                    conn.close()
+        with self._lock:
+            self._memory[key] = (*ident, digest)
+        return digest
+
+    def tree(self, path: Path) -> str:
+        """Digest of a file (its name and bytes) or of a folder (relative names and bytes).
+
+        Returns ``"missing"`` for a path that does not exist, so a vanished input changes
+        every key that depends on it.
+        """
+        path = Path(path)
+        if path.is_file():
+            return hashlib.sha256(f"file:{path.name}:{self.file(path)}".encode()).hexdigest()
+        if not path.is_dir():
+            return "missing"
+        lines = []
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                if name.startswith(".") and ".tmp-" in name:
+                    continue
+                full = Path(root, name)
+                rel = full.relative_to(path).as_posix()
+                lines.append(f"{rel}\0{self.file(full)}\n")
+        return hashlib.sha256("".join(lines).encode()).hexdigest()

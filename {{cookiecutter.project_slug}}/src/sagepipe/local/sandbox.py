@@ -1,0 +1,432 @@
+"""Container contracts: turn a resolved Processing or Training step into a local job.
+
+Every job gets a folder ``<workspace>/executions/<execution>/<step>/`` holding ``opt_ml/``
+(which stands in for ``/opt/ml``: every ``/opt/ml`` path in ``LocalPath``s, entrypoints,
+arguments and environment values is rewritten to it) and ``job.log`` (stdout + stderr).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import sys
+import tarfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import s3
+
+_OPT_ML = re.compile(r"/opt/ml(?=/|$|[\s\"';:&|)])")
+_PYTHONS = ("python", "python3", f"python3.{sys.version_info.minor}")
+
+
+class JobError(Exception):
+    """A job that cannot start or whose result is unusable; ``str()`` is one line."""
+
+
+@dataclass
+class JobPlan:
+    """A job ready to launch, and what to do with its results."""
+
+    step_name: str
+    kind: str  # "Processing" or "Training"
+    job_name: str
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path
+    job_dir: Path
+    opt_ml: Path
+    log_path: Path
+    # Processing: (local folder, S3 URI) to upload after a successful exit.
+    uploads: list[tuple[Path, str]] = field(default_factory=list)
+    # Training: where model.tar.gz (and output.tar.gz) go.
+    model_uri: str | None = None
+    output_data_uri: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+def remap(value: Any, opt_ml: Path) -> Any:
+    """Rewrite every ``/opt/ml`` path inside strings of ``value`` into the sandbox."""
+    if isinstance(value, str):
+        return _OPT_ML.sub(lambda _m: str(opt_ml), value)
+    if isinstance(value, list):
+        return [remap(v, opt_ml) for v in value]
+    if isinstance(value, dict):
+        return {k: remap(v, opt_ml) for k, v in value.items()}
+    return value
+
+
+def python_shim(folder: Path) -> Path:
+    """A folder with ``python3``/``python`` scripts that run this interpreter.
+
+    Put first on ``PATH`` so shell scripts inside jobs that call ``python3`` use the
+    executor's environment. Scripts, not symlinks: a symlinked venv interpreter would
+    lose its ``pyvenv.cfg`` and with it the venv's packages.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in _PYTHONS:
+        shim = folder / name
+        if not shim.exists():
+            tmp = folder / f".{name}.tmp"
+            tmp.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            tmp.chmod(0o755)
+            os.replace(tmp, shim)
+    return folder
+
+
+def _command(entrypoint: list[str], opt_ml: Path) -> list[str]:
+    cmd = [str(c) for c in remap(list(entrypoint), opt_ml)]
+    if cmd and os.path.basename(cmd[0]) in _PYTHONS:
+        cmd[0] = sys.executable  # "python3" in a container = the executor's interpreter here
+    return cmd
+
+
+def _base_env(extra: Mapping[str, Any] | None, opt_ml: Path, shim: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"  # so job.log shows progress as it happens
+    for key, value in (extra or {}).items():
+        env[str(key)] = str(remap(str(value), opt_ml))
+    return env
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _new_job_dir(job_dir: Path) -> tuple[Path, Path]:
+    if job_dir.exists():
+        shutil.rmtree(job_dir)
+    opt_ml = job_dir / "opt_ml"
+    (opt_ml / "output").mkdir(parents=True)
+    return opt_ml, job_dir / "job.log"
+
+
+# -- Processing ---------------------------------------------------------------------------
+def prepare_processing(
+    step_name: str,
+    args: Mapping[str, Any],
+    *,
+    job_dir: Path,
+    job_name: str,
+    s3_root: Path,
+    shim: Path,
+) -> JobPlan:
+    """Download inputs and build the command of a Processing job."""
+    opt_ml, log_path = _new_job_dir(job_dir)
+    app = args.get("AppSpecification") or {}
+    entry = list(app.get("ContainerEntrypoint") or [])
+    if not entry:
+        raise JobError(
+            f"step {step_name}: AppSpecification has no ContainerEntrypoint, and image "
+            f"{app.get('ImageUri')!r} has no local equivalent; give the step an entrypoint "
+            "such as ['python3', '/opt/ml/processing/input/code/script.py']"
+        )
+    for item in args.get("ProcessingInputs") or []:
+        source = item.get("S3Input")
+        if source is None:
+            raise JobError(
+                f"step {step_name}: input {item.get('InputName')!r} is not an S3Input "
+                "(DatasetDefinition is not supported locally); read the data from S3 instead"
+            )
+        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+            raise JobError(
+                f"step {step_name}: input {item.get('InputName')!r} has S3DataType "
+                f"{source.get('S3DataType')!r}; only S3Prefix runs locally"
+            )
+        local = Path(remap(source["LocalPath"], opt_ml))
+        try:
+            s3.download(s3_root, source["S3Uri"], local)
+        except (FileNotFoundError, s3.S3UriError) as exc:
+            raise JobError(f"step {step_name}: input {item.get('InputName')!r}: {exc}") from None
+    uploads = []
+    for out in (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+        dest = out.get("S3Output")
+        if dest is None:
+            raise JobError(
+                f"step {step_name}: output {out.get('OutputName')!r} is not an S3Output; "
+                "only S3 outputs run locally"
+            )
+        local = Path(remap(dest["LocalPath"], opt_ml))
+        local.mkdir(parents=True, exist_ok=True)
+        uploads.append((local, str(dest["S3Uri"])))
+    _write_json(opt_ml / "config" / "processingjobconfig.json", dict(args))
+    _write_json(
+        opt_ml / "config" / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]}
+    )
+    command = _command(entry, opt_ml) + [
+        str(a) for a in remap(list(app.get("ContainerArguments") or []), opt_ml)
+    ]
+    return JobPlan(
+        step_name=step_name,
+        kind="Processing",
+        job_name=job_name,
+        command=command,
+        env=_base_env(args.get("Environment"), opt_ml, shim),
+        cwd=job_dir,
+        job_dir=job_dir,
+        opt_ml=opt_ml,
+        log_path=log_path,
+        uploads=uploads,
+    )
+
+
+# -- Training -----------------------------------------------------------------------------
+def _decode_hyperparameter(value: Any) -> Any:
+    """Framework containers JSON-decode each hyperparameter and fall back to the text."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _safe_extract(archive: Path, dest: Path) -> None:
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar.getmembers():
+            target = (dest / member.name).resolve()
+            if not str(target).startswith(str(dest.resolve())) or member.issym() or member.islnk():
+                raise JobError(
+                    f"{archive.name}: member {member.name!r} points outside the code folder; "
+                    "rebuild the source archive without links or '..' paths"
+                )
+        if hasattr(tarfile, "data_filter"):  # Python 3.12+ (and patched 3.10/3.11)
+            tar.extractall(dest, filter="data")
+        else:
+            tar.extractall(dest)
+
+
+def prepare_training(
+    step_name: str,
+    args: Mapping[str, Any],
+    *,
+    job_dir: Path,
+    job_name: str,
+    s3_root: Path,
+    shim: Path,
+) -> JobPlan:
+    """Build a Training job with the framework-container contract of DESIGN section 5."""
+    opt_ml, log_path = _new_job_dir(job_dir)
+    algo = args.get("AlgorithmSpecification") or {}
+    raw_hps = dict(args.get("HyperParameters") or {})
+    hps = {k: _decode_hyperparameter(v) for k, v in raw_hps.items()}
+    user_hps = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
+
+    channels: list[str] = []
+    input_config: dict[str, Any] = {}
+    for channel in args.get("InputDataConfig") or []:
+        name = channel["ChannelName"]
+        source = (channel.get("DataSource") or {}).get("S3DataSource")
+        if source is None:
+            raise JobError(
+                f"step {step_name}: channel {name!r} has no S3DataSource; only S3 channels "
+                "run locally"
+            )
+        try:
+            s3.download(s3_root, source["S3Uri"], opt_ml / "input" / "data" / name)
+        except (FileNotFoundError, s3.S3UriError) as exc:
+            raise JobError(f"step {step_name}: channel {name!r}: {exc}") from None
+        channels.append(name)
+        input_config[name] = {
+            "TrainingInputMode": channel.get("InputMode", algo.get("TrainingInputMode", "File")),
+            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+            "RecordWrapperType": "None",
+        }
+    config = opt_ml / "input" / "config"
+    _write_json(config / "hyperparameters.json", raw_hps)
+    _write_json(config / "inputdataconfig.json", input_config)
+    _write_json(config / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]})
+    model_dir = opt_ml / "model"
+    output_data = opt_ml / "output" / "data"
+    model_dir.mkdir(parents=True)
+    output_data.mkdir(parents=True)
+    code_dir = opt_ml / "code"
+    code_dir.mkdir(parents=True)
+
+    env = _base_env(args.get("Environment"), opt_ml, shim)
+    env.update(
+        {
+            "SM_MODEL_DIR": str(model_dir),
+            "SM_CHANNELS": json.dumps(sorted(channels)),
+            "SM_HPS": json.dumps(user_hps, sort_keys=True),
+            "SM_OUTPUT_DATA_DIR": str(output_data),
+            "SM_OUTPUT_DIR": str(opt_ml / "output"),
+            "SM_INPUT_DIR": str(opt_ml / "input"),
+            "SM_INPUT_CONFIG_DIR": str(config),
+            "SM_OUTPUT_INTERMEDIATE_DIR": str(opt_ml / "output" / "intermediate"),
+            "SM_CURRENT_HOST": "algo-1",
+            "SM_HOSTS": json.dumps(["algo-1"]),
+            "SM_NUM_CPUS": str(os.cpu_count() or 1),
+            "SM_NUM_GPUS": "0",
+            "SM_TRAINING_ENV": json.dumps(
+                {
+                    "job_name": job_name,
+                    "hyperparameters": user_hps,
+                    "channel_input_dirs": {c: str(opt_ml / "input" / "data" / c) for c in channels},
+                    "model_dir": str(model_dir),
+                },
+                sort_keys=True,
+            ),
+        }
+    )
+    for name in channels:
+        env[f"SM_CHANNEL_{name.upper()}"] = str(opt_ml / "input" / "data" / name)
+    for key, value in user_hps.items():
+        env[f"SM_HP_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+
+    if algo.get("ContainerEntrypoint"):
+        # A custom entrypoint (e.g. SDK v3's ModelTrainer driver script) replaces the
+        # framework launcher entirely, as in the real container.
+        command = _command(list(algo["ContainerEntrypoint"]), opt_ml) + [
+            str(a) for a in remap(list(algo.get("ContainerArguments") or []), opt_ml)
+        ]
+        cwd = job_dir
+    else:
+        program = hps.get("sagemaker_program")
+        submit = hps.get("sagemaker_submit_directory")
+        if not program:
+            raise JobError(
+                f"step {step_name}: training image {algo.get('TrainingImage')!r} has no local "
+                "equivalent; set the sagemaker_program and sagemaker_submit_directory "
+                "hyperparameters (framework estimators do) or a ContainerEntrypoint"
+            )
+        if submit:
+            archive = s3.uri_to_path(s3_root, str(submit))
+            if not archive.is_file():
+                raise JobError(
+                    f"step {step_name}: sagemaker_submit_directory {submit} does not exist "
+                    f"(looked at {archive}); write the compiled code objects there first"
+                )
+            _safe_extract(archive, code_dir)
+        if not (code_dir / str(program)).is_file():
+            raise JobError(
+                f"step {step_name}: sagemaker_program {program!r} is not in the source "
+                f"archive {submit}; check the program name"
+            )
+        env["SM_MODULE_DIR"] = str(submit or "")
+        env["SM_USER_ENTRY_POINT"] = str(program)
+        env["SM_MODULE_NAME"] = Path(str(program)).stem
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(code_dir), env.get("PYTHONPATH", "")) if p
+        )
+        user_args: list[str] = []
+        for key in sorted(user_hps):
+            value = user_hps[key]
+            user_args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+        env["SM_USER_ARGS"] = json.dumps(user_args)
+        if str(program).endswith(".sh"):
+            command = ["/bin/sh", str(program), *user_args]
+        else:
+            command = [sys.executable, str(program), *user_args]
+        cwd = code_dir
+
+    output_path = str((args.get("OutputDataConfig") or {}).get("S3OutputPath") or "")
+    if not output_path:
+        raise JobError(f"step {step_name}: OutputDataConfig.S3OutputPath is missing")
+    model_uri = s3.join_uri(output_path, job_name, "output", "model.tar.gz")
+    return JobPlan(
+        step_name=step_name,
+        kind="Training",
+        job_name=job_name,
+        command=command,
+        env=env,
+        cwd=cwd,
+        job_dir=job_dir,
+        opt_ml=opt_ml,
+        log_path=log_path,
+        model_uri=model_uri,
+        output_data_uri=s3.join_uri(output_path, job_name, "output", "output.tar.gz"),
+    )
+
+
+# -- results ------------------------------------------------------------------------------
+def reproducible_tar_gz(folder: Path, archive: Path) -> None:
+    """Pack a folder reproducibly: sorted names, mtime 0, owner 0 (equal trees, equal bytes)."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        open(archive, "wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        entries = sorted(p for p in folder.rglob("*"))
+        for path in entries:
+            rel = path.relative_to(folder).as_posix()
+            info = tar.gettarinfo(str(path), arcname=rel)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if info.isfile():
+                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                with open(path, "rb") as fh:
+                    tar.addfile(info, fh)
+            elif info.isdir():
+                info.mode = 0o755
+                tar.addfile(info)
+            else:
+                raise JobError(
+                    f"{path} is neither a file nor a folder; model directories may only hold "
+                    "regular files"
+                )
+
+
+def collect_results(plan: JobPlan, s3_root: Path) -> dict[str, str]:
+    """Upload a successful job's outputs; return ``{s3 uri: local path}`` of what was written."""
+    written: dict[str, str] = {}
+    if plan.kind == "Processing":
+        for local, uri in plan.uploads:
+            written[uri] = str(s3.put_tree(s3_root, uri, local))
+        return written
+    assert plan.model_uri is not None and plan.output_data_uri is not None
+    staging = plan.job_dir / "staging"
+    model_tar = staging / "model.tar.gz"
+    reproducible_tar_gz(plan.opt_ml / "model", model_tar)
+    written[plan.model_uri] = str(s3.move_in(s3_root, plan.model_uri, model_tar))
+    data_dir = plan.opt_ml / "output" / "data"
+    if any(data_dir.iterdir()):
+        data_tar = staging / "output.tar.gz"
+        reproducible_tar_gz(data_dir, data_tar)
+        written[plan.output_data_uri] = str(s3.move_in(s3_root, plan.output_data_uri, data_tar))
+    return written
+
+
+def failure_reason(plan: JobPlan, returncode: int) -> str:
+    """One line saying why a job failed: the container's failure file, else the log's end."""
+    for name in ("failure", "message"):
+        path = plan.opt_ml / "output" / name
+        if path.is_file():
+            text = path.read_text(errors="replace").strip()
+            if text:
+                first = next(line for line in text.splitlines() if line.strip())
+                return _clip(first.strip())
+    tail = _log_tail(plan.log_path)
+    how = f"exit code {returncode}" if returncode >= 0 else f"killed by signal {-returncode}"
+    if tail:
+        return _clip(f"{tail} ({how})")
+    return f"the job ended with {how} and wrote no output; see {plan.log_path}"
+
+
+def _log_tail(log_path: Path) -> str:
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 8192))
+            lines = fh.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _clip(text: str, limit: int = 500) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
