@@ -1,0 +1,202 @@
+"""Decode request bodies, encode predictions and negotiate ``Accept`` like SageMaker containers.
+
+Supported: ``text/csv``, ``application/json`` and ``application/x-npy``. ``.npy`` bodies are
+read with ``allow_pickle=False``: an object array in a request is refused, never unpickled.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from .errors import BadRequest, NotAcceptable, UnsupportedContentType
+
+CSV = "text/csv"
+JSON = "application/json"
+NPY = "application/x-npy"
+SUPPORTED = (CSV, JSON, NPY)
+
+
+def media_type(header: str | None) -> str:
+    """Return the bare, lower-case media type of a Content-Type header (no parameters)."""
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def decode(body: bytes, content_type: str) -> Any:
+    """Turn a request body into model input: a 2-D array, or a DataFrame for JSON records."""
+    kind = media_type(content_type)
+    if not body:
+        raise BadRequest("empty request body; send at least one record")
+    if kind == CSV:
+        return _decode_csv(body)
+    if kind == JSON:
+        return _decode_json(body)
+    if kind == NPY:
+        return _decode_npy(body)
+    if not kind:
+        raise UnsupportedContentType(
+            f"missing Content-Type; send one of {', '.join(SUPPORTED)}"
+        )
+    raise UnsupportedContentType(
+        f"Content-Type {kind!r} is not supported; send one of {', '.join(SUPPORTED)}"
+    )
+
+
+def _text(body: bytes, kind: str) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadRequest(f"{kind} body is not valid UTF-8 (byte {err.start}); send UTF-8") from err
+
+
+def _decode_csv(body: bytes) -> np.ndarray:
+    text = _text(body, CSV)
+    if "\x00" in text:
+        raise BadRequest("text/csv body contains a NUL byte; send plain CSV text")
+    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    if not rows:
+        raise BadRequest("text/csv body has no records; send one record per line")
+    width = len(rows[0])
+    for number, row in enumerate(rows, start=1):
+        if len(row) != width:
+            raise BadRequest(
+                f"text/csv record {number} has {len(row)} fields, record 1 has {width}; "
+                "send the same number of fields on every line"
+            )
+    try:
+        return np.array([[float(value) for value in row] for row in rows], dtype=float)
+    except ValueError:
+        # Categorical columns: keep strings, the model's pipeline encodes them.
+        return np.array([[_number_or_text(value) for value in row] for row in rows], dtype=object)
+
+
+def _number_or_text(value: str) -> Any:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _decode_json(body: bytes) -> Any:
+    try:
+        data = json.loads(_text(body, JSON))
+    except json.JSONDecodeError as err:
+        raise BadRequest(f"application/json body is not valid JSON ({err.msg} at {err.pos})") from err
+    if isinstance(data, dict):
+        for key in ("instances", "inputs", "data"):
+            if key in data:
+                data = data[key]
+                break
+        else:
+            data = [data]
+    if not isinstance(data, list) or not data:
+        raise BadRequest(
+            "application/json body must be a non-empty list of records "
+            '(e.g. [[1, 2]] or [{"a": 1}] or {"instances": [...]})'
+        )
+    if all(isinstance(item, dict) for item in data):
+        import pandas as pd  # imported here: only record-shaped JSON needs it
+
+        return pd.DataFrame.from_records(data)
+    if all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in data):
+        data = [data]  # one flat record
+    if not all(isinstance(item, list) for item in data):
+        raise BadRequest("application/json records must all be lists or all be objects")
+    width = len(data[0])
+    if any(len(item) != width for item in data):
+        raise BadRequest("application/json records have different lengths; send equal-length rows")
+    try:
+        return np.array(data, dtype=float)
+    except (TypeError, ValueError):
+        return np.array(data, dtype=object)
+
+
+def _decode_npy(body: bytes) -> np.ndarray:
+    try:
+        array = np.load(io.BytesIO(body), allow_pickle=False)
+    except ValueError as err:
+        # numpy raises ValueError both for pickled object arrays and for corrupt headers.
+        raise BadRequest(f"application/x-npy body is not a loadable .npy array ({err})") from err
+    except (OSError, EOFError) as err:
+        raise BadRequest(f"application/x-npy body is not a .npy array ({err})") from err
+    if not isinstance(array, np.ndarray):
+        raise BadRequest("application/x-npy body must hold one array, not an .npz archive")
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.size == 0:
+        raise BadRequest(f"application/x-npy array has shape {array.shape}; send a 2-D array")
+    return array
+
+
+def encode(prediction: Any, accept: str) -> bytes:
+    """Serialise a prediction (array, list, DataFrame or scalar) as ``accept``."""
+    kind = media_type(accept)
+    if hasattr(prediction, "to_numpy"):
+        prediction = prediction.to_numpy()
+    array = np.asarray(prediction)
+    if kind == JSON:
+        return json.dumps(array.tolist()).encode()
+    if kind == CSV:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        rows = array.reshape(-1, 1) if array.ndim <= 1 else array
+        for row in rows.tolist():
+            writer.writerow([_csv_value(value) for value in row])
+        return out.getvalue().encode()
+    if kind == NPY:
+        if array.dtype == object:
+            raise NotAcceptable("prediction is not numeric, so it cannot be sent as application/x-npy")
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+    raise NotAcceptable(f"cannot encode a prediction as {kind!r}; accept one of {', '.join(SUPPORTED)}")
+
+
+def _csv_value(value: Any) -> Any:
+    # repr-exact floats so CSV and JSON answers carry the same numbers.
+    return repr(value) if isinstance(value, float) else value
+
+
+def negotiate(accept: str | None, content_type: str, default: str | None = None) -> str:
+    """Pick the response type for an Accept header, like SageMaker's inference toolkit.
+
+    No Accept (or ``*/*``) answers in ``default``, else ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``,
+    else ``application/json``. Otherwise the supported type with the highest q-value wins.
+    """
+    fallback = media_type(default or os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or JSON)
+    if not accept or not accept.strip():
+        return fallback
+    choices: list[tuple[float, int, str]] = []
+    for position, item in enumerate(accept.split(",")):
+        parts = [part.strip() for part in item.split(";")]
+        kind = parts[0].lower()
+        if not kind:
+            continue
+        quality = 1.0
+        for param in parts[1:]:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    raise NotAcceptable(f"Accept q-value {value!r} is not a number") from None
+        if quality <= 0:
+            continue
+        if kind == "*/*":
+            candidates = [fallback]
+        elif kind.endswith("/*"):
+            prefix = kind[:-1]
+            preferred = [fallback] if fallback.startswith(prefix) else []
+            candidates = preferred + [t for t in SUPPORTED if t.startswith(prefix)]
+        else:
+            candidates = [kind] if kind in SUPPORTED else []
+        for candidate in candidates[:1]:
+            choices.append((-quality, position, candidate))
+    if not choices:
+        raise NotAcceptable(f"Accept {accept!r} matches no supported type; accept one of {', '.join(SUPPORTED)}")
+    return sorted(choices)[0][2]

@@ -1,0 +1,230 @@
+"""Deploy, undeploy, promote and roll back: the project's policy over ``sagepipe.serving``.
+
+Policy: staging serves the latest Approved version; prod serves only a version that is
+Approved and passed the staging smoke test (``promote``), or an earlier Approved version
+(``rollback``). Every action is recorded in ``<workspace>/deployments.db``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sagepipe.registry import ModelPackage, ModelRegistry
+from sagepipe.serving import endpoints, models
+from sagepipe.serving.history import DeploymentHistory
+from sagepipe.serving.spec import CaptureSpec, EndpointSpec
+
+from .. import settings
+from . import smoke, stages
+
+
+class PromotionRefused(Exception):
+    """A gate said no; the message says which gate and what to do."""
+
+
+@dataclass
+class Context:
+    """Where things live: workspace, registry, history, model package group."""
+
+    workspace: Path
+    group: str
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The workspace's model registry."""
+        return ModelRegistry.for_workspace(self.workspace)
+
+    @property
+    def history(self) -> DeploymentHistory:
+        """The workspace's deployment history."""
+        return DeploymentHistory(self.workspace / "deployments.db")
+
+
+def context(workspace: Path | None = None) -> Context:
+    """The default context: ``--workspace``, else SAGEPIPE_WORKSPACE, else ``<project>/.mlops``."""
+    root = workspace or Path(os.environ.get("SAGEPIPE_WORKSPACE") or settings.project_root() / ".mlops")
+    return Context(workspace=Path(root).resolve(), group=settings.load().model_package_group)
+
+
+def endpoint_name(stage: str) -> str:
+    """The local endpoint of a stage: ``<project>-<stage>``."""
+    return f"{settings.PROJECT}-{stage}"
+
+
+def capture_destination(ctx: Context, stage: str) -> Path:
+    """Local stand-in for ``s3://<bucket>/<prefix>/datacapture`` (SageMaker's layout below it)."""
+    config = settings.load(stage if stage in settings.STAGES else None)
+    return ctx.workspace / "s3" / config.bucket / config.prefix / "datacapture"
+
+
+def version_for_stage(ctx: Context, config: stages.StageConfig, requested: int | None) -> ModelPackage:
+    """Which version a deploy serves: the explicit one, else the stage's ``model_version`` rule."""
+    if requested is not None:
+        return models.resolve(ctx.registry, ctx.group, requested)
+    rule = config.model_version
+    if rule == "promoted":
+        current = promoted_version(ctx, config.stage)
+        if current is None:
+            raise PromotionRefused(
+                f"nothing has been promoted to {config.stage} yet; run `promote` after a passing "
+                "`smoke-test --stage staging`"
+            )
+        return models.resolve(ctx.registry, ctx.group, current)
+    if rule == models.LATEST_APPROVED:
+        return models.resolve(ctx.registry, ctx.group, models.LATEST_APPROVED)
+    try:
+        return models.resolve(ctx.registry, ctx.group, int(rule))
+    except ValueError:
+        raise ValueError(
+            f"stage {config.stage}: model_version={rule!r} must be 'latest-approved', 'promoted' or a number"
+        ) from None
+
+
+def promoted_version(ctx: Context, stage: str) -> int | None:
+    """The version of the last promote or rollback to ``stage``."""
+    for row in reversed(ctx.history.deployments(stage)):
+        if row.action in ("promote", "rollback") and row.model_package_group == ctx.group:
+            return row.version
+    return None
+
+
+def deploy(
+    ctx: Context, stage: str, *, version: int | None = None, shadow_version: int | None = None,
+    shadow_percentage: float | None = None, port: int | None = None, workers: int | None = None,
+    action: str = "deploy", package: ModelPackage | None = None,
+) -> endpoints.EndpointState:
+    """Serve a version on a stage's endpoint (start it, or switch it without dropping requests)."""
+    config = stages.load(stage)
+    package = package or version_for_stage(ctx, config, version)
+    models.require_approved(package)
+    variants = [models.prepare(package, ctx.workspace, name=config.variant_name)]
+    shadow_package = None
+    if shadow_version is not None:
+        shadow_package = models.resolve(ctx.registry, ctx.group, shadow_version)
+        variants.append(models.prepare(
+            shadow_package, ctx.workspace, name=config.shadow_variant_name, role="shadow",
+            sampling_percentage=config.shadow_percentage if shadow_percentage is None else shadow_percentage,
+        ))
+    spec = EndpointSpec(
+        endpoint_name=endpoint_name(stage),
+        variants=variants,
+        capture=CaptureSpec(
+            enabled=config.capture_enabled,
+            sampling_percentage=config.capture_percentage,
+            destination=str(capture_destination(ctx, stage)),
+        ),
+        max_payload_mb=config.max_payload_mb,
+        timeout_seconds=config.timeout_seconds,
+    )
+    state = endpoints.deploy(
+        spec, workspace=ctx.workspace, stage=stage, host=config.host,
+        port=config.port if port is None else port,
+        workers=_workers(config.workers if workers is None else workers),
+    )
+    ctx.history.record(
+        action=action, stage=stage, endpoint=spec.endpoint_name, group=ctx.group,
+        version=package.version, shadow_version=shadow_package.version if shadow_package else None,
+        url=state.url,
+    )
+    return state
+
+
+def _workers(configured: int) -> int:
+    if configured > 0:
+        return configured
+    from sagepipe.serving.server import ServerOptions
+
+    return ServerOptions(workers=0).resolved_workers()
+
+
+def undeploy(ctx: Context, stage: str) -> endpoints.EndpointState | None:
+    """Stop a stage's endpoint; None when it was not running."""
+    state = endpoints.stop(ctx.workspace, endpoint_name(stage))
+    if state is not None:
+        version = int(state.model_package.rsplit("/", 1)[-1]) if state.model_package else None
+        ctx.history.record(action="undeploy", stage=stage, endpoint=state.name, group=ctx.group,
+                           version=version, url=state.url)
+    return state
+
+
+def served_version(ctx: Context, stage: str) -> int:
+    """The version the running endpoint of ``stage`` serves; refuses when none runs."""
+    state = endpoints.read_state(ctx.workspace, endpoint_name(stage))
+    if state is None:
+        raise PromotionRefused(f"no {stage} endpoint is running; run `deploy --stage {stage}` first")
+    return int(state.model_package.rsplit("/", 1)[-1])
+
+
+def check_promotion(ctx: Context, version: int | None) -> ModelPackage:
+    """Apply the gates for prod: Approved, and the last staging smoke test of it passed."""
+    number = version if version is not None else served_version(ctx, "staging")
+    package = models.resolve(ctx.registry, ctx.group, number)
+    try:
+        models.require_approved(package)
+    except ValueError as err:
+        raise PromotionRefused(f"cannot promote: {err}") from None
+    smoke = ctx.history.last_smoke_test("staging", ctx.group, package.version)
+    if smoke is None:
+        raise PromotionRefused(
+            f"cannot promote {ctx.group} version {package.version}: it has no staging smoke test; "
+            f"deploy it to staging and run `smoke-test --stage staging`"
+        )
+    if not smoke["passed"]:
+        reasons = "; ".join(smoke.get("failures", [])) or "see `deployments`"
+        raise PromotionRefused(
+            f"cannot promote {ctx.group} version {package.version}: its last staging smoke test "
+            f"({smoke['at']}) failed: {reasons}"
+        )
+    return package
+
+
+def promote(ctx: Context, version: int | None = None, **deploy_options: object) -> endpoints.EndpointState:
+    """Send a version that passed the gates to prod."""
+    package = check_promotion(ctx, version)
+    return deploy(ctx, "prod", package=package, action="promote", **deploy_options)  # type: ignore[arg-type]
+
+
+def rollback_target(ctx: Context, stage: str, to_version: int | None) -> ModelPackage:
+    """The version a rollback serves: the one asked for, else the previous Approved one served."""
+    if to_version is not None:
+        package = models.resolve(ctx.registry, ctx.group, to_version)
+    else:
+        served = [r.version for r in ctx.history.deployments(stage)
+                  if r.action in ("deploy", "promote", "rollback") and r.version is not None]
+        current = served[-1] if served else None
+        earlier = [v for v in reversed(served) if v != current]
+        candidates = [models.resolve(ctx.registry, ctx.group, v) for v in dict.fromkeys(earlier)]
+        approved = [p for p in candidates if p.approval_status == "Approved"]
+        if not approved:
+            raise PromotionRefused(
+                f"{stage} has no earlier Approved version to roll back to; pass --to-version N"
+            )
+        package = approved[0]
+    try:
+        models.require_approved(package)
+    except ValueError as err:
+        raise PromotionRefused(f"cannot roll back: {err}") from None
+    return package
+
+
+def rollback(ctx: Context, stage: str, to_version: int | None = None, **deploy_options: object) -> endpoints.EndpointState:
+    """Serve an earlier Approved version on ``stage`` in one step."""
+    package = rollback_target(ctx, stage, to_version)
+    return deploy(ctx, stage, package=package, action="rollback", **deploy_options)  # type: ignore[arg-type]
+
+
+def smoke_test(ctx: Context, stage: str, root: Path | None = None) -> smoke.SmokeResult:
+    """Smoke test the running endpoint of ``stage`` and record the outcome for the gates."""
+    config = stages.load(stage)
+    state = endpoints.read_state(ctx.workspace, endpoint_name(stage))
+    if state is None:
+        raise PromotionRefused(f"no {stage} endpoint is running; run `deploy --stage {stage}` first")
+    package = models.resolve(ctx.registry, ctx.group, served_version(ctx, stage))
+    rows = smoke.held_out_rows(package, root)
+    registered = smoke.registered_metrics(package, ctx.workspace / "s3")
+    result = smoke.run(state.url, package, rows, registered, config.smoke)
+    ctx.history.record_smoke_test(stage=stage, group=ctx.group, version=package.version,
+                                  passed=result.passed, details=result.to_dict())
+    return result
