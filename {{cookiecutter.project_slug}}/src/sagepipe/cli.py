@@ -1,0 +1,402 @@
+"""Reusable click commands: ``run``, ``runs`` and ``registry`` for any pipeline.
+
+``python -m sagepipe`` mounts them on a definition file; a project CLI mounts the same
+factories with its own pipeline builder and model package group::
+
+    cli.add_command(make_run_command(build=build_definition, pipeline_name="churn"))
+    cli.add_command(make_runs_command())
+    cli.add_command(make_registry_group(default_group="churn-model"))
+
+Exit codes: 0 success, 1 the execution failed, 2 bad input (usage), 130 stopped.
+Errors are one line on stderr: the value, the rule and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STOPPED = 130
+
+WorkspaceDefault = Callable[[], Path]
+# build(workspace) -> definition dict; it also writes the code objects the definition
+# points at into the workspace's S3 folder (e.g. Compiled.write_artifacts(workspace / "s3")).
+DefinitionBuilder = Callable[[Path], dict[str, Any]]
+
+
+def default_workspace() -> Path:
+    """``$SAGEPIPE_WORKSPACE`` if set, else ``./.mlops``."""
+    return Path(os.environ.get("SAGEPIPE_WORKSPACE") or ".mlops")
+
+
+def fail_usage(message: str) -> None:
+    """Print a one-line error and exit 2."""
+    click.echo(f"error: {message}", err=True)
+    raise click.exceptions.Exit(EXIT_USAGE)
+
+
+def _workspace_option(default: WorkspaceDefault) -> Callable[[Callable[..., Any]], Any]:
+    return click.option(
+        "--workspace",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Workspace folder (default: $SAGEPIPE_WORKSPACE or .mlops).",
+        callback=lambda _ctx, _param, value: value if value is not None else default(),
+    )
+
+
+# -- progress -----------------------------------------------------------------------------
+_SYMBOLS = {
+    "Pending": "·",
+    "Executing": "▶",
+    "Succeeded": "✓",
+    "Failed": "✗",
+    "Stopped": "■",
+    "NotExecuted": "-",
+}
+
+
+class Progress:
+    """Shows step states: a live table on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream: Any = None, *, live: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.lock = threading.Lock()
+        self.execution: Any = None
+        self.drawn = 0
+        self.started: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def __call__(self, event: Any) -> None:
+        with self.lock:
+            self.execution = event.execution
+            if event.step is not None and event.step.status == "Executing":
+                self.started.setdefault(event.step.name, time.monotonic())
+            if self.live:
+                self._draw()
+            else:
+                self._line(event)
+        if self.live and self._ticker is None and event.execution.status == "Executing":
+            self._ticker = threading.Thread(target=self._tick, daemon=True)
+            self._ticker.start()
+
+    def close(self) -> None:
+        """Stop refreshing and leave the final table on screen."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self.lock:
+            if self.live and self.execution is not None:
+                self._draw()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            with self.lock:
+                self._draw()
+
+    def _duration(self, step: Any) -> str:
+        if step.duration_seconds is not None:
+            return f"{step.duration_seconds:.1f}s"
+        if step.status == "Executing" and step.name in self.started:
+            return f"{time.monotonic() - self.started[step.name]:.1f}s"
+        return ""
+
+    def _draw(self) -> None:
+        ex = self.execution
+        if ex is None:
+            return
+        lines = [f"{ex.pipeline_name} {ex.id}: {ex.status}"]
+        width = max(len(n) for n in ex.steps)
+        for step in ex.steps.values():
+            cached = " (cached)" if step.cache_hit else ""
+            symbol = _SYMBOLS.get(step.status, "?")
+            took = self._duration(step)
+            lines.append(f"  {symbol} {step.name:<{width}}  {step.status:<11} {took:>7}{cached}")
+        out = ""
+        if self.drawn:
+            out += f"\x1b[{self.drawn}F"  # back to the first line of the previous table
+        out += "".join(f"\x1b[2K{line}\n" for line in lines)
+        self.stream.write(out)
+        self.stream.flush()
+        self.drawn = len(lines)
+
+    def _line(self, event: Any) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        step = event.step
+        if step is None:
+            text = f"{stamp} execution {event.execution.id} {event.execution.status}"
+        else:
+            extra = ""
+            if step.duration_seconds is not None and step.status != "NotExecuted":
+                extra += f" {step.duration_seconds:.1f}s"
+            if step.cache_hit:
+                extra += " (cached)"
+            if step.failure_reason:
+                extra += f": {step.failure_reason}"
+            text = f"{stamp} {step.name} {step.status}{extra}"
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def run_and_report(
+    definition: Any,
+    *,
+    workspace: Path,
+    params: tuple[str, ...],
+    no_cache: bool,
+    pipeline_name: str,
+    as_json: bool = False,
+) -> int:
+    """Execute with progress output and a summary; return the exit code."""
+    from .local import DefinitionError, ParameterError, execute, parse_assignment
+
+    try:
+        overrides = dict(parse_assignment(p) for p in params)
+    except ParameterError as exc:
+        fail_usage(str(exc))
+    progress = Progress()
+    try:
+        execution = execute(
+            definition,
+            workspace=workspace,
+            parameters=overrides,
+            use_cache=not no_cache,
+            on_event=None if as_json else progress,
+            pipeline_name=pipeline_name,
+        )
+    except (ParameterError, DefinitionError) as exc:
+        fail_usage(str(exc))
+    finally:
+        progress.close()
+    if as_json:
+        click.echo(json.dumps(execution.to_dict(), indent=2))
+    else:
+        _summarise(execution)
+    return {"Succeeded": EXIT_OK, "Stopped": EXIT_STOPPED}.get(execution.status, EXIT_FAILED)
+
+
+def _summarise(execution: Any) -> None:
+    cached = sum(1 for s in execution.steps.values() if s.cache_hit)
+    click.echo(
+        f"execution {execution.id} {execution.status}"
+        + (f" ({cached} step(s) reused from cache)" if cached else "")
+    )
+    for group, version in execution.registered:
+        click.echo(f"registered {group} version {version}")
+    if execution.failure_reason:
+        click.echo(f"reason: {execution.failure_reason}", err=True)
+        for step in execution.steps.values():
+            if step.status == "Failed" and step.log_path:
+                click.echo(f"log: {step.log_path}", err=True)
+
+
+# -- factories ----------------------------------------------------------------------------
+def make_run_command(
+    build: DefinitionBuilder | None = None,
+    *,
+    pipeline_name: str = "pipeline",
+    workspace_default: WorkspaceDefault = default_workspace,
+    name: str = "run",
+) -> click.Command:
+    """``run``: with ``build``, run the project's pipeline; without, a definition file."""
+
+    @click.option(
+        "--param",
+        "params",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Override a pipeline parameter (repeatable).",
+    )
+    @click.option("--no-cache", is_flag=True, help="Run every step, ignoring cached results.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
+    @_workspace_option(workspace_default)
+    def command(definition: Path | None = None, **kw: Any) -> None:
+        workspace: Path = kw["workspace"]
+        if build is not None:
+            workspace.mkdir(parents=True, exist_ok=True)
+            source: Any = build(workspace)
+            label = pipeline_name
+        else:
+            assert definition is not None
+            source = definition
+            label = pipeline_name if pipeline_name != "pipeline" else definition.stem
+        code = run_and_report(
+            source,
+            workspace=workspace,
+            params=kw["params"],
+            no_cache=kw["no_cache"],
+            pipeline_name=label,
+            as_json=kw["as_json"],
+        )
+        raise click.exceptions.Exit(code)
+
+    if build is None:
+        command = click.argument(
+            "definition", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+        )(command)
+        doc = "Run a pipeline definition JSON locally."
+    else:
+        doc = "Run the pipeline locally (compiled from its source)."
+    return click.command(name=name, help=doc)(command)
+
+
+def make_runs_command(
+    *, workspace_default: WorkspaceDefault = default_workspace, name: str = "runs"
+) -> click.Command:
+    """``runs [--json] [--limit N]``: the run history, newest first."""
+
+    @click.command(name=name)
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+    @_workspace_option(workspace_default)
+    def runs(as_json: bool, limit: int, workspace: Path) -> None:
+        """List pipeline executions with per-step status, duration and cache hits."""
+        from .local.history import RunHistory
+
+        records = RunHistory(workspace / "runs.db").list_executions(limit=limit)
+        if as_json:
+            click.echo(json.dumps([r.to_dict() for r in records], indent=2))
+            return
+        if not records:
+            click.echo(f"no runs yet in {workspace}")
+            return
+        for record in records:
+            click.echo(
+                f"{record.id}  {record.status:<9}  {record.pipeline_name}  started {record.started}"
+            )
+            for step in record.steps:
+                took = f"{step.duration_seconds:.1f}s" if step.duration_seconds is not None else ""
+                cached = " cached" if step.cache_hit else ""
+                click.echo(f"    {step.name:<28} {step.status:<11} {took:>8}{cached}")
+            if record.failure_reason:
+                click.echo(f"    reason: {record.failure_reason}")
+
+    return runs
+
+
+def make_registry_group(
+    *,
+    default_group: str | Callable[[], str | None] | None = None,
+    workspace_default: WorkspaceDefault = default_workspace,
+    name: str = "registry",
+) -> click.Group:
+    """``registry list|describe|approve|reject`` over the workspace's model registry.
+
+    ``default_group`` (a name or a callable) is used when ``--group`` is not given; with
+    neither, the only group in the registry is used.
+    """
+
+    def open_registry(workspace: Path) -> Any:
+        from .registry import ModelRegistry
+
+        return ModelRegistry.for_workspace(workspace)
+
+    def pick_group(registry: Any, group: str | None) -> str:
+        if group:
+            return group
+        fallback = default_group() if callable(default_group) else default_group
+        if fallback:
+            return fallback
+        groups = registry.list_groups()
+        if len(groups) == 1:
+            return str(groups[0])
+        if not groups:
+            fail_usage("the registry is empty: run the pipeline first to register a model")
+        fail_usage(f"several model package groups ({', '.join(groups)}): pass --group NAME")
+        raise AssertionError("unreachable")
+
+    group_option = click.option("--group", default=None, help="Model package group.")
+
+    @click.group(name=name)
+    def registry() -> None:
+        """Model registry: list, describe, approve and reject model versions."""
+
+    @registry.command("list")
+    @group_option
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @_workspace_option(workspace_default)
+    def list_(group: str | None, as_json: bool, workspace: Path) -> None:
+        """List registered model versions, oldest first."""
+        reg = open_registry(workspace)
+        packages = reg.list_model_packages(group)
+        if as_json:
+            click.echo(json.dumps([p.to_dict() for p in packages], indent=2))
+            return
+        if not packages:
+            click.echo("no model versions registered yet")
+            return
+        for p in packages:
+            metrics = ", ".join(
+                f"{k}={v:.4g}" for k, v in sorted(p.metrics.items()) if isinstance(v, (int, float))
+            )
+            click.echo(
+                f"{p.group}  v{p.version:<3} {p.approval_status:<21} {p.creation_time[:19]}  "
+                f"{metrics}"
+            )
+
+    def version_command(action: str) -> Callable[..., None]:
+        @click.argument("version")
+        @group_option
+        @_workspace_option(workspace_default)
+        def handler(version: str, group: str | None, workspace: Path, **kw: Any) -> None:
+            from .registry import RegistryError
+
+            reg = open_registry(workspace)
+            chosen = pick_group(reg, group)
+            try:
+                if action == "describe":
+                    package = reg.describe(chosen, version)
+                else:
+                    status = "Approved" if action == "approve" else "Rejected"
+                    package = reg.update_approval_status(
+                        chosen, version, status, reason=kw.get("reason") or ""
+                    )
+            except RegistryError as exc:
+                fail_usage(str(exc))
+            if action == "describe":
+                click.echo(json.dumps(package.to_dict(), indent=2))
+            else:
+                click.echo(f"{package.group} version {package.version}: {package.approval_status}")
+
+        return handler
+
+    describe = version_command("describe")
+    describe.__doc__ = "Show one version (a number or 'latest') as JSON."
+    registry.command("describe")(describe)
+    for action in ("approve", "reject"):
+        handler = version_command(action)
+        handler.__doc__ = f"{action.capitalize()} a version (a number or 'latest')."
+        handler = click.option("--reason", default="", help="Why (kept in the history).")(handler)
+        registry.command(action)(handler)
+    return registry
+
+
+def make_framework_cli() -> click.Group:
+    """The ``python -m sagepipe`` command group."""
+
+    @click.group()
+    def cli() -> None:
+        """sagepipe: run SageMaker pipeline definitions locally, with a model registry."""
+
+    cli.add_command(make_run_command())
+    cli.add_command(make_runs_command())
+    cli.add_command(make_registry_group())
+    return cli
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m sagepipe``."""
+    make_framework_cli()(args=argv, prog_name="python -m sagepipe")
