@@ -107,7 +107,7 @@ def stdlib_module_names() -> frozenset[str]:
 
 
 def _problem(key: str, value: object, rule: str, fix: str) -> InvalidAnswer:
-    shown = json.dumps(value, ensure_ascii=True)
+    shown = json.dumps(value, ensure_ascii=False)
     return InvalidAnswer(f"{key}={shown} is invalid: {rule}; {fix}")
 
 

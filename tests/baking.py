@@ -28,9 +28,10 @@ ALL_CI_FILES = set().union(*CI_FILES.values())
 # Written by the post-generation hook, not present in the template folder.
 HOOK_WRITTEN = {".cookiecutter.json"}
 
-# Jinja that survived rendering: `{{`, `{%`, `%}` anywhere, and `}}` in Jinja's spacing
-# (`{{ x }}`), because Python dict literals legitimately end in `}}`.
-LEFTOVER_JINJA = re.compile(r"\{\{|\{%|%\}|\s\}\}")
+# Jinja that survived rendering: `{{` and `{%` anywhere; `}}` and `%}` only in Jinja's
+# spacing (`{{ x }}`, `{% if %}`), because Python dict literals legitimately end in `}}`
+# and format specs like `{x:.1%}` in `%}`.
+LEFTOVER_JINJA = re.compile(r"\{\{|\{%|\s\}\}|\s%\}")
 
 
 def is_cache(relative: Path) -> bool:
@@ -89,3 +90,23 @@ def text_files(project: Path) -> Iterator[Path]:
         except UnicodeDecodeError:
             continue
         yield path
+
+
+def template_file_list() -> list[str]:
+    """The template folder's files as the default bake names them, sorted."""
+    return sorted(
+        path.replace("{{cookiecutter.package_name}}", "churn_model")
+        for path in files_under(PROJECT_TEMPLATE)
+    )
+
+
+def write_listed_files() -> None:
+    """Rewrite tests/expected_project_files.txt from the template folder (review the diff)."""
+    header = EXPECTED_FILES_LIST.read_text(encoding="utf-8").splitlines()
+    comments = [line for line in header if line.startswith("#")]
+    EXPECTED_FILES_LIST.write_text("\n".join([*comments, *template_file_list()]) + "\n")
+
+
+if __name__ == "__main__":
+    # `python tests/baking.py` refreshes the committed list after template files change.
+    write_listed_files()
