@@ -48,7 +48,11 @@ if os.environ.get("FAIL_STEP") == "Train":
     with open("/".join([os.environ["SM_OUTPUT_DIR"], "failure"]), "w") as fh:
         fh.write("training diverged: loss is nan\nmore detail\n")
     sys.exit(1)
-time.sleep(args.sleep)
+if os.environ.get("PID_FILE"):
+    with open(os.environ["PID_FILE"] + ".tmp", "w") as fh:
+        fh.write(str(os.getpid()))
+    os.replace(os.environ["PID_FILE"] + ".tmp", os.environ["PID_FILE"])
+time.sleep(args.sleep + float(os.environ.get("TRAIN_SLEEP", "0")))
 with open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv")) as fh:
     xs = [float(r["x"]) for r in csv.DictReader(fh)]
 hps = json.load(open(os.path.join(os.environ["SM_INPUT_CONFIG_DIR"], "hyperparameters.json")))

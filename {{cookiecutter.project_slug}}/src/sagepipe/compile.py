@@ -226,7 +226,7 @@ class _Compiler:
             "ProcessingResources": {
                 "ClusterConfig": {
                     "InstanceType": render(
-                        step.resources.instance_type or self.settings.processing_instance_type
+                        _first(step.resources.instance_type, self.settings.processing_instance_type)
                     ),
                     "InstanceCount": step.resources.instance_count,
                     "VolumeSizeInGB": step.resources.volume_size_gb,
@@ -280,7 +280,7 @@ class _Compiler:
             },
             "ResourceConfig": {
                 "InstanceType": render(
-                    step.resources.instance_type or self.settings.training_instance_type
+                    _first(step.resources.instance_type, self.settings.training_instance_type)
                 ),
                 "InstanceCount": step.resources.instance_count,
                 "VolumeSizeInGB": step.resources.volume_size_gb,
@@ -373,6 +373,11 @@ class _Compiler:
             self.artifacts[self.settings.s3("code", digest, path)] = data
         self.digests[step.name] = digest
         return self.settings.s3("code", digest) + "/"
+
+
+def _first(value: Any, default: Any) -> Any:
+    # Not `value or default`: expressions refuse truth tests on purpose.
+    return default if value is None else value
 
 
 def _processing_input(name: str, uri: Any, local_path: str) -> dict[str, Any]:

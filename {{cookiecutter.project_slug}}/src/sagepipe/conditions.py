@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import GraphError
-from .expressions import Expression, Value, parameters_of, render, steps_of
+from .expressions import Expression, Value, check_value, parameters_of, render, steps_of
 
 
 class ConditionExpr:
@@ -37,8 +37,8 @@ class _Comparison(ConditionExpr):
     type_name = ""
 
     def __init__(self, left: Value, right: Value) -> None:
-        render(left)
-        render(right)
+        check_value(left)
+        check_value(right)
         self.left = left
         self.right = right
 
@@ -91,9 +91,9 @@ class ConditionIn(ConditionExpr):
             raise GraphError(
                 f"ConditionIn({value!r}, {in_values!r}): in_values must be a non-empty list"
             )
-        render(value)
+        check_value(value)
         for item in in_values:
-            render(item)
+            check_value(item)
         self.value = value
         self.in_values = list(in_values)
 

@@ -60,6 +60,12 @@ def render(value: Any) -> Any:
     )
 
 
+def check_value(value: Any) -> None:
+    """Fail now on a value the definition cannot hold (expressions render later)."""
+    if not isinstance(value, (Expression, str, bool, int, float)):
+        render(value)
+
+
 def steps_of(values: Iterable[Any]) -> list[Step]:
     """Collect the steps referenced by any expressions among ``values``."""
     found: list[Step] = []
@@ -111,7 +117,7 @@ class Join(Expression):
         self.on = on
         self.values = list(values)
         for value in self.values:
-            render(value)  # fail now on values the definition cannot hold
+            check_value(value)
 
     def to_request(self) -> dict[str, Any]:
         return {"Std:Join": {"On": self.on, "Values": [render(v) for v in self.values]}}

@@ -15,7 +15,15 @@ from typing import Any, ClassVar
 from . import contract
 from .conditions import ConditionExpr, flatten
 from .errors import GraphError
-from .expressions import Expression, StepProperty, Value, parameters_of, render, steps_of
+from .expressions import (
+    Expression,
+    StepProperty,
+    Value,
+    check_value,
+    parameters_of,
+    render,
+    steps_of,
+)
 from .parameters import Parameter, ParameterString
 
 # SageMaker's rule for step names (the public definition schema).
@@ -562,7 +570,7 @@ class Fail(Step):
         super().__init__(
             name, depends_on=depends_on, display_name=display_name, description=description
         )
-        render(message)
+        check_value(message)
         self.message = message
 
     def values(self) -> list[Any]:
