@@ -12,6 +12,7 @@ time. Infrastructure (bucket, images, instance types) comes from ``settings.py``
 from __future__ import annotations
 
 from sagepipe import (
+    CacheConfig,
     Condition,
     Fail,
     Join,
@@ -58,9 +59,13 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
         "TrainingInstanceType", default=settings.training_instance_type
     )
 
+    # Content-keyed step cache: unchanged code + unchanged inputs = the step is reused.
+    cache = CacheConfig(enabled=True, expire_after="P30D")
+
     prep = Processing(
         "Preprocess",
         preprocess,
+        cache=cache,
         inputs={"raw": input_data},
         outputs=["train", "test"],
         arguments={"test_fraction": test_fraction},
@@ -68,6 +73,7 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
     quality = Processing(
         "DataQuality",
         check_data_quality,
+        cache=cache,
         inputs={"raw": input_data, "train": prep.outputs.train, "test": prep.outputs.test},
         outputs=["report"],
         environment={"GX_ANALYTICS_ENABLED": "false"},
@@ -75,6 +81,7 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
     fit = Training(
         "Train",
         train_model,
+        cache=cache,
         channels={"train": prep.outputs.train},
         hyperparameters={
             "max_iter": max_iter,
@@ -87,6 +94,7 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
     evaluate = Processing(
         "Evaluate",
         evaluate_model,
+        cache=cache,
         inputs={"model": fit.model_artifacts, "test": prep.outputs.test},
         outputs=["evaluation"],
         property_files=[report],
