@@ -67,7 +67,10 @@ def schema_errors(definition: dict[str, Any]) -> list[str]:
         errors.append(f"{list(error.path)}: {error.message[:200]}")
         # oneOf failures hide the reason; report the errors against the intended type.
     for step in _all_steps(normalized.get("Steps", [])):
-        sub = {"$ref": f"#/definitions/{step.get('Type')}Step", "definitions": schema["definitions"]}
+        sub = {
+            "$ref": f"#/definitions/{step.get('Type')}Step",
+            "definitions": schema["definitions"],
+        }
         for error in jsonschema.Draft7Validator(sub).iter_errors(step):
             errors.append(f"step {step.get('Name')} {list(error.path)}: {error.message[:200]}")
     return errors

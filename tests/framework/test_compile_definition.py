@@ -41,7 +41,7 @@ REFERENCE_STEPS = steps_by_name(REFERENCE)
 
 
 def test_golden_file() -> None:
-    """Set SAGEPIPE_UPDATE_GOLDEN=1 to rewrite it after an intended change (then review the diff)."""
+    """SAGEPIPE_UPDATE_GOLDEN=1 rewrites it after an intended change; review that diff."""
     compiled = compile_example().to_json()
     if os.environ.get("SAGEPIPE_UPDATE_GOLDEN") == "1":
         GOLDEN.write_bytes(compiled)
@@ -60,7 +60,11 @@ def test_the_gap_list_is_honest_about_the_real_sdk() -> None:
 def test_version_and_parameters(definition: dict[str, Any]) -> None:
     assert definition["Version"] == "2020-12-01"
     assert definition["Parameters"][:2] == [
-        {"Name": "InputDataUrl", "Type": "String", "DefaultValue": "s3://example-bucket/raw/data.csv"},
+        {
+            "Name": "InputDataUrl",
+            "Type": "String",
+            "DefaultValue": "s3://example-bucket/raw/data.csv",
+        },
         {"Name": "AccuracyThreshold", "Type": "Float", "DefaultValue": 0.5},
     ]
 
@@ -74,7 +78,7 @@ def test_processing_step_has_the_sdk_shape(steps: dict[str, dict[str, Any]]) -> 
     assert ours["ProcessingResources"]["ClusterConfig"]["InstanceType"] == {
         "Get": "Parameters.InstanceType"
     }
-    for mine, reference in zip(ours["ProcessingInputs"], theirs["ProcessingInputs"]):
+    for mine, reference in zip(ours["ProcessingInputs"], theirs["ProcessingInputs"], strict=True):
         assert set(mine) == set(reference)
         assert set(mine["S3Input"]) == set(reference["S3Input"])
     first_output = ours["ProcessingOutputConfig"]["Outputs"][0]
@@ -164,7 +168,9 @@ def test_evaluate_reads_model_artifacts_and_declares_its_property_file(
     steps: dict[str, dict[str, Any]],
 ) -> None:
     evaluate = steps["Evaluate"]
-    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluate["Arguments"]["ProcessingInputs"]}
+    inputs = {
+        i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluate["Arguments"]["ProcessingInputs"]
+    }
     assert inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert evaluate["PropertyFiles"] == REFERENCE_STEPS["Evaluate"]["PropertyFiles"]
 
@@ -214,7 +220,9 @@ def test_explicit_depends_on_is_emitted() -> None:
 def test_default_image_follows_the_region() -> None:
     definition = compile_example(region="us-west-2").definition
     image = definition["Steps"][0]["Arguments"]["AppSpecification"]["ImageUri"]
-    assert image == "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    assert (
+        image == "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    )
 
 
 @pytest.mark.parametrize(

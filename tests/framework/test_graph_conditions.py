@@ -61,7 +61,11 @@ def test_not_and_or_nest() -> None:
 def test_ne_is_not_equals() -> None:
     assert ne(STAGE, "prod").to_request() == {
         "Type": "Not",
-        "Expression": {"Type": "Equals", "LeftValue": {"Get": "Parameters.Stage"}, "RightValue": "prod"},
+        "Expression": {
+            "Type": "Equals",
+            "LeftValue": {"Get": "Parameters.Stage"},
+            "RightValue": "prod",
+        },
     }
 
 

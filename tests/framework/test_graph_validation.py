@@ -54,12 +54,17 @@ def raises(build: Callable[[], Any], message: str) -> None:
 
 def test_unknown_output_reference_names_the_step_and_its_outputs() -> None:
     step = prep()
-    raises(lambda: step.outputs.trian, "step 'Preprocess' has no output 'trian'; outputs: test, train")
+    raises(
+        lambda: step.outputs.trian, "step 'Preprocess' has no output 'trian'; outputs: test, train"
+    )
 
 
 def test_output_reference_by_item_is_checked_too() -> None:
     step = prep()
-    raises(lambda: step.outputs["model"], "step 'Preprocess' has no output 'model'; outputs: test, train")
+    raises(
+        lambda: step.outputs["model"],
+        "step 'Preprocess' has no output 'model'; outputs: test, train",
+    )
 
 
 def test_unknown_input_names_the_function_signature() -> None:

@@ -17,7 +17,7 @@ def optional_input(data: Path, out: Path, extra: Path | None = None, flag: bool 
     """A step function with an optional folder and an optional flag."""
 
 
-def make_nested():  # noqa: ANN201 - returns a closure on purpose
+def make_nested():
     """Return a function that is not importable by module and name."""
 
     def nested(data: Path) -> None:
