@@ -57,6 +57,14 @@ def _workspace_option(default: WorkspaceDefault) -> Callable[[Callable[..., Any]
 
 
 # -- progress -----------------------------------------------------------------------------
+_ASCII_SYMBOLS = {
+    "Pending": ".",
+    "Executing": ">",
+    "Succeeded": "+",
+    "Failed": "x",
+    "Stopped": "#",
+    "NotExecuted": "-",
+}
 _SYMBOLS = {
     "Pending": "·",
     "Executing": "▶",
@@ -73,6 +81,8 @@ class Progress:
     def __init__(self, stream: Any = None, *, live: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
+        encoding = (getattr(self.stream, "encoding", None) or "").lower().replace("-", "")
+        self.symbols = _SYMBOLS if encoding.startswith("utf") else _ASCII_SYMBOLS
         self.lock = threading.Lock()
         self.execution: Any = None
         self.drawn = 0
@@ -122,7 +132,7 @@ class Progress:
         width = max(len(n) for n in ex.steps)
         for step in ex.steps.values():
             cached = " (cached)" if step.cache_hit else ""
-            symbol = _SYMBOLS.get(step.status, "?")
+            symbol = self.symbols.get(step.status, "?")
             took = self._duration(step)
             lines.append(f"  {symbol} {step.name:<{width}}  {step.status:<11} {took:>7}{cached}")
         out = ""

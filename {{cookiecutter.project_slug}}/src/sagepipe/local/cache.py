@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .db import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS step_cache (
@@ -64,29 +65,20 @@ class StepCache:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
-        self._ready = False
+        self.db = Database(self.db_path, _SCHEMA)
 
-    def _conn(self) -> sqlite3.Connection:
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 60000")
-        if not self._ready:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(_SCHEMA)
-            self._ready = True
-        return conn
+    def close(self) -> None:
+        """Release the database connection."""
+        self.db.close()
 
     def lookup(self, key: str, *, expire_after: _dt.timedelta | None) -> CacheEntry | None:
         """The entry for ``key`` unless it is older than ``expire_after``."""
-        conn = self._conn()
-        try:
+        with self.db.connect() as conn:
             row = conn.execute(
                 "SELECT key, step_name, execution_id, created, properties, outputs"
                 " FROM step_cache WHERE key = ?",
                 (key,),
             ).fetchone()
-        finally:
-            conn.close()
         if row is None:
             return None
         entry = CacheEntry(
@@ -105,8 +97,7 @@ class StepCache:
 
     def store(self, entry: CacheEntry) -> None:
         """Insert or replace an entry (one atomic transaction)."""
-        conn = self._conn()
-        try:
+        with self.db.connect() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO step_cache VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -118,5 +109,3 @@ class StepCache:
                     json.dumps(entry.outputs, sort_keys=True),
                 ),
             )
-        finally:
-            conn.close()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import threading
 from pathlib import Path
 
+from .db import Database
 from .s3 import file_sha256
 
 _SCHEMA = """
@@ -32,18 +32,13 @@ class DigestMemo:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
+        self.db = Database(db_path, _SCHEMA)
         self._lock = threading.Lock()
         self._memory: dict[str, tuple[int, int, int, str]] = {}
-        self._ready = False
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 60000")
-        if not self._ready:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(_SCHEMA)
-            self._ready = True
-        return conn
+    def close(self) -> None:
+        """Release the database connection."""
+        self.db.close()
 
     def file(self, path: Path) -> str:
         """sha256 of one file, from the memo when the file is unchanged."""
@@ -54,27 +49,20 @@ class DigestMemo:
             hit = self._memory.get(key)
             if hit and hit[:3] == ident:
                 return hit[3]
-            conn = self._conn()
-            try:
-                row = conn.execute(
-                    "SELECT size, mtime_ns, inode, sha256 FROM file_digests WHERE path = ?",
-                    (key,),
-                ).fetchone()
-            finally:
-                conn.close()
+        with self.db.connect() as conn:
+            row = conn.execute(
+                "SELECT size, mtime_ns, inode, sha256 FROM file_digests WHERE path = ?",
+                (key,),
+            ).fetchone()
         if row and tuple(row[:3]) == ident:
             digest = str(row[3])
         else:
             digest = file_sha256(path)
-            with self._lock:
-                conn = self._conn()
-                try:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?, ?, ?)",
-                        (key, *ident, digest),
-                    )
-                finally:
-                    conn.close()
+            with self.db.connect() as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?, ?, ?)",
+                    (key, *ident, digest),
+                )
         with self._lock:
             self._memory[key] = (*ident, digest)
         return digest

@@ -287,6 +287,7 @@ class _Runner:
         use_cache: bool,
         on_event: Callable[[Event], None] | None,
         max_workers: int,
+        history: RunHistory,
     ) -> None:
         self.definition = definition
         self.steps = steps
@@ -296,7 +297,7 @@ class _Runner:
         self.use_cache = use_cache
         self.on_event = on_event
         self.max_workers = max_workers
-        self.history = RunHistory(self.workspace / "runs.db")
+        self.history = history
         self.cache = StepCache(self.workspace / "runs.db")
         self.digests = DigestMemo(self.workspace / "runs.db")
         self.registry = ModelRegistry.for_workspace(self.workspace)
@@ -842,6 +843,7 @@ def execute(
         use_cache=use_cache,
         on_event=on_event,
         max_workers=max_workers or os.cpu_count() or 1,
+        history=history,
     )
     previous = _install_signal_handlers(runner)
     try:
@@ -869,6 +871,8 @@ def execute(
             failure_reason=execution.failure_reason,
         )
         runner.emit()
+        for store in (history, runner.cache, runner.digests):
+            store.close()
     return execution
 
 

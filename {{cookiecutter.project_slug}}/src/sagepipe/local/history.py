@@ -10,11 +10,11 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .db import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS executions (
@@ -110,22 +110,12 @@ class RunHistory:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._ready = False
+        self.db = Database(self.path, _SCHEMA)
+        self._connect = self.db.connect
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 60000")
-            if not self._ready:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-                self._ready = True
-            yield conn
-        finally:
-            conn.close()
+    def close(self) -> None:
+        """Release the database connection."""
+        self.db.close()
 
     def start_execution(
         self,
@@ -138,8 +128,7 @@ class RunHistory:
         steps: list[tuple[str, str]],
     ) -> None:
         """Record a new execution and its steps (all ``Pending``)."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO executions(id, pipeline_name, status, parameters, definition_sha256,"
                 " started, pid, host) VALUES (?, ?, 'Executing', ?, ?, ?, ?, ?)",
@@ -157,7 +146,6 @@ class RunHistory:
                 "INSERT INTO step_runs(execution_id, name, type, status) VALUES (?, ?, ?, ?)",
                 [(execution_id, name, kind, "Pending") for name, kind in steps],
             )
-            conn.execute("COMMIT")
 
     def update_step(self, execution_id: str, step: StepRun) -> None:
         """Write the current state of one step."""
@@ -198,9 +186,9 @@ class RunHistory:
                 "SELECT id, pid FROM executions WHERE status = 'Executing' AND host = ?", (host,)
             ).fetchall()
             dead = [r["id"] for r in rows if not _alive(r["pid"])]
-            for execution_id in dead:
-                reason = "the executor process ended without finishing (killed?)"
-                conn.execute("BEGIN IMMEDIATE")
+        for execution_id in dead:
+            reason = "the executor process ended without finishing (killed?)"
+            with self.db.transaction() as conn:
                 conn.execute(
                     "UPDATE executions SET status = 'Stopped', ended = ?, failure_reason = ?"
                     " WHERE id = ? AND status = 'Executing'",
@@ -216,7 +204,6 @@ class RunHistory:
                     " WHERE execution_id = ? AND status = 'Pending'",
                     (execution_id,),
                 )
-                conn.execute("COMMIT")
         return dead
 
     def list_executions(self, limit: int | None = None) -> list[ExecutionRecord]:
