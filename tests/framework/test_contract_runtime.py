@@ -45,13 +45,16 @@ def install_processing_code(opt_ml: Path, outputs: list[str]) -> Path:
     return code / "run_preprocess.py"
 
 
-def run_processing_job(opt_ml: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+def run_processing_job(
+    opt_ml: Path, *arguments: str, announce_root: bool = True
+) -> subprocess.CompletedProcess[str]:
     entry = install_processing_code(opt_ml, ["test", "train"])
+    env = clean_env(SAGEPIPE_OPT_ML=str(opt_ml)) if announce_root else clean_env()
     return subprocess.run(
         [sys.executable, str(entry), *arguments],
         capture_output=True,
         text=True,
-        env=clean_env(SAGEPIPE_OPT_ML=str(opt_ml)),
+        env=env,
         cwd=opt_ml,
     )
 
@@ -88,6 +91,17 @@ def test_processing_exception_writes_the_reason_to_output_message(tmp_path: Path
     assert first == f"ValueError: no CSV rows under {opt_ml / 'processing' / 'input' / 'raw'}"
     assert second.startswith('  File "') and second.endswith(", in preprocess")
     assert "Traceback (most recent call last)" in result.stderr
+
+
+def test_processing_failure_lands_in_the_sandbox_named_by_the_folder_arguments(
+    tmp_path: Path,
+) -> None:
+    # Without SAGEPIPE_OPT_ML the remapped folder arguments say where /opt/ml is.
+    opt_ml = tmp_path / "opt_ml"
+    (opt_ml / "processing" / "input" / "raw").mkdir(parents=True)
+    result = run_processing_job(opt_ml, *folder_arguments(opt_ml), announce_root=False)
+    assert result.returncode == 1
+    assert (opt_ml / "output" / "message").read_text().startswith("ValueError: no CSV rows")
 
 
 def test_processing_argument_of_the_wrong_type_is_a_contract_error(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ On an exception the reason (exception type and message, then the innermost trace
 line) goes to ``/opt/ml/output/failure`` (Training) or ``/opt/ml/output/message``
 (Processing), the traceback to stderr, and the process exits with status 1 (2 when the
 arguments do not fit the function). ``SAGEPIPE_OPT_ML`` moves ``/opt/ml`` for local
-sandboxes; Training also honours ``SM_OUTPUT_DIR``.
+sandboxes; without it a processing job finds it from its remapped folder arguments
+(``<root>/processing/...``); Training honours ``SM_OUTPUT_DIR``.
 """
 
 from __future__ import annotations
@@ -182,9 +183,26 @@ def bind_training(
     return kwargs
 
 
+def processing_opt_ml_root(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Path:
+    """Where ``/opt/ml`` is for a processing job.
+
+    ``SAGEPIPE_OPT_ML`` wins; otherwise the folder arguments tell (an executor that
+    remaps ``/opt/ml/processing/...`` into a sandbox remaps them too), so a failure reason
+    never lands in the host's real ``/opt/ml``.
+    """
+    env = os.environ if env is None else env
+    if env.get(OPT_ML_ENV):
+        return Path(env[OPT_ML_ENV])
+    for value in argv:
+        head, marker, _ = value.partition("/processing/")
+        if marker and head and value.startswith("/"):
+            return Path(head)
+    return Path(DEFAULT_OPT_ML)
+
+
 def run_processing(target: str | Callable[..., Any], *, outputs: Sequence[str] = ()) -> int:
     """Run a step function as a processing job; return the process exit status."""
-    failure_file = opt_ml_root() / "output" / "message"
+    failure_file = processing_opt_ml_root(sys.argv[1:]) / "output" / "message"
     return _run(target, lambda fn: bind_processing(fn, sys.argv[1:], outputs=outputs), failure_file)
 
 
