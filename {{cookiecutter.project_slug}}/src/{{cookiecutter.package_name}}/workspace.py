@@ -1,0 +1,79 @@
+"""Prepare the local workspace for a run: code objects and the raw data in local "S3".
+
+The local executor reads ``s3://bucket/key`` from ``<workspace>/s3/bucket/key``; this
+module puts the compiled code objects and the raw export there, the way a CI job would
+upload them to the real bucket before starting the SageMaker pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from . import settings as project_settings
+
+
+def default_workspace() -> Path:
+    """``$SAGEPIPE_WORKSPACE`` if set, else ``<project root>/.mlops``."""
+    configured = os.environ.get("SAGEPIPE_WORKSPACE")
+    return Path(configured) if configured else project_settings.project_root() / ".mlops"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stage_data(workspace: Path, source: Path, input_data_url: str) -> list[Path]:
+    """Mirror the CSV file(s) at ``source`` (a file or a folder) to ``input_data_url``.
+
+    Unchanged files are left alone, so concurrent runs on the same data never race, and
+    each file is replaced atomically. CSVs that are no longer in ``source`` are removed,
+    so the input prefix holds exactly the chosen data.
+    """
+    from sagepipe.local import s3
+
+    source = Path(source)
+    files = [source] if source.is_file() else sorted(source.glob("*.csv"))
+    if not files:
+        raise FileNotFoundError(
+            f"{source}: no CSV data found; run 'make-data -o {source}/churn.csv' or pass --data"
+        )
+    s3_root = Path(workspace) / "s3"
+    target = s3.uri_to_path(s3_root, input_data_url)
+    staged = []
+    for file in files:
+        destination = target / file.name
+        if not (destination.is_file() and _sha256(destination) == _sha256(file)):
+            s3.put_file(s3_root, f"{input_data_url.rstrip('/')}/{file.name}", file)
+        staged.append(destination)
+    if target.is_dir():
+        keep = {file.name for file in files}
+        for stale in target.glob("*.csv"):
+            if stale.name not in keep:
+                stale.unlink(missing_ok=True)
+    return staged
+
+
+def prepare(
+    workspace: Path,
+    settings: project_settings.Settings | None = None,
+    data: Path | None = None,
+) -> dict[str, Any]:
+    """Compile the pipeline, write its code objects and stage the raw data.
+
+    Returns the definition, ready for ``sagepipe.local.execute``.
+    """
+    from .pipeline import compile_definition
+
+    settings = settings or project_settings.load()
+    compiled = compile_definition(settings)
+    compiled.write_artifacts(Path(workspace) / "s3")
+    source = data if data is not None else project_settings.project_root() / settings.data_dir
+    stage_data(Path(workspace), source, settings.input_data_url)
+    return compiled.definition
