@@ -15,7 +15,7 @@ from typing import Any
 
 REFERENCE = Path("/work/shared/reference")
 
-PREPROCESS = r'''
+PREPROCESS = r"""
 import csv, os, sys
 from pathlib import Path
 opt_ml = Path(__file__).resolve().parents[3]
@@ -35,9 +35,9 @@ for name, part in (("train", rows[:cut]), ("test", rows[cut:])):
         w = csv.DictWriter(fh, fieldnames=["x", "y"])
         w.writeheader(); w.writerows(part)
 print("preprocessed", len(rows), "rows")
-'''
+"""
 
-TRAIN = r'''
+TRAIN = r"""
 import argparse, csv, json, os, sys, time
 parser = argparse.ArgumentParser()
 parser.add_argument("--n_estimators", type=int, required=True)
@@ -62,9 +62,9 @@ with open(os.path.join(model_dir, "model.json"), "w") as fh:
 os.makedirs(os.path.join(model_dir, "code"), exist_ok=True)
 open(os.path.join(model_dir, "code", "inference.py"), "w").write("def model_fn(d):\n    return d\n")
 print("trained with", args.n_estimators)
-'''
+"""
 
-EVALUATE = r'''
+EVALUATE = r"""
 import csv, json, os, sys, tarfile
 from pathlib import Path
 opt_ml = Path(__file__).resolve().parents[3]
@@ -79,7 +79,7 @@ accuracy = hits / len(rows)
 report = {"metrics": {"accuracy": {"value": accuracy, "standard_deviation": "NaN"}}}
 (opt_ml / "processing" / "evaluation" / "evaluation.json").write_text(json.dumps(report))
 print("accuracy", accuracy)
-'''
+"""
 
 SM_TRAIN_SH = """#!/bin/sh
 set -e

@@ -7,10 +7,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from _local_scripts import s3_path, staged_workspace, write_data
-
 from sagepipe.local import ParameterError, execute
 from sagepipe.registry import ModelRegistry
+
+from _local_scripts import s3_path, staged_workspace, write_data
 
 
 def _statuses(execution):
