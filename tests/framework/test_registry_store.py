@@ -130,7 +130,7 @@ def test_version_arguments_are_numbers_or_latest(text, expected):
 
 @pytest.mark.parametrize("text", ["0", "-1", "v2", "1.5", ""])
 def test_bad_version_arguments_are_rejected(text):
-    with pytest.raises(RegistryError, match="positive number|start at 1"):
+    with pytest.raises(RegistryError, match=r"positive number|start at 1"):
         parse_version(text)
 
 
