@@ -214,6 +214,9 @@ def _summarise(execution: Any) -> None:
 
 
 # -- factories ----------------------------------------------------------------------------
+_RUN_OPTIONS = ("params", "no_cache", "as_json", "workspace")
+
+
 def make_run_command(
     build: DefinitionBuilder | None = None,
     *,
@@ -221,7 +224,12 @@ def make_run_command(
     workspace_default: WorkspaceDefault = default_workspace,
     name: str = "run",
 ) -> click.Command:
-    """``run``: with ``build``, run the project's pipeline; without, a definition file."""
+    """``run``: with ``build``, run the project's pipeline; without, a definition file.
+
+    ``build(workspace)`` returns the definition and writes its code objects into
+    ``workspace / "s3"``. Options appended to the returned command's ``params`` are
+    passed to ``build`` as keyword arguments.
+    """
 
     @click.option(
         "--param",
@@ -237,7 +245,9 @@ def make_run_command(
         workspace: Path = kw["workspace"]
         if build is not None:
             workspace.mkdir(parents=True, exist_ok=True)
-            source: Any = build(workspace)
+            # Options a project appends to this command (e.g. --data) go to its builder.
+            extra = {k: v for k, v in kw.items() if k not in _RUN_OPTIONS}
+            source: Any = build(workspace, **extra) if extra else build(workspace)
             label = pipeline_name
         else:
             assert definition is not None
