@@ -1,0 +1,156 @@
+"""Write a reviewed plan into the project, safely when run again.
+
+A manifest next to the plan stores the SHA-256 of every file apply wrote. On the next
+apply a file is rewritten only if nobody edited it since; an edited file is kept when
+the plan still generates what it generated before (the edit wins), and otherwise the
+apply stops before writing anything, naming the file and the way out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import MigrationError
+from .build import Migration, build
+from .generate import Layout, generate
+from .notebook import read_notebook
+from .planfile import assignments, parameter_values, read_plan
+from .project import Project
+
+# Files several migrations share: created when missing, never claimed or overwritten.
+_SHARED = re.compile(r"^src/[^/]+/pipelines/__init__\.py$")
+
+
+@dataclass
+class ApplyResult:
+    """What apply did to each file, and the dependencies it added."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept_edits: list[str] = field(default_factory=list)
+    dependencies_added: list[str] = field(default_factory=list)
+    manifest: Path | None = None
+
+
+def sha256(text: str) -> str:
+    """Digest of a file's text as apply writes it (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def manifest_path(plan: Path) -> Path:
+    """``migrations/churn.yaml`` -> ``migrations/churn.manifest.json``."""
+    return plan.with_name(plan.stem + ".manifest.json")
+
+
+def load_migration(project: Project, plan: Path) -> tuple[Migration, Layout]:
+    """Rebuild the migration a plan describes, with the plan's edits applied."""
+    document = read_plan(plan)
+    notebook_path = project.resolve(document["notebook"])
+    notebook = read_notebook(notebook_path)
+    if notebook.sha256 != document["notebook_sha256"]:
+        raise MigrationError(
+            f"{document['notebook']}: the notebook changed since {plan.name} was written; run "
+            f"`migrate plan {document['notebook']} -o {project.relative(plan)}` again "
+            "(redo your plan edits)")
+    migration = build(notebook, assignments=assignments(document),
+                      parameter_values=parameter_values(document), name=document["name"])
+    package = str(document.get("package") or project.package)
+    layout = Layout(
+        package=package,
+        name=migration.name,
+        notebook=project.relative(notebook.path),
+        data_dirs={d.name: project.relative(d.folder) for d in migration.data_inputs},
+    )
+    return migration, layout
+
+
+def apply_plan(project: Project, plan: Path) -> ApplyResult:
+    """Generate the plan's files into the project; raise MigrationError on any conflict."""
+    migration, layout = load_migration(project, plan)
+    files = generate(migration, layout)
+    manifest_file = manifest_path(plan)
+    previous: dict[str, str] = {}
+    if manifest_file.is_file():
+        previous = json.loads(manifest_file.read_text(encoding="utf-8")).get("files", {})
+
+    result = ApplyResult(manifest=manifest_file)
+    to_write: dict[str, str] = {}
+    conflicts: list[str] = []
+    recorded: dict[str, str] = {}
+    for relative, content in files.items():
+        target = project.root / relative
+        new = sha256(content)
+        if not target.exists():
+            to_write[relative] = content
+            if not _SHARED.match(relative):
+                recorded[relative] = new
+            continue
+        current = sha256(target.read_text(encoding="utf-8"))
+        if _SHARED.match(relative) or current == new:
+            result.unchanged.append(relative)
+            if not _SHARED.match(relative):
+                recorded[relative] = new
+            continue
+        generated_before = previous.get(relative)
+        if generated_before is None:
+            conflicts.append(f"{relative} exists and was not written by migrate apply")
+        elif current == generated_before:  # untouched since last apply: safe to refresh
+            to_write[relative] = content
+            recorded[relative] = new
+        elif generated_before == new:  # the user edited it and the plan made no new code
+            result.kept_edits.append(relative)
+            recorded[relative] = generated_before
+        else:
+            conflicts.append(f"{relative} was edited since the last apply and the plan now "
+                             "generates different code")
+    if conflicts:
+        raise MigrationError(
+            "conflict, nothing written: " + "; ".join(conflicts) + ". Move your edits out "
+            "(or delete the file) and apply again, or rename the migration in the plan")
+
+    for relative, content in to_write.items():
+        _write(project.root / relative, content)
+        result.written.append(relative)
+    result.dependencies_added = add_dependencies(project.root / "pyproject.toml",
+                                                 migration.requirements)
+    manifest = {"plan": project.relative(plan), "notebook": layout.notebook,
+                "files": dict(sorted(recorded.items()))}
+    _write(manifest_file, json.dumps(manifest, indent=2) + "\n")
+    return result
+
+
+def _write(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".migrate-tmp")
+    temporary.write_text(content, encoding="utf-8")
+    temporary.replace(path)
+
+
+def _normalise(requirement: str) -> str:
+    name = re.split(r"[<>=!~\[;@ ]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def add_dependencies(pyproject: Path, requirements: list[str]) -> list[str]:
+    """Add ``requirements`` to ``[project] dependencies`` unless present; return those added."""
+    if not requirements or not pyproject.is_file():
+        return []
+    text = pyproject.read_text(encoding="utf-8")
+    match = re.search(r"(?ms)^dependencies\s*=\s*\[(?P<body>.*?)^\]", text)
+    if match is None:
+        raise MigrationError(
+            f"{pyproject}: no multi-line 'dependencies = [' list under [project]; add "
+            f"{', '.join(requirements)} to the dependencies by hand")
+    present = {_normalise(item) for item in re.findall(r"\"([^\"]+)\"", match.group("body"))}
+    added = [r for r in requirements if _normalise(r) not in present]
+    added = list(dict.fromkeys(added))
+    if not added:
+        return []
+    insertion = "".join(f'    "{r}",  # from the notebook\'s pip install\n' for r in added)
+    end = match.end("body")
+    pyproject.write_text(text[:end] + insertion + text[end:], encoding="utf-8")
+    return added

@@ -1,0 +1,570 @@
+"""Turn a notebook into a migration: cells with roles, steps with their data flow.
+
+``plan`` shows the result for review; ``apply`` rebuilds it with the reviewed cell
+assignments and parameter values from the plan and generates code from it.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analysis import (
+    BUILTINS,
+    base_name,
+    effects,
+    function_free_names,
+    is_display_statement,
+    is_metric_call,
+    literal_value,
+    stored_names,
+)
+from .classify import ROLES, explicit_step, headings, role_from_code, role_from_words
+from .magics import strip_magics
+from .notebook import Notebook
+from .rewrite import pass_globals, written_constants
+
+SCALARS = (bool, int, float, str)
+
+
+@dataclass
+class Parameter:
+    """A notebook constant that becomes a pipeline parameter."""
+
+    name: str
+    value: Any
+    type: str
+    cell: int
+
+
+@dataclass
+class Constant:
+    """A non-scalar literal (list, dict, tuple, None): copied into the steps that use it."""
+
+    name: str
+    source: str
+    cell: int
+
+
+@dataclass
+class DataInput:
+    """A folder the notebook reads files from; it becomes a step input folder."""
+
+    name: str
+    folder: Path
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Helper:
+    """A function or class defined in the notebook, moved to the helpers module."""
+
+    name: str
+    cell: int
+    node: ast.stmt
+    needs: list[str] = field(default_factory=list)  # globals it now takes as parameters
+
+
+@dataclass
+class CellPlan:
+    """One cell: its role, its step and why."""
+
+    index: int
+    kind: str
+    execution_count: int | None
+    role: str
+    step: str | None
+    reason: str
+    first_line: str
+    statements: list[ast.stmt] = field(default_factory=list)
+    source: str = ""  # the cell without magics, where statements point
+    dropped: list[str] = field(default_factory=list)  # display statements left out
+    todos: list[dict[str, str]] = field(default_factory=list)
+    uses_partial: bool = False
+
+
+@dataclass
+class Step:
+    """A future step: its cells and the values that flow in and out as files."""
+
+    name: str
+    role: str
+    cells: list[int]
+    inputs: dict[str, list[str]] = field(default_factory=dict)  # producer step -> variables
+    data_inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    parameters: list[str] = field(default_factory=list)
+    constants: list[str] = field(default_factory=list)
+    helpers: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    data_paths: list[str] = field(default_factory=list)  # path constants rebuilt in the step
+    statements: list[tuple[int, ast.stmt]] = field(default_factory=list)
+
+
+@dataclass
+class Migration:
+    """Everything plan prints and apply generates from."""
+
+    notebook: Notebook
+    name: str
+    cells: list[CellPlan]
+    parameters: list[Parameter]
+    constants: list[Constant]
+    data_inputs: list[DataInput]
+    data_path_constants: dict[str, tuple[str, str]]  # NAME -> (data input, file)
+    helpers: list[Helper]
+    imports: dict[str, str]  # bound name -> import line
+    star_imports: list[dict[str, Any]]
+    steps: list[Step]
+    requirements: list[str]
+    todos: list[dict[str, Any]]
+    warnings: list[str]
+    out_of_order: list[str]
+
+
+def module_name(path: Path) -> str:
+    """A Python identifier from a notebook file name (``01 Churn-EDA.ipynb`` -> ``churn_eda``)."""
+    stem = re.sub(r"[^0-9a-zA-Z]+", "_", path.stem).strip("_").lower()
+    stem = re.sub(r"^[0-9_]+", "", stem) or "notebook"
+    return stem
+
+
+def build(notebook: Notebook, *, assignments: dict[int, tuple[str, str | None]] | None = None,
+          parameter_values: dict[str, Any] | None = None, name: str | None = None) -> Migration:
+    """Analyse ``notebook``; ``assignments`` (cell -> (role, step)) override the guesses."""
+    warnings: list[str] = []
+    todos: list[dict[str, Any]] = []
+    requirements: list[str] = []
+    parsed: dict[int, list[ast.stmt]] = {}
+    sources: dict[int, str] = {}
+    cell_todos: dict[int, list[dict[str, str]]] = {}
+    for cell in notebook.code_cells:
+        clean = strip_magics(cell.source)
+        requirements.extend(r for r in clean.requirements if r not in requirements)
+        notes = [{"line": n.line, "action": n.action} for n in clean.notes]
+        cell_todos[cell.index] = notes
+        sources[cell.index] = clean.source
+        todos.extend({"cell": cell.index, **n} for n in notes)
+        try:
+            parsed[cell.index] = ast.parse(clean.source).body
+        except SyntaxError as exc:
+            parsed[cell.index] = []
+            message = f"cell {cell.index}: not valid Python ({exc.msg}, line {exc.lineno}); " \
+                      "it is left out of every step, port it by hand"
+            warnings.append(message)
+            todos.append({"cell": cell.index, "line": (exc.text or "").strip(),
+                          "action": "syntax error: port by hand"})
+
+    out_of_order = _execution_order(notebook)
+    warnings.extend(out_of_order)
+    imports, star_imports = _imports(parsed, warnings)
+    stores = _module_stores(parsed)
+    parameters, constants = _constants(notebook, parsed, stores, parameter_values or {})
+    data_inputs, data_path_constants = _data_inputs(notebook.path, parameters, parsed)
+    parameters = [p for p in parameters if p.name not in data_path_constants]
+    helpers = _helpers(parsed, imports, warnings)
+    cells = _classify(notebook, parsed, parameters, constants, data_path_constants, helpers,
+                      cell_todos, assignments or {})
+    needs = {h.name: h.needs for h in helpers}
+    for cell in cells:
+        cell.source = sources.get(cell.index, "")
+    for cell in cells:  # helpers now take the globals they read: pass them at each call
+        rewritten = [pass_globals(s, needs) for s in cell.statements]
+        cell.statements = [s for s, _ in rewritten]
+        cell.uses_partial = any(p for _, p in rewritten)
+    steps = _group(cells, warnings)
+    migration = Migration(
+        notebook=notebook, name=name or module_name(notebook.path), cells=cells,
+        parameters=parameters, constants=constants, data_inputs=data_inputs,
+        data_path_constants=data_path_constants, helpers=helpers, imports=imports,
+        star_imports=star_imports, steps=steps, requirements=requirements, todos=todos,
+        warnings=warnings, out_of_order=out_of_order,
+    )
+    _data_flow(migration)
+    return migration
+
+
+def _execution_order(notebook: Notebook) -> list[str]:
+    notes = []
+    previous: tuple[int, int] | None = None
+    for cell in notebook.code_cells:
+        if not cell.source.strip():
+            continue
+        count = cell.execution_count
+        if count is None:
+            continue
+        if previous and count < previous[1]:
+            notes.append(
+                f"out of order: cell {cell.index} ran as execution {count}, before cell "
+                f"{previous[0]} (execution {previous[1]}) above it; the pipeline runs cells "
+                "top to bottom, so its results may differ from the saved outputs"
+            )
+        previous = (cell.index, count)
+    counts = [c.execution_count for c in notebook.code_cells if c.source.strip()]
+    if any(c is None for c in counts) and any(c is not None for c in counts):
+        missing = [c.index for c in notebook.code_cells
+                   if c.source.strip() and c.execution_count is None]
+        notes.append(f"cells {missing} were never run in the saved notebook")
+    return notes
+
+
+def _imports(parsed: dict[int, list[ast.stmt]],
+             warnings: list[str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    imports: dict[str, str] = {}
+    stars: list[dict[str, Any]] = []
+    for index, statements in parsed.items():
+        for statement in statements:
+            if isinstance(statement, ast.Import):
+                for alias in statement.names:
+                    bound = (alias.asname or alias.name).split(".")[0]
+                    line = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+                    imports[bound] = line if alias.asname or "." not in alias.name else \
+                        f"import {alias.name}"
+            elif isinstance(statement, ast.ImportFrom):
+                module = "." * statement.level + (statement.module or "")
+                for alias in statement.names:
+                    if alias.name == "*":
+                        names = _star_names(module)
+                        if names is None:
+                            warnings.append(f"cell {index}: 'from {module} import *' could not "
+                                            "be expanded (module not importable here); replace "
+                                            "it with explicit names")
+                            continue
+                        stars.append({"cell": index, "module": module, "names": names})
+                        for name in names:
+                            imports.setdefault(name, f"from {module} import {name}")
+                        continue
+                    bound = alias.asname or alias.name
+                    imports[bound] = f"from {module} import {alias.name}" + (
+                        f" as {alias.asname}" if alias.asname else "")
+    return imports, stars
+
+
+def _star_names(module: str) -> list[str] | None:
+    try:
+        loaded = importlib.import_module(module)
+    except Exception:  # any import failure means we cannot expand it
+        return None
+    names = getattr(loaded, "__all__", None)
+    if names is None:
+        names = [n for n in vars(loaded) if not n.startswith("_")]
+    return sorted(str(n) for n in names)
+
+
+def _module_stores(parsed: dict[int, list[ast.stmt]]) -> dict[str, int]:
+    """How often each name is bound or changed at module level, across all cells."""
+    counts: dict[str, int] = {}
+    for statements in parsed.values():
+        found = effects(statements)
+        for name in [*found.defines, *found.mutates, *found.deletes]:
+            counts[name] = counts.get(name, 0) + 1
+        for statement in statements:  # a name assigned twice in one cell
+            if isinstance(statement, ast.Assign):
+                for target in statement.targets:
+                    for name in stored_names(target):
+                        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _is_constant_assignment(statement: ast.stmt) -> tuple[str, Any] | None:
+    if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)):
+        return None
+    ok, value = literal_value(statement.value)
+    return (statement.targets[0].id, value) if ok else None
+
+
+def _constants(notebook: Notebook, parsed: dict[int, list[ast.stmt]], stores: dict[str, int],
+               overrides: dict[str, Any]) -> tuple[list[Parameter], list[Constant]]:
+    parameters: list[Parameter] = []
+    constants: list[Constant] = []
+    for index, statements in parsed.items():
+        for statement in statements:
+            found = _is_constant_assignment(statement)
+            # Twice: once from the defines of effects, once from the explicit count above.
+            if not found or stores.get(found[0], 0) > 2:
+                continue
+            name, value = found
+            if isinstance(value, SCALARS):
+                value = overrides.get(name, value)
+                parameters.append(Parameter(name, value, type(value).__name__, index))
+            else:
+                constants.append(Constant(name, ast.unparse(statement), index))
+    return parameters, constants
+
+
+def _resolve_file(notebook_dir: Path, text: str) -> Path | None:
+    if not text or "\n" in text or len(text) > 300 or "://" in text:
+        return None
+    candidate = (notebook_dir / text).resolve() if not Path(text).is_absolute() else Path(text)
+    try:
+        return candidate if candidate.is_file() else None
+    except OSError:
+        return None
+
+
+def _data_inputs(path: Path, parameters: list[Parameter], parsed: dict[int, list[ast.stmt]]
+                 ) -> tuple[list[DataInput], dict[str, tuple[str, str]]]:
+    folders: dict[Path, DataInput] = {}
+
+    def register(file: Path) -> tuple[str, str]:
+        folder = file.parent
+        if folder not in folders:
+            label = "data_dir" if not folders else f"data_dir_{len(folders) + 1}"
+            folders[folder] = DataInput(label, folder)
+        entry = folders[folder]
+        if file.name not in entry.files:
+            entry.files.append(file.name)
+        return entry.name, file.name
+
+    path_constants: dict[str, tuple[str, str]] = {}
+    for parameter in parameters:
+        if isinstance(parameter.value, str):
+            file = _resolve_file(path.parent, parameter.value)
+            if file:
+                path_constants[parameter.name] = register(file)
+    for statements in parsed.values():
+        for statement in statements:
+            written = written_constants(statement)
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                        and id(node) not in written:
+                    file = _resolve_file(path.parent, node.value)
+                    if file:
+                        register(file)
+    return list(folders.values()), path_constants
+
+
+def _helpers(parsed: dict[int, list[ast.stmt]], imports: dict[str, str],
+             warnings: list[str]) -> list[Helper]:
+    helpers: dict[str, Helper] = {}
+    for index, statements in parsed.items():
+        for statement in statements:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if statement.name in helpers:
+                    warnings.append(f"cell {index}: {statement.name} is defined again (first in "
+                                    f"cell {helpers[statement.name].cell}); the last definition "
+                                    "is used")
+                helpers[statement.name] = Helper(statement.name, index, statement)
+    free = {
+        name: [n for n in function_free_names(h.node)  # type: ignore[arg-type]
+               if n not in BUILTINS and n not in imports and n != name]
+        for name, h in helpers.items()
+    }
+    needs = {name: [n for n in names if n not in helpers] for name, names in free.items()}
+    changed = True
+    while changed:  # a helper that calls another needs that one's globals too
+        changed = False
+        for name, names in free.items():
+            for other in names:
+                if other in helpers:
+                    for extra in needs[other]:
+                        if extra not in needs[name]:
+                            needs[name].append(extra)
+                            changed = True
+    for name, helper in helpers.items():
+        helper.needs = needs[name]
+        if isinstance(helper.node, ast.ClassDef) and helper.needs:
+            warnings.append(f"cell {helper.cell}: class {name} reads the notebook globals "
+                            f"{', '.join(helper.needs)}; pass them to its constructor by hand")
+            helper.needs = []
+    return list(helpers.values())
+
+
+def _classify(notebook: Notebook, parsed: dict[int, list[ast.stmt]],
+              parameters: list[Parameter], constants: list[Constant],
+              data_paths: dict[str, tuple[str, str]], helpers: list[Helper],
+              cell_todos: dict[int, list[dict[str, str]]],
+              assignments: dict[int, tuple[str, str | None]]) -> list[CellPlan]:
+    moved = {p.name for p in parameters} | {c.name for c in constants} | set(data_paths)
+    helper_names = {h.name for h in helpers}
+    heading_role: tuple[str, str] | None = None
+    plans: list[CellPlan] = []
+    for cell in notebook.cells:
+        first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+        if cell.kind != "code":
+            for text in headings(cell.source) if cell.kind == "markdown" else []:
+                role = role_from_words(text)
+                heading_role = (role, f"heading '{text}'") if role else None
+            continue
+        statements = parsed.get(cell.index, [])
+        body: list[ast.stmt] = []
+        dropped: list[str] = []
+        shared = 0
+        for statement in statements:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                shared += 1
+            elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                    and statement.name in helper_names:
+                shared += 1
+            elif (found := _is_constant_assignment(statement)) and found[0] in moved:
+                shared += 1
+            elif is_display_statement(statement) and not any(
+                    is_metric_call(n) for n in ast.walk(statement)):
+                dropped.append(ast.unparse(statement))
+            else:
+                body.append(statement)
+        plan = CellPlan(cell.index, "code", cell.execution_count, "skip", None, "",
+                        first[:80], statements=body, dropped=dropped,
+                        todos=cell_todos.get(cell.index, []))
+        if cell.index in assignments:
+            plan.role, plan.step = assignments[cell.index]
+            plan.reason = "set in the plan"
+        elif "parameters" in cell.tags:
+            plan.role, plan.reason = "parameters", "cell tag 'parameters' (papermill)"
+            if body:
+                plan.role, plan.reason = role_from_code(body)[0], "parameters cell with code"
+                plan.step = plan.role
+        elif not statements or (not body and not dropped):
+            if shared:
+                plan.role, plan.reason = "shared", "imports, definitions or constants only; " \
+                    "they move to the steps that use them"
+            else:
+                plan.role, plan.reason = "skip", "empty after removing magics"
+        elif (explicit := explicit_step(cell.tags, cell.source)):
+            step_name, evidence = explicit
+            role = step_name if step_name in ROLES else (
+                role_from_words(step_name) or role_from_code(body)[0])
+            plan.role, plan.step, plan.reason = role, step_name, evidence
+        elif not body:
+            plan.role, plan.reason = "skip", "only displays or plots"
+        elif heading_role and heading_role[0] != "skip":
+            plan.role, plan.reason = heading_role
+            plan.step = plan.role
+        else:
+            plan.role, plan.reason = role_from_code(body)
+            if heading_role and heading_role[0] == "skip":
+                plan.reason += f" ({heading_role[1]} says skip, but the cell changes data)"
+            plan.step = plan.role
+        if plan.role == "skip":
+            plan.step = None
+        elif plan.step is None and plan.role in ROLES:
+            plan.step = plan.role
+        plans.append(plan)
+    return plans
+
+
+def _group(cells: list[CellPlan], warnings: list[str]) -> list[Step]:
+    steps: list[Step] = []
+    used: dict[str, int] = {}
+    for cell in cells:
+        if cell.step is None or cell.role in ("skip", "shared", "parameters"):
+            continue
+        if steps and steps[-1].cells and _base(steps[-1].name) == cell.step \
+                and steps[-1].name == _current_name(cell.step, used):
+            steps[-1].cells.append(cell.index)
+            steps[-1].statements.extend((cell.index, s) for s in cell.statements)
+            continue
+        used[cell.step] = used.get(cell.step, 0) + 1
+        name = _current_name(cell.step, used)
+        if used[cell.step] > 1:
+            warnings.append(f"cell {cell.index}: step {cell.step!r} appears again after other "
+                            f"steps; it becomes a separate step {name!r}")
+        steps.append(Step(name, cell.role, [cell.index],
+                          statements=[(cell.index, s) for s in cell.statements]))
+    return steps
+
+
+def _base(name: str) -> str:
+    return re.sub(r"_[0-9]+$", "", name)
+
+
+def _current_name(step: str, used: dict[str, int]) -> str:
+    count = used.get(step, 1)
+    return step if count <= 1 else f"{step}_{count}"
+
+
+def _data_flow(migration: Migration) -> None:
+    """Fill each step's inputs, outputs, parameters, helpers and imports."""
+    parameters = {p.name for p in migration.parameters}
+    constants = {c.name for c in migration.constants}
+    helpers = {h.name: h for h in migration.helpers}
+    paths = migration.data_path_constants
+    latest: dict[str, str] = {}
+    defined_by: dict[str, list[str]] = {}
+    for step in migration.steps:
+        statements = [s for _, s in step.statements]
+        found = effects(statements)
+        uses = list(found.uses)
+        for name in uses:
+            if name in BUILTINS and name not in latest:
+                continue
+            if name in helpers:
+                step.helpers.append(name)
+            elif name in parameters:
+                step.parameters.append(name)
+            elif name in constants:
+                step.constants.append(name)
+            elif name in paths:
+                step.data_paths.append(name)
+                if paths[name][0] not in step.data_inputs:
+                    step.data_inputs.append(paths[name][0])
+            elif name in latest:
+                step.inputs.setdefault(latest[name], []).append(name)
+            elif name in migration.imports:
+                step.imports.append(name)
+            elif name in defined_by:
+                migration.warnings.append(
+                    f"step {step.name}: {name!r} was deleted (del) before this step uses it")
+            else:
+                migration.warnings.append(
+                    f"step {step.name} (cells {step.cells}): {name!r} is never defined in the "
+                    "notebook; define it or import it, or the step fails with NameError")
+        for name in found.deletes:
+            latest.pop(name, None)
+        for name in [*found.defines, *found.mutates]:
+            if name in found.deletes and name not in found.defines:
+                continue
+            latest[name] = step.name
+            defined_by.setdefault(name, []).append(step.name)
+        for _, statement in step.statements:
+            written = written_constants(statement)
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                        and id(node) not in written:
+                    resolved = _resolve_file(migration.notebook.path.parent, node.value)
+                    if resolved:
+                        for data in migration.data_inputs:
+                            if data.folder == resolved.parent and data.name not in \
+                                    step.data_inputs:
+                                step.data_inputs.append(data.name)
+            step.metrics.extend(m for m in _metric_targets(statement) if m not in step.metrics)
+        # Names imported and also used inside helpers the step calls are the helpers' business.
+    by_name = {s.name: s for s in migration.steps}
+    for step in migration.steps:
+        for producer, names in step.inputs.items():
+            target = by_name[producer]
+            target.outputs.extend(n for n in names if n not in target.outputs)
+        if step.role == "train":  # fitted models leave the step as files, for registration
+            fitted = effects([s for _, s in step.statements]).mutates
+            for name in fitted:
+                if latest.get(name) == step.name and name not in step.outputs \
+                        and _is_fitted(step, name):
+                    step.outputs.append(name)
+
+
+def _is_fitted(step: Step, name: str) -> bool:
+    for _, statement in step.statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("fit", "partial_fit") \
+                    and base_name(node.func.value) == name:
+                return True
+    return False
+
+
+def _metric_targets(statement: ast.stmt) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Assign) and any(is_metric_call(n) for n in ast.walk(node.value)):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names.append(target.id)
+                elif isinstance(target, ast.Subscript) and (root := base_name(target)):
+                    names.append(root)
+    return names

@@ -1,0 +1,151 @@
+"""``migrate plan | apply | verify``: the click group the project CLI mounts.
+
+Mount it with ``cli.add_command(migrate)`` (``from sagepipe.migrate.cli import migrate``).
+Errors are one line naming the value, the rule and the fix, with exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import MigrationError
+
+
+def _project(project_dir: Path | None, package: str | None):  # noqa: ANN202
+    from .project import find_project
+
+    return find_project(project_dir, package)
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def migrate() -> None:
+    """Move notebook code into steps and a pipeline: plan, review, apply, verify."""
+
+
+_project_option = click.option(
+    "--project", "project_dir", type=click.Path(path_type=Path, file_okay=False),
+    default=None, help="Project root (default: the nearest folder with pyproject.toml).")
+_package_option = click.option("--package", default=None,
+                               help="Project package (default: the only one in src/).")
+
+
+@migrate.command("plan")
+@click.argument("notebook", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Plan file (default: migrations/<notebook name>.yaml).")
+@click.option("--name", default=None, help="Module name for the migration (default: from the "
+                                           "notebook file name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON too.")
+@_project_option
+@_package_option
+def plan_command(notebook: Path, output: Path | None, name: str | None, as_json: bool,
+                 project_dir: Path | None, package: str | None) -> None:
+    """Write a reviewable YAML plan for NOTEBOOK (.ipynb or percent .py); print its path."""
+    from .build import build, module_name
+    from .notebook import read_notebook
+    from .planfile import to_document, write_plan
+
+    try:
+        project = _project(project_dir, package)
+        if name is not None and not name.isidentifier():
+            raise MigrationError(f"--name {name!r} must be a Python identifier, e.g. 'churn'")
+        migration = build(read_notebook(notebook), name=name)
+        target = output or project.migrations / f"{name or module_name(notebook)}.yaml"
+        path = write_plan(migration, project, target)
+    except MigrationError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(to_document(migration, project), indent=2, default=str))
+    summary = ", ".join(f"{s.name} (cells {', '.join(map(str, s.cells))})"
+                        for s in migration.steps) or "no steps"
+    click.echo(f"steps: {summary}", err=True)
+    for warning in migration.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if migration.todos:
+        click.echo(f"{len(migration.todos)} TODO entries (magics, shell lines) are in the plan",
+                   err=True)
+    click.echo(str(path))
+
+
+@migrate.command("apply")
+@click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@_project_option
+@_package_option
+def apply_command(plan: Path, as_json: bool, project_dir: Path | None,
+                  package: str | None) -> None:
+    """Write the step modules, pipeline module and tests that PLAN describes."""
+    from .apply import apply_plan
+
+    try:
+        project = _project(project_dir, package)
+        result = apply_plan(project, plan.resolve())
+    except MigrationError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps({
+            "written": result.written, "unchanged": result.unchanged,
+            "kept_edits": result.kept_edits, "dependencies_added": result.dependencies_added,
+            "manifest": str(result.manifest)}, indent=2))
+        return
+    for label, items in (("wrote", result.written), ("unchanged", result.unchanged),
+                         ("kept your edits", result.kept_edits)):
+        for item in items:
+            click.echo(f"{label}: {item}")
+    if result.dependencies_added:
+        click.echo(f"added to pyproject dependencies: {', '.join(result.dependencies_added)}")
+
+
+@migrate.command("verify")
+@click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--timeout", default=600, show_default=True, type=click.IntRange(min=1),
+              help="Time limit per notebook cell, in seconds.")
+@click.option("--runner", type=click.Choice(["local", "direct"]), default="local",
+              show_default=True,
+              help="local: compile and run with the local executor; direct: call the steps.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_project_option
+@_package_option
+def verify_command(plan: Path, timeout: int, runner: str, as_json: bool,
+                   project_dir: Path | None, package: str | None) -> None:
+    """Run the notebook and the migrated pipeline; compare metrics and data shapes."""
+    from .verify import verify
+
+    try:
+        project = _project(project_dir, package)
+        report = verify(project, plan.resolve(), timeout=timeout, runner=runner)
+    except MigrationError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        for row in report.steps:
+            for name, pair in row["values"].items():
+                want = (pair["notebook"] or {}).get("shape")
+                got = pair["pipeline"]["shape"]
+                mark = "ok" if want == got else "DIFFERS"
+                click.echo(f"{row['step']:<14} {name:<20} notebook {want} pipeline {got} {mark}")
+        for key, entry in report.metrics.items():
+            mark = "ok" if entry["same"] else "DIFFERS"
+            click.echo(f"metric {key:<24} notebook {entry['notebook']} pipeline "
+                       f"{entry['pipeline']} {mark}")
+    if not report.ok:
+        first = next(d for d in report.differences if d.step == report.first_mismatch)
+        click.echo(f"error: mismatch starts at step {report.first_mismatch!r}: {first.name} is "
+                   f"{first.notebook} in the notebook but {first.pipeline} in the pipeline",
+                   err=True)
+        sys.exit(1)
+    if not as_json:
+        click.echo(f"verified: the pipeline ({runner}) reproduces the notebook")

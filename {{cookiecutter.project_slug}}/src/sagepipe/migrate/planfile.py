@@ -1,0 +1,181 @@
+"""The plan: a YAML file the user reviews (and may edit) between ``plan`` and ``apply``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from . import MigrationError
+from .build import Migration
+from .generate import camel
+from .project import Project
+
+PLAN_VERSION = 1
+EDITABLE_ROLES = ("preprocess", "train", "evaluate", "register", "skip", "shared", "parameters")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+HEADER = """\
+# Migration plan written by `migrate plan`. The notebook itself is never modified.
+# Review it, then run `migrate apply {plan}`.
+# You may edit: a cell's `role` and `step` (cells with the same step are merged, in
+# notebook order; role skip leaves a cell out), and `parameters[*].value`.
+# Everything else is recomputed by apply and shown here for review.
+"""
+
+
+def to_document(migration: Migration, project: Project) -> dict[str, Any]:
+    """The plan as plain data, in the order a reviewer reads it."""
+    used_star = {name for s in migration.steps for name in s.imports}
+    return {
+        "version": PLAN_VERSION,
+        "notebook": project.relative(migration.notebook.path),
+        "notebook_sha256": migration.notebook.sha256,
+        "name": migration.name,
+        "package": project.package,
+        "cells": [
+            {
+                "cell": c.index,
+                "execution_count": c.execution_count,
+                "role": c.role,
+                "step": c.step,
+                "reason": c.reason,
+                "first_line": c.first_line,
+                **({"left_out_display": c.dropped} if c.dropped else {}),
+            }
+            for c in migration.cells
+        ],
+        "steps": [
+            {
+                "name": s.name,
+                "role": s.role,
+                "kind": "Training" if s.role == "train" else "Processing",
+                "cells": s.cells,
+                "inputs": {
+                    **{d: {"data_files": next(i.files for i in migration.data_inputs
+                                              if i.name == d)} for d in s.data_inputs},
+                    **{f"from {p}": names for p, names in s.inputs.items()},
+                },
+                "outputs": s.outputs,
+                "parameters": s.parameters,
+                "metrics": s.metrics,
+                "helpers": s.helpers,
+            }
+            for s in migration.steps
+        ],
+        "parameters": [
+            {"name": p.name, "value": p.value, "type": p.type, "cell": p.cell,
+             "pipeline_parameter": camel(p.name)}
+            for p in migration.parameters
+        ],
+        "constants": [{"name": c.name, "cell": c.cell} for c in migration.constants],
+        "data_inputs": [
+            {"name": d.name, "folder": project.relative(d.folder), "files": d.files,
+             **({"from_constants": sorted(k for k, v in migration.data_path_constants.items()
+                                          if v[0] == d.name)}
+                if any(v[0] == d.name for v in migration.data_path_constants.values()) else {})}
+            for d in migration.data_inputs
+        ],
+        "helpers": [
+            {"name": h.name, "cell": h.cell, "globals_as_parameters": h.needs}
+            for h in migration.helpers
+        ],
+        "star_imports": [
+            {"cell": s["cell"], "module": s["module"],
+             "expanded_to": sorted(n for n in s["names"] if n in used_star)}
+            for s in migration.star_imports
+        ],
+        "dependencies": migration.requirements,
+        "todos": migration.todos,
+        "warnings": migration.warnings,
+    }
+
+
+def write_plan(migration: Migration, project: Project, path: Path) -> Path:
+    """Write the plan YAML to ``path`` (folders created); return the path."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = to_document(migration, project)
+    text = HEADER.format(plan=project.relative(path)) + yaml.dump(
+        document, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100
+    )
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def _dumper() -> Any:
+    import yaml
+
+    class PlanDumper(yaml.SafeDumper):
+        """No anchors (a reviewer should not chase &id001); short scalar lists inline."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    def represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> Any:
+        flow = all(isinstance(x, (int, float, str, bool)) and len(str(x)) < 30 for x in data)
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data,
+                                         flow_style=flow and len(data) <= 12)
+
+    PlanDumper.add_representer(list, represent_list)
+    return PlanDumper
+
+
+def read_plan(path: Path) -> dict[str, Any]:
+    """Read and check a plan; raise MigrationError naming the bad value and the fix."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise MigrationError(f"{path}: no such plan; write one with `migrate plan NOTEBOOK`")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise MigrationError(f"{path}: not valid YAML{where}; fix the edit or write the plan "
+                             "again with `migrate plan`") from None
+    if not isinstance(document, dict) or document.get("version") != PLAN_VERSION:
+        raise MigrationError(f"{path}: not a version {PLAN_VERSION} migration plan; write it "
+                             "again with `migrate plan`")
+    for key in ("notebook", "notebook_sha256", "name", "cells", "parameters"):
+        if key not in document:
+            raise MigrationError(f"{path}: the plan has no {key!r}; write it again with "
+                                 "`migrate plan`")
+    if not _IDENTIFIER.match(str(document["name"])):
+        raise MigrationError(f"{path}: name {document['name']!r} must be a lowercase Python "
+                             "identifier (letters, digits, _), for example 'churn'")
+    for entry in document["cells"]:
+        role, step = entry.get("role"), entry.get("step")
+        if role not in EDITABLE_ROLES:
+            raise MigrationError(
+                f"{path}: cell {entry.get('cell')} has role {role!r}; use one of "
+                f"{', '.join(EDITABLE_ROLES)}")
+        if step is not None and not _IDENTIFIER.match(str(step)):
+            raise MigrationError(
+                f"{path}: cell {entry.get('cell')} has step {step!r}; a step name must be a "
+                "lowercase Python identifier, for example 'features'")
+        if role in ("train", "preprocess", "evaluate", "register") and step is None:
+            entry["step"] = role
+    return document
+
+
+def assignments(document: dict[str, Any]) -> dict[int, tuple[str, str | None]]:
+    """Cell -> (role, step) from a plan document."""
+    return {int(e["cell"]): (str(e["role"]), e.get("step")) for e in document["cells"]}
+
+
+def parameter_values(document: dict[str, Any]) -> dict[str, Any]:
+    """Parameter name -> value from a plan document (the user may have changed values)."""
+    values = {}
+    for entry in document.get("parameters") or []:
+        value = entry.get("value")
+        if not isinstance(value, (bool, int, float, str)):
+            raise MigrationError(
+                f"parameter {entry.get('name')!r} has value {value!r}; a pipeline parameter "
+                "must be a number, a string or true/false")
+        values[str(entry["name"])] = value
+    return values

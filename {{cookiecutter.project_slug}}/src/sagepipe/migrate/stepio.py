@@ -1,0 +1,188 @@
+"""Pass values between migrated steps as files, never as pickled globals.
+
+``migrate apply`` copies this module into the generated steps package (as ``_io.py``),
+so step code depends on nothing but pandas, numpy and joblib. The format follows the
+value: tables (DataFrame, Series) as CSV plus a small JSON of their dtypes, arrays as
+``.npy`` without pickle, plain values as JSON, fitted models (anything with ``fit`` or
+``predict``) as ``.joblib`` files. Metrics go to ``evaluation.json``. Any other object
+is refused with the variable's name, because a pickle of an arbitrary global is what
+this migration exists to avoid.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+EVALUATION_FILE = "evaluation.json"
+_TABLE = ".csv"
+_DTYPES = ".dtypes.json"
+_MODEL_ARCHIVE = "model.tar.gz"
+
+
+def _is_model(value: Any) -> bool:
+    return any(callable(getattr(value, name, None)) for name in ("fit", "predict", "transform"))
+
+
+def _is_models(value: Any) -> bool:
+    if isinstance(value, dict) and value:
+        return all(_is_model(v) for v in value.values())
+    if isinstance(value, (list, tuple)) and value:
+        return all(_is_model(v) for v in value)
+    return _is_model(value)
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy scalars and nested containers to JSON types; raise on anything else."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return _plain(value.item())
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    raise TypeError(type(value).__name__)
+
+
+def save_value(folder: Path, name: str, value: Any) -> Path:
+    """Write ``value`` into ``folder`` under ``name``; return the file written."""
+    import pandas as pd
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        frame = value.to_frame() if isinstance(value, pd.Series) else value
+        meta = {
+            "kind": "series" if isinstance(value, pd.Series) else "frame",
+            "name": value.name if isinstance(value, pd.Series) else None,
+            "index_name": frame.index.name,
+            "columns": [str(c) for c in frame.columns],
+            "dtypes": {str(c): str(t) for c, t in frame.dtypes.items()},
+        }
+        path = folder / f"{name}{_TABLE}"
+        frame.to_csv(path, index=True)
+        (folder / f"{name}{_DTYPES}").write_text(json.dumps(meta, indent=2) + "\n")
+        return path
+    module = type(value).__module__
+    if module == "numpy" and type(value).__name__ == "ndarray":
+        import numpy as np
+
+        if value.dtype == object:
+            raise TypeError(f"{name}: an object array cannot be saved without pickle; "
+                            "convert it to a DataFrame or a list first")
+        path = folder / f"{name}.npy"
+        np.save(path, value, allow_pickle=False)
+        return path
+    try:
+        plain = _plain(value)
+    except TypeError:
+        plain = None
+    else:
+        path = folder / f"{name}.json"
+        kind = "tuple" if isinstance(value, tuple) else "value"
+        path.write_text(json.dumps({"kind": kind, "value": plain}, indent=2) + "\n")
+        return path
+    if _is_models(value):
+        import joblib
+
+        path = folder / f"{name}.joblib"
+        joblib.dump(value, path)
+        return path
+    raise TypeError(
+        f"variable {name!r} is a {type(value).__name__}: only tables, arrays, JSON values and "
+        "models can pass between steps as files; compute it inside the step that uses it"
+    )
+
+
+def load_value(folder: Path, name: str) -> Any:
+    """Read the value ``save_value`` wrote under ``name`` (also from a packed model folder)."""
+    folder = _unpacked(Path(folder))
+    for suffix in (_TABLE, ".npy", ".json", ".joblib"):
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            break
+    else:
+        raise FileNotFoundError(
+            f"{folder}: no file for variable {name!r}; run the step that produces it first"
+        )
+    if suffix == _TABLE:
+        import pandas as pd
+
+        meta = json.loads((folder / f"{name}{_DTYPES}").read_text())
+        # pandas 3 reads floats exactly by default; older versions need round_trip.
+        exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+        frame = pd.read_csv(path, index_col=0, **exact)
+        frame.columns = meta["columns"]
+        frame.index.name = meta["index_name"]
+        for column, dtype in meta["dtypes"].items():
+            if str(frame[column].dtype) != dtype:
+                try:
+                    frame[column] = frame[column].astype(dtype)
+                except (TypeError, ValueError):
+                    pass  # keep what CSV gave; the dtype file still documents the original
+        if meta["kind"] == "series":
+            series = frame.iloc[:, 0]
+            series.name = meta["name"]
+            return series
+        return frame
+    if suffix == ".npy":
+        import numpy as np
+
+        return np.load(path, allow_pickle=False)
+    if suffix == ".json":
+        document = json.loads(path.read_text())
+        value = document["value"]
+        return tuple(value) if document.get("kind") == "tuple" else value
+    import joblib
+
+    return joblib.load(path)
+
+
+def write_metrics(folder: Path, metrics: dict[str, Any]) -> Path:
+    """Write the step's metrics to ``folder/evaluation.json`` (numbers as JSON numbers)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / EVALUATION_FILE
+    document: dict[str, Any] = {}
+    for name, value in metrics.items():
+        try:
+            document[name] = _plain(value)
+        except TypeError:
+            document[name] = str(value)
+    path.write_text(json.dumps({"metrics": document}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def describe_value(value: Any) -> dict[str, Any]:
+    """Type and shape of a value, for comparing a notebook run with a pipeline run."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and not callable(shape):
+        return {"type": type(value).__name__, "shape": [int(n) for n in shape]}
+    if isinstance(value, (list, tuple, dict, set)):
+        return {"type": type(value).__name__, "shape": [len(value)]}
+    return {"type": type(value).__name__, "shape": None}
+
+
+def _unpacked(folder: Path) -> Path:
+    # A training step's model folder arrives packed as model.tar.gz (SageMaker contract).
+    archive = folder / _MODEL_ARCHIVE
+    if not archive.is_file() or any(p.suffix in (_TABLE, ".json", ".npy", ".joblib")
+                                     for p in folder.iterdir()):
+        return folder
+    target = Path(tempfile.mkdtemp(prefix="migrated-model-"))
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and "/" not in m.name.strip("./")]
+        for member in members:
+            extracted = tar.extractfile(member)
+            if extracted is not None:
+                (target / Path(member.name).name).write_bytes(extracted.read())
+    return target
