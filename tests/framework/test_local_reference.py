@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -163,7 +164,7 @@ def test_bad_parameter_fails_before_anything_is_written(tmp_path, override, expe
 def test_each_job_has_its_own_sandbox_and_log(tmp_path):
     definition, workspace = staged_workspace(tmp_path, "v2")
 
-    execution = execute(definition, workspace=workspace)
+    execution = execute(definition, workspace=workspace, keep_sandboxes=True)
 
     for name in ("Preprocess", "Train", "Evaluate"):
         log = Path(execution.steps[name].log_path)
@@ -177,3 +178,31 @@ def test_each_job_has_its_own_sandbox_and_log(tmp_path):
         ).read_text()
     )
     assert config["n_estimators"] == "100"
+
+
+def test_successful_sandboxes_are_removed_but_logs_stay_and_cache_hits_point_at_them(tmp_path):
+    definition, workspace = staged_workspace(tmp_path, "v2")
+    first = execute(definition, workspace=workspace)
+    second = execute(definition, workspace=workspace)
+
+    job_dir = workspace / "executions" / first.id / "Preprocess"
+    assert (job_dir / "job.log").is_file()
+    assert not (job_dir / "opt_ml").exists()
+    assert second.steps["Preprocess"].cache_hit
+    assert second.steps["Preprocess"].log_path == str(job_dir / "job.log")
+
+
+def test_lineage_records_the_git_commit_when_the_project_is_a_git_repository(tmp_path):
+    project = tmp_path / "project"
+    definition, workspace = staged_workspace(project, "v2")
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (project / "README.md").write_text("x")
+    subprocess.run([*git, "add", "README.md"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+
+    execute(definition, workspace=workspace)
+
+    package = ModelRegistry.for_workspace(workspace).describe("my-model-group", "latest")
+    assert package.lineage.git_commit == head.strip()

@@ -16,6 +16,7 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,6 +133,7 @@ class _JobResult:
     cache_hit: bool = False
     failure_reason: str | None = None
     inputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    log_path: str | None = None  # for cache hits: the log of the run that made the outputs
 
 
 def _now() -> str:
@@ -288,7 +290,9 @@ class _Runner:
         on_event: Callable[[Event], None] | None,
         max_workers: int,
         history: RunHistory,
+        keep_sandboxes: bool = False,
     ) -> None:
+        self.keep_sandboxes = keep_sandboxes
         self.definition = definition
         self.steps = steps
         self.execution = execution
@@ -466,6 +470,7 @@ class _Runner:
                 result.name,
                 "Succeeded",
                 cache_hit=result.cache_hit,
+                log_path=result.log_path or self.execution.steps[result.name].log_path,
                 properties=_summary(result.properties),
             )
         elif result.status == "Stopped" or self.stop_event.is_set():
@@ -673,8 +678,14 @@ class _Runner:
                 self.digests.tree(s3.uri_to_path(self.s3_root, uri)) == d
                 for uri, d in entry.outputs.items()
             ):
+                original_log = self.workspace / "executions" / entry.execution_id / step.name
                 return _JobResult(
-                    step.name, "Succeeded", dict(entry.properties), cache_hit=True, inputs=groups
+                    step.name,
+                    "Succeeded",
+                    dict(entry.properties),
+                    cache_hit=True,
+                    inputs=groups,
+                    log_path=str(original_log / "job.log"),
                 )
         if self.stop_event.is_set():
             return _JobResult(step.name, "Stopped", inputs=groups)
@@ -696,6 +707,11 @@ class _Runner:
                 step.name, "Failed", failure_reason=failure_reason(plan, returncode), inputs=groups
             )
         written = collect_results(plan, self.s3_root)
+        if not self.keep_sandboxes:
+            # Outputs are uploaded; the sandbox only holds copies. Keep job.log (and keep
+            # failed sandboxes, which are what one wants to inspect).
+            shutil.rmtree(plan.opt_ml, ignore_errors=True)
+            shutil.rmtree(plan.job_dir / "staging", ignore_errors=True)
         properties = dict(args)
         region_arn = f"{LOCAL_ARN}"
         if step.type == "Processing":
@@ -795,6 +811,7 @@ def execute(
     on_event: Callable[[Event], None] | None = None,
     pipeline_name: str = "pipeline",
     max_workers: int | None = None,
+    keep_sandboxes: bool | None = None,
 ) -> Execution:
     """Run a pipeline definition locally and return its :class:`Execution`.
 
@@ -803,7 +820,8 @@ def execute(
     ``ParameterError`` before anything is written. A failing step does not raise: the
     returned execution has ``status == "Failed"`` and a ``failure_reason`` naming the step.
     SIGINT/SIGTERM (when called from the main thread) stop the jobs; the status is then
-    ``"Stopped"``.
+    ``"Stopped"``. Sandboxes of successful jobs are removed (their ``job.log`` stays)
+    unless ``keep_sandboxes`` or ``$SAGEPIPE_KEEP_SANDBOXES=1``.
     """
     global _PRCTL
     if _PRCTL is None:
@@ -844,6 +862,11 @@ def execute(
         on_event=on_event,
         max_workers=max_workers or os.cpu_count() or 1,
         history=history,
+        keep_sandboxes=(
+            keep_sandboxes
+            if keep_sandboxes is not None
+            else os.environ.get("SAGEPIPE_KEEP_SANDBOXES") == "1"
+        ),
     )
     previous = _install_signal_handlers(runner)
     try:
