@@ -65,22 +65,35 @@ def test_every_code_uri_in_the_definition_is_an_artifact() -> None:
 
 @pytest.fixture
 def copied_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private, importable copy of a small step package, free to be edited by a test."""
+    """A private, importable step package that a test may edit."""
     package = tmp_path / "src" / "digestpkg"
-    package.mkdir(parents=True)
+    (package / "sub").mkdir(parents=True)
     (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("def copy_text(text: str) -> str:\n    return text\n")
+    (package / "unrelated.py").write_text("VALUE = 1\n")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "names.py").write_text("NAME = 'x'\n")
+    (package / "serve").mkdir()
+    (package / "serve" / "__init__.py").write_text("")
+    (package / "serve" / "handler.py").write_text("def model_fn(model_dir): ...\n")
     (package / "steps.py").write_text(
         textwrap.dedent(
             """
             from pathlib import Path
 
-            def clean(raw: Path, out: Path) -> None:
-                (out / "x").write_text((raw / "x").read_text())
+            from digestpkg.sub.names import NAME
+            from .helpers import copy_text
 
-            def other(raw: Path, out: Path) -> None:
-                pass
+            # Copied into the model by path, never imported: it must travel all the same.
+            HANDLER = Path(__file__).parent / "serve" / "handler.py"
+
+            def clean(raw: Path, out: Path) -> None:
+                (out / NAME).write_text(copy_text((raw / NAME).read_text()))
             """
         )
+    )
+    (package / "other.py").write_text(
+        "from pathlib import Path\n\ndef other(raw: Path, out: Path) -> None:\n    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path / "src"))
     yield package
@@ -89,13 +102,13 @@ def copied_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def compile_package() -> dict[str, str]:
-    from digestpkg import steps
+    from digestpkg import other, steps
 
     pipeline = Pipeline(
         "digest",
         steps=[
             Processing("Clean", steps.clean, inputs={"raw": "s3://b/raw"}, outputs=["out"]),
-            Processing("Other", steps.other, inputs={"raw": "s3://b/raw"}, outputs=["out"]),
+            Processing("Other", other.other, inputs={"raw": "s3://b/raw"}, outputs=["out"]),
         ],
     )
     return compile_pipeline(pipeline, bucket="bucket", role=ROLE).code_digests
@@ -116,13 +129,39 @@ def test_caches_and_hidden_files_do_not_change_digests(copied_package: Path) -> 
     assert compile_package() == before
 
 
-def test_changing_code_changes_the_digest(copied_package: Path) -> None:
+def test_changing_the_step_module_changes_only_its_digest(copied_package: Path) -> None:
     before = compile_package()
     with (copied_package / "steps.py").open("a") as handle:
         handle.write("\n# a comment is a change too\n")
     after = compile_package()
     assert after["Clean"] != before["Clean"]
-    assert after["Other"] != before["Other"]
+    assert after["Other"] == before["Other"]
+
+
+def test_changing_an_imported_module_changes_the_digest(copied_package: Path) -> None:
+    before = compile_package()
+    (copied_package / "helpers.py").write_text(
+        "def copy_text(text: str) -> str:\n    return text * 2\n"
+    )
+    assert compile_package()["Clean"] != before["Clean"]
+    (copied_package / "sub" / "names.py").write_text("NAME = 'y'\n")
+    assert compile_package()["Clean"] != before["Clean"]
+
+
+def test_modules_the_step_does_not_import_stay_out(copied_package: Path) -> None:
+    from sagepipe.packaging import package_files
+
+    before = compile_package()
+    (copied_package / "unrelated.py").write_text("VALUE = 2\n")
+    assert compile_package() == before
+    assert sorted(package_files("digestpkg.steps")) == [
+        "digestpkg/__init__.py",
+        "digestpkg/helpers.py",
+        "digestpkg/serve/handler.py",
+        "digestpkg/steps.py",
+        "digestpkg/sub/__init__.py",
+        "digestpkg/sub/names.py",
+    ]
 
 
 def test_adding_a_data_file_to_the_package_changes_the_digest(copied_package: Path) -> None:
@@ -143,8 +182,6 @@ def test_code_tree_carries_package_contract_and_entry_only() -> None:
         "sagepipe/__init__.py",
         "sagepipe/contract.py",
         "sagepipe_example/__init__.py",
-        "sagepipe_example/odd_steps.py",
-        "sagepipe_example/pipeline.py",
         "sagepipe_example/steps.py",
     ]
     entry = tree.files["run_preprocess.py"].decode()

@@ -1,6 +1,7 @@
 """Content-addressed code trees for jobs, and reproducible ``sourcedir.tar.gz`` files.
 
-A step's code tree is the top-level package of its step function, the stdlib-only
+A step's code tree is the part of its step function's package that the function's module
+imports (with the package's data files), the stdlib-only
 ``sagepipe/contract.py`` (with an empty ``sagepipe/__init__.py``, so a job never loads
 the authoring API) and a generated entry script. Its digest is the sha256 of a manifest
 of paths and content digests, so it changes exactly when a file's bytes or name change,
@@ -9,13 +10,14 @@ never with timestamps.
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
 import importlib
 import io
 import sys
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,30 +86,125 @@ def read_tree(root: Path, *, prefix: str = "") -> dict[str, bytes]:
 
 
 def package_files(module_name: str) -> dict[str, bytes]:
-    """Return the files of the top-level package (or module) that holds ``module_name``."""
+    """Return the files a job needs to import ``module_name`` from its top-level package.
+
+    That is the module, every module of the same package it imports (followed through
+    ``import``/``from`` statements, relative or absolute, and through the ``__init__.py``
+    files Python runs on the way), and the data files (non-``.py``) inside the packages
+    reached. Code the step does not import stays out, so editing one step's module does
+    not change the digest, and the cache key, of the others. Imports hidden in strings
+    (``importlib.import_module("...")``) are not followed: import step code statically.
+    """
     top = module_name.split(".")[0]
     try:
         module = sys.modules.get(top) or importlib.import_module(top)
     except ImportError as exc:
         raise GraphError(f"cannot import {top!r} to package its code: {exc}") from None
     locations = list(getattr(module, "__path__", []))
-    if locations:
-        if len(locations) != 1:
+    if not locations:
+        source = getattr(module, "__file__", None)
+        if not source or not source.endswith(".py"):
             raise GraphError(
-                f"package {top!r} is spread over {len(locations)} folders (a namespace package); "
-                "give it an __init__.py so its code has one home"
+                f"module {top!r} has no Python source file to package; step functions must "
+                "live in a .py module or a package"
             )
-        files = read_tree(Path(locations[0]), prefix=f"{top}/")
-        if not files:
-            raise GraphError(f"package {top!r} at {locations[0]} has no files to package")
-        return files
-    source = getattr(module, "__file__", None)
-    if not source or not source.endswith(".py"):
+        return {Path(source).name: Path(source).read_bytes()}
+    if len(locations) != 1:
         raise GraphError(
-            f"module {top!r} has no Python source file to package; step functions must live in "
-            "a .py module or a package"
+            f"package {top!r} is spread over {len(locations)} folders (a namespace package); "
+            "give it an __init__.py so its code has one home"
         )
-    return {Path(source).name: Path(source).read_bytes()}
+    base = Path(locations[0]).parent
+    modules = _import_closure(module_name, top, base)
+    files: dict[str, bytes] = {}
+    for path in modules.values():
+        files[path.relative_to(base).as_posix()] = path.read_bytes()
+        if path.name == "__init__.py":
+            files.update(_package_data(path.parent, base))
+    for path in _named_files(modules.values(), Path(locations[0])):
+        files[path.relative_to(base).as_posix()] = path.read_bytes()
+    return files
+
+
+def _named_files(modules: Iterable[Path], package_root: Path) -> list[Path]:
+    """Package files that reached modules name in string literals.
+
+    A step that copies a file of its package by path (``.../"deploy"/"inference.py"``,
+    e.g. a serving handler packed into ``model.tar.gz``) needs that file in its tree
+    even though it never imports it.
+    """
+    by_name: dict[str, list[Path]] = {}
+    for path in sorted(package_root.rglob("*")):
+        relative = path.relative_to(package_root)
+        if path.is_file() and not any(_excluded(part) for part in relative.parts):
+            by_name.setdefault(path.name, []).append(path)
+    by_name.pop("__init__.py", None)
+    named: list[Path] = []
+    for module in modules:
+        for node in ast.walk(ast.parse(module.read_bytes())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                basename = node.value.rsplit("/", 1)[-1]
+                if "." in basename:
+                    named.extend(by_name.get(basename, []))
+    return named
+
+
+def _module_file(name: str, base: Path) -> Path | None:
+    candidate = base.joinpath(*name.split("."))
+    if (candidate / "__init__.py").is_file():
+        return candidate / "__init__.py"
+    if candidate.with_suffix(".py").is_file():
+        return candidate.with_suffix(".py")
+    return None
+
+
+def _import_closure(module_name: str, top: str, base: Path) -> dict[str, Path]:
+    """Modules of package ``top`` that importing ``module_name`` runs, with their files."""
+    found: dict[str, Path] = {}
+    pending = [module_name]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        path = _module_file(name, base)
+        if path is None:
+            continue  # `from pkg import name` where name is not a module
+        found[name] = path
+        parts = name.split(".")
+        pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except SyntaxError as exc:
+            raise GraphError(f"cannot package {path}: {exc.msg} at line {exc.lineno}") from None
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                pending.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    target = ".".join(anchor + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                pending.append(target)
+                pending.extend(f"{target}.{alias.name}" for alias in node.names)
+        pending = [n for n in pending if n == top or n.startswith(f"{top}.")]
+    return found
+
+
+def _package_data(folder: Path, base: Path) -> dict[str, bytes]:
+    """Non-Python files of a package folder and of its plain (non-package) subfolders."""
+    files: dict[str, bytes] = {}
+    for path in sorted(folder.iterdir()):
+        if _excluded(path.name):
+            continue
+        if path.is_file() and path.suffix != ".py":
+            files[path.relative_to(base).as_posix()] = path.read_bytes()
+        elif path.is_dir() and not (path / "__init__.py").exists():
+            for relative, data in read_tree(path).items():
+                if not relative.endswith(".py"):
+                    files[(path.relative_to(base) / relative).as_posix()] = data
+    return files
 
 
 def contract_files() -> dict[str, bytes]:
