@@ -391,7 +391,8 @@ def make_registry_group(
             else:
                 click.echo(f"{package.group} version {package.version}: {package.approval_status}")
 
-        return handler
+        typed: Callable[..., None] = handler
+        return typed
 
     describe = version_command("describe")
     describe.__doc__ = "Show one version (a number or 'latest') as JSON."
