@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -122,7 +123,7 @@ def _decode_npy(body: bytes) -> np.ndarray:
     except ValueError as err:
         # numpy raises ValueError both for pickled object arrays and for corrupt headers.
         raise BadRequest(f"application/x-npy body is not a loadable .npy array ({err})") from err
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise BadRequest(f"application/x-npy body is not a .npy array ({err})") from err
     if not isinstance(array, np.ndarray):
         raise BadRequest("application/x-npy body must hold one array, not an .npz archive")

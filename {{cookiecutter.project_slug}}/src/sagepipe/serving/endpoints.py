@@ -94,6 +94,8 @@ def deploy(
     env = dict(os.environ)
     framework_src = str(Path(sagepipe.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (framework_src, env.get("PYTHONPATH", "")) if p)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, "1")  # workers use the cores; native pools would oversubscribe them
     command = [
         sys.executable, "-m", "sagepipe.serving", "run", "--spec", str(spec_path),
         "--host", host, "--port", str(port), "--workers", str(workers), "--pidfile", str(pidfile),

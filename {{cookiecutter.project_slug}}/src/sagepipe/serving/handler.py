@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import zipfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from .errors import (
 HANDLER_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn")
 # Exceptions a model raises for input it cannot use (wrong width, NaN, unknown category):
 # the client's fault, so 400 rather than 500.
-CLIENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, EOFError)
+CLIENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, EOFError, zipfile.BadZipFile)
 # Handlers run in SageMaker's container without this framework, so they cannot raise our
 # classes; errors named like the toolkit's "unsupported format" errors map to 415/406.
 UNSUPPORTED_NAMES = {"UnsupportedContentType", "UnsupportedFormatError", "UnsupportedMediaType"}

@@ -287,3 +287,16 @@ COMMANDS: list[click.Command] = [
     serve, deploy, undeploy, endpoints_command, smoke_test, promote, rollback,
     batch_transform, shadow_report, deployments,
 ]
+
+
+@click.group()
+def main() -> None:
+    """The deploy commands on their own (the project CLI mounts the same commands)."""
+
+
+for _command in COMMANDS:
+    main.add_command(_command)
+
+
+if __name__ == "__main__":
+    main()
