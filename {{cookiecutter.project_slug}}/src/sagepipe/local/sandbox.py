@@ -90,6 +90,8 @@ def _base_env(extra: Mapping[str, Any] | None, opt_ml: Path, shim: Path) -> dict
     env = dict(os.environ)
     env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"  # so job.log shows progress as it happens
+    # Where /opt/ml is for this job: sagepipe.contract reads its folders from here.
+    env["SAGEPIPE_OPT_ML"] = str(opt_ml)
     for key, value in (extra or {}).items():
         env[str(key)] = str(remap(str(value), opt_ml))
     return env
