@@ -89,10 +89,43 @@ WINDOWS_RESERVED = frozenset(
 # sys.stdlib_module_names exists from Python 3.10; older interpreters get the names
 # that most often collide.
 STDLIB_FALLBACK = frozenset(
-    {"abc", "ast", "code", "collections", "copy", "csv", "datetime", "email", "enum",
-     "functools", "io", "json", "logging", "math", "os", "pathlib", "platform", "queue",
-     "random", "re", "secrets", "select", "site", "socket", "statistics", "string", "sys",
-     "test", "threading", "time", "token", "types", "typing", "uuid", "warnings"}
+    {
+        "abc",
+        "ast",
+        "code",
+        "collections",
+        "copy",
+        "csv",
+        "datetime",
+        "email",
+        "enum",
+        "functools",
+        "io",
+        "json",
+        "logging",
+        "math",
+        "os",
+        "pathlib",
+        "platform",
+        "queue",
+        "random",
+        "re",
+        "secrets",
+        "select",
+        "site",
+        "socket",
+        "statistics",
+        "string",
+        "sys",
+        "test",
+        "threading",
+        "time",
+        "token",
+        "types",
+        "typing",
+        "uuid",
+        "warnings",
+    }
 )
 
 
@@ -116,13 +149,9 @@ def check_text(key: str, value: str, *, allow_empty: bool = False) -> None:
     if not value.strip() and not allow_empty:
         raise _problem(key, value, "it must not be empty", f"pass {key}='Some text'")
     if CONTROL_CHARACTERS.search(value):
-        raise _problem(
-            key, value, "it must be one line without control characters", "remove them"
-        )
+        raise _problem(key, value, "it must be one line without control characters", "remove them")
     if len(value) > MAX_TEXT_LENGTH:
-        raise _problem(
-            key, value, f"it is longer than {MAX_TEXT_LENGTH} characters", "shorten it"
-        )
+        raise _problem(key, value, f"it is longer than {MAX_TEXT_LENGTH} characters", "shorten it")
 
 
 def check_project_slug(slug: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from cookiecutter.main import cookiecutter
@@ -14,8 +14,17 @@ PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 EXPECTED_FILES_LIST = Path(__file__).with_name("expected_project_files.txt")
 DEFAULTS: dict[str, object] = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 
+# A fixture that bakes a project with the given answers (see conftest.bake_project).
+Baker = Callable[..., Path]
+
 # Tool caches that appear in a working copy (git ignores them) but never in a fresh clone.
-CACHE_PARTS = {"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache", ".ipynb_checkpoints"}
+CACHE_PARTS = {
+    "__pycache__",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ipynb_checkpoints",
+}
 
 # The CI config each provider owns; every other provider's config must be gone after baking.
 CI_FILES = {

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from baking import bake
+from baking import Baker, bake
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,13 +31,8 @@ def cookiecutter_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return config
 
 
-Baker = Callable[..., Path]
-
-
 @pytest.fixture(scope="session")
-def bake_project(
-    tmp_path_factory: pytest.TempPathFactory, cookiecutter_config: Path
-) -> Baker:
+def bake_project(tmp_path_factory: pytest.TempPathFactory, cookiecutter_config: Path) -> Baker:
     """Bake a project with the given answers into a fresh folder and return its path."""
 
     def _bake(**answers: str) -> Path:

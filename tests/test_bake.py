@@ -16,12 +16,12 @@ from baking import (
     CI_FILES,
     DEFAULTS,
     TEMPLATE_DIR,
+    Baker,
     expected_files,
     files_under,
     listed_files,
     template_file_list,
 )
-from conftest import Baker
 
 COOKIECUTTER = [sys.executable, "-m", "cookiecutter"]
 
@@ -48,9 +48,18 @@ NEGATIVE_CHOICES = [
 ]
 
 
-def run_cookiecutter(output_dir: Path, config: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+def run_cookiecutter(
+    output_dir: Path, config: Path, *answers: str
+) -> subprocess.CompletedProcess[str]:
     """Run the cookiecutter CLI on the template, the way users do."""
-    command = [*COOKIECUTTER, "--no-input", "--config-file", str(config), "-o", str(output_dir)]
+    command = [
+        *COOKIECUTTER,
+        "--no-input",
+        "--config-file",
+        str(config),
+        "-o",
+        str(output_dir),
+    ]
     return subprocess.run(
         [*command, str(TEMPLATE_DIR), *answers],
         capture_output=True,
@@ -127,8 +136,14 @@ def test_matrix_covers_every_provider_python_and_license() -> None:
     assert {case["license"] for case in MATRIX} == set(DEFAULTS["license"])
 
 
-@pytest.fixture(scope="module", params=MATRIX, ids=lambda c: f"{c['ci_provider']}-py{c['python_version']}")
-def matrix_project(request: pytest.FixtureRequest, bake_project: Baker) -> tuple[dict[str, str], Path]:
+@pytest.fixture(
+    scope="module",
+    params=MATRIX,
+    ids=lambda c: f"{c['ci_provider']}-py{c['python_version']}",
+)
+def matrix_project(
+    request: pytest.FixtureRequest, bake_project: Baker
+) -> tuple[dict[str, str], Path]:
     """One baked project per matrix case, shared by the checks below."""
     answers: dict[str, str] = request.param
     return answers, bake_project(**answers)
@@ -152,14 +167,18 @@ def test_matrix_bake_keeps_only_the_chosen_ci_config(
         assert not (project / ".github").exists()
 
 
-def test_matrix_bake_records_the_answers(matrix_project: tuple[dict[str, str], Path]) -> None:
+def test_matrix_bake_records_the_answers(
+    matrix_project: tuple[dict[str, str], Path],
+) -> None:
     answers, project = matrix_project
     recorded = json.loads((project / ".cookiecutter.json").read_text())
     assert {key: recorded[key] for key in answers} == answers
     assert not [key for key in recorded if key.startswith("_")]
 
 
-def test_matrix_bake_uses_the_chosen_python(matrix_project: tuple[dict[str, str], Path]) -> None:
+def test_matrix_bake_uses_the_chosen_python(
+    matrix_project: tuple[dict[str, str], Path],
+) -> None:
     answers, project = matrix_project
     noxfile = (project / "noxfile.py").read_text()
     assert f'PYTHON = "{answers["python_version"]}"' in noxfile
@@ -167,7 +186,9 @@ def test_matrix_bake_uses_the_chosen_python(matrix_project: tuple[dict[str, str]
     assert f'python_version = "{answers["python_version"]}"' in pyproject
 
 
-def test_matrix_bake_license_matches_choice(matrix_project: tuple[dict[str, str], Path]) -> None:
+def test_matrix_bake_license_matches_choice(
+    matrix_project: tuple[dict[str, str], Path],
+) -> None:
     answers, project = matrix_project
     first_line = (project / "LICENSE").read_text().splitlines()[0].strip()
     expected = {
@@ -191,9 +212,15 @@ def test_listed_files_match_the_template_folder() -> None:
     assert set(template_file_list()) == listed_files()
 
 
-def test_default_project_is_importable_as_module_and_package(default_project: Path) -> None:
+def test_default_project_is_importable_as_module_and_package(
+    default_project: Path,
+) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "import churn_model, sagepipe; print(churn_model.__name__)"],
+        [
+            sys.executable,
+            "-c",
+            "import churn_model, sagepipe; print(churn_model.__name__)",
+        ],
         cwd=default_project,
         env={**os.environ, "PYTHONPATH": str(default_project / "src")},
         capture_output=True,

@@ -8,14 +8,16 @@ import json
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from baking import DEFAULTS, LEFTOVER_JINJA, files_under, text_files
-from conftest import Baker
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+from baking import DEFAULTS, LEFTOVER_JINJA, Baker, files_under, text_files
 
 BIN = Path(sys.executable).parent
 # Template syntax in files copied verbatim: a reference to an answer or a Jinja statement.
@@ -37,7 +39,7 @@ def project(request: pytest.FixtureRequest, bake_project: Baker) -> Path:
     """A baked project per CI provider."""
     return bake_project(
         **request.param,
-        project_name="Quote \"Tester\" O'Neil",
+        project_name='Quote "Tester" O\'Neil',
         project_slug="quote-tester",
         package_name="quote_tester",
         description='Handles "quotes", back\\slashes & <angle> brackets.',
@@ -96,7 +98,12 @@ def test_free_text_answers_survive_into_pyproject(project: Path) -> None:
 def run_tool(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a console script installed next to this Python."""
     return subprocess.run(
-        [str(BIN / name), *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
+        [str(BIN / name), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
 
 
@@ -116,7 +123,10 @@ def test_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
     workflow = tmp_path / "ci.yml"
     workflow.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps: nope\n")
     result = run_tool(
-        "check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(workflow),
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        str(workflow),
         cwd=tmp_path,
     )
     assert result.returncode != 0
@@ -131,7 +141,9 @@ def test_pre_commit_config_is_valid_and_has_the_expected_hooks(project: Path) ->
     assert expected | {"check-added-large-files", "detect-secrets"} <= hook_ids
 
 
-def test_github_workflow_runs_on_push_and_pr_with_oidc_and_no_keys(bake_project: Baker) -> None:
+def test_github_workflow_runs_on_push_and_pr_with_oidc_and_no_keys(
+    bake_project: Baker,
+) -> None:
     project = bake_project(ci_provider="github")
     text = (project / ".github/workflows/ci.yml").read_text()
     workflow = yaml.safe_load(text)
@@ -146,9 +158,13 @@ def test_github_workflow_runs_on_push_and_pr_with_oidc_and_no_keys(bake_project:
 
 def test_gitlab_and_codebuild_run_the_nox_sessions(bake_project: Baker) -> None:
     gitlab = yaml.safe_load((bake_project(ci_provider="gitlab") / ".gitlab-ci.yml").read_text())
-    scripts = " ".join(" ".join(job.get("script", [])) for job in gitlab.values() if isinstance(job, dict))
+    scripts = " ".join(
+        " ".join(job.get("script", [])) for job in gitlab.values() if isinstance(job, dict)
+    )
     buildspec = yaml.safe_load(
-        (bake_project(ci_provider="codebuild", aws_region="us-east-1") / "buildspec.yml").read_text()
+        (
+            bake_project(ci_provider="codebuild", aws_region="us-east-1") / "buildspec.yml"
+        ).read_text()
     )
     build = " ".join(buildspec["phases"]["build"]["commands"])
     assert buildspec["version"] == 0.2
@@ -158,7 +174,9 @@ def test_gitlab_and_codebuild_run_the_nox_sessions(bake_project: Baker) -> None:
         assert f"nox -s {session}" in build
 
 
-def test_generated_noxfile_sessions_are_small_documented_and_use_uv(project: Path) -> None:
+def test_generated_noxfile_sessions_are_small_documented_and_use_uv(
+    project: Path,
+) -> None:
     source = (project / "noxfile.py").read_text()
     tree = ast.parse(source)
     sessions = [
@@ -201,7 +219,10 @@ def test_generated_python_is_ruff_clean_with_a_package_sorting_after_sagepipe(
         ("value }} trailing", True),
         ('{"Std:Join": {"On": sep, "Values": []}}', False),
         ('f"{ratio:.1%}"', False),
-        ('f"channels={{{name!r}: ...}}"', True),  # in a rendered file this is a leftover
+        (
+            'f"channels={{{name!r}: ...}}"',
+            True,
+        ),  # in a rendered file this is a leftover
     ],
 )
 def test_leftover_detector_tells_jinja_from_python(text: str, leftover: bool) -> None:

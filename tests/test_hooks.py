@@ -131,7 +131,7 @@ def test_at_least_25_bad_inputs_are_covered() -> None:
         {"project_name": "Détection de fraude", "project_slug": "fraude"},
         {"project_slug": "a", "package_name": "a"},
         {"package_name": "_private_model"},
-        {"author_name": "O'Brien \"Bob\" \\ Co"},
+        {"author_name": 'O\'Brien "Bob" \\ Co'},
         {"python_version": "3.10", "license": "Proprietary", "ci_provider": "none"},
     ],
 )
@@ -218,7 +218,12 @@ def test_post_gen_rejects_unknown_provider(tmp_path: Path) -> None:
 
 
 def test_answers_file_holds_only_user_answers_sorted_and_stable(tmp_path: Path) -> None:
-    context = {**GOOD, "_template": "/somewhere", "_output_dir": "/tmp/x", "__prompts__": {}}
+    context = {
+        **GOOD,
+        "_template": "/somewhere",
+        "_output_dir": "/tmp/x",
+        "__prompts__": {},
+    }
     first = post_gen.write_answers(tmp_path, context).read_text()
     second = post_gen.write_answers(tmp_path, dict(reversed(list(context.items())))).read_text()
     assert first == second

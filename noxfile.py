@@ -1,0 +1,148 @@
+"""Sessions of the template repository: `nox -s tests`, `lint`, `demo`, `docs`.
+
+Arguments after `--` go to the tool: `nox -s tests -- -m "not slow" -k hooks`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+PROJECT_TEMPLATE = ROOT / "{{cookiecutter.project_slug}}"
+DEMO_DIR = ROOT / ".nox" / "demo-project"
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests"]
+nox.options.error_on_external_run = True
+
+# Never let uv download an interpreter behind our back; GX must not phone home.
+QUIET_ENV = {"UV_PYTHON_DOWNLOADS": "never", "GX_ANALYTICS_ENABLED": "false"}
+
+
+def generated_dependencies(session: nox.Session) -> list[str]:
+    """The generated project's runtime and dev requirements, read from a default bake."""
+    with tempfile.TemporaryDirectory() as scratch:
+        project = bake_default(session, Path(scratch))
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10: nox's own interpreter may be older
+            import tomli as tomllib
+        metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    return [*metadata["dependencies"], *metadata["optional-dependencies"]["dev"]]
+
+
+def bake_default(session: nox.Session, output_dir: Path, *answers: str) -> Path:
+    """Bake the template with its defaults (plus key=value answers) into output_dir."""
+    session.run(
+        "cookiecutter",
+        "--no-input",
+        "-f",
+        "-o",
+        str(output_dir),
+        str(ROOT),
+        *answers,
+        silent=True,
+    )
+    (project,) = [path for path in output_dir.iterdir() if path.is_dir()]
+    return project
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the template's tests: hooks, bakes, generated checks and the slow tier."""
+    session.install("-r", "tests/requirements.txt")
+    session.install(*generated_dependencies(session))
+    # Two workers fit CI's two cores; a later `-n 0` in posargs wins for debugging.
+    args = session.posargs or ["-ra", "--durations=15"]
+    session.run("pytest", "tests", "-n", "2", *args, env=QUIET_ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and format-check the hooks, tests, noxfile and docs scripts with ruff."""
+    session.install("ruff")
+    targets = session.posargs or ["hooks", "tests", "noxfile.py", "docs"]
+    session.run("ruff", "check", *targets)
+    session.run("ruff", "format", "--check", *targets)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Bake the default project and run its lifecycle: train, register, serve, predict."""
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    DEMO_DIR.mkdir(parents=True)
+    session.install("cookiecutter")
+    project = bake_default(session, DEMO_DIR)
+    session.install("-e", str(project))
+    session.chdir(project)
+    command = project.name  # the console script is named after the slug
+    session.run(command, "run", env=QUIET_ENV)
+    session.run(command, "registry", "list", env=QUIET_ENV)
+    session.run(command, "registry", "approve", "latest", env=QUIET_ENV)
+    endpoint = deploy_staging(Path(session.bin) / command)
+    try:
+        session.log(f"staging endpoint {endpoint['url']}")
+        session.log(
+            f"prediction: {predict(endpoint['url'], project / 'data' / 'raw' / 'churn.csv')}"
+        )
+    finally:
+        session.run(command, "undeploy", "--stage", "staging", env=QUIET_ENV)
+
+
+def deploy_staging(command: Path) -> dict[str, object]:
+    """Start the staging endpoint and return what `deploy --json` reports about it."""
+    result = subprocess.run(
+        [str(command), "deploy", "--stage", "staging", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **QUIET_ENV},
+    )
+    if result.returncode != 0:
+        raise nox.command.CommandFailed(f"deploy failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def predict(url: object, sample_csv: Path) -> str:
+    """POST three customers from the sample data to the endpoint; return its answer."""
+    import csv
+    import urllib.request
+
+    with sample_csv.open(newline="") as handle:
+        rows = list(itertools.islice(csv.DictReader(handle), 3))
+    instances = [
+        {key: value for key, value in row.items() if key not in {"customer_id", "churned"}}
+        for row in rows
+    ]
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=json.dumps({"instances": instances}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    # The endpoint has just started; give it a few tries before calling it broken.
+    for attempt in range(20):
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.read().decode()
+        except OSError:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation with mkdocs in strict mode (warnings fail)."""
+    session.install("mkdocs>=1.6")
+    session.run("python", "docs/gen_options.py", "--check")
+    session.run("mkdocs", "build", "--strict", *(session.posargs or ["--site-dir", "site"]))
