@@ -29,6 +29,9 @@ KNOWN_EXTRA_KEYS = frozenset(
         "ModelApprovalStatus",  # RegisterModel arguments
         "SkipModelValidation",  # RegisterModel arguments
         "Environment",  # RegisterModel containers (processing/training have it in the schema)
+        # The one gap not in the reference example: the SDK's ParameterString(enum_values=)
+        # emits it, and the reference pipeline declares no enum parameter.
+        "EnumValues",
     }
 )
 # Functions the schema allows almost nowhere but the SDK emits in URIs and conditions.

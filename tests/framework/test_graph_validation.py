@@ -284,6 +284,23 @@ def test_invalid_parameters(build: Callable[[], Any], message: str) -> None:
     raises(build, message)
 
 
+def test_string_parameter_default_must_be_one_of_its_enum_values() -> None:
+    raises(
+        lambda: ParameterString("Status", default="Maybe", enum_values=["Approved", "Rejected"]),
+        "parameter 'Status': default 'Maybe' is not one of its allowed values Approved, Rejected",
+    )
+
+
+def test_enum_values_are_declared_as_the_sdk_does() -> None:
+    status = ParameterString("Status", default="Approved", enum_values=["Approved", "Rejected"])
+    assert status.declaration() == {
+        "Name": "Status",
+        "Type": "String",
+        "DefaultValue": "Approved",
+        "EnumValues": ["Approved", "Rejected"],
+    }
+
+
 def test_duplicate_parameter_names() -> None:
     raises(
         lambda: Pipeline("p", parameters=[RAW, ParameterString("InputDataUrl")], steps=[prep()]),

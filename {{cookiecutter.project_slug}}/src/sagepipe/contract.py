@@ -239,8 +239,8 @@ def load(target: str | Callable[..., Any]) -> Callable[..., Any]:
         return target
     module_name, _, attribute = target.partition(":")
     module = importlib.import_module(module_name)
-    fn = getattr(module, attribute, None)
-    if not callable(fn):
+    fn: Callable[..., Any] | None = getattr(module, attribute, None)
+    if fn is None or not callable(fn):
         raise ContractError(f"{module_name} has no function {attribute!r}")
     return fn
 

@@ -91,6 +91,13 @@ class ParameterString(Parameter):
                 f"{', '.join(self.enum_values)}"
             )
 
+    def declaration(self) -> dict[str, Any]:
+        """The SDK's declaration, with ``EnumValues`` when the allowed values are fixed."""
+        entry = super().declaration()
+        if self.enum_values:
+            entry["EnumValues"] = list(self.enum_values)
+        return entry
+
 
 class ParameterInteger(Parameter):
     """An integer parameter."""

@@ -739,7 +739,8 @@ def _check_function(step_name: str, fn: Any) -> Callable[..., Any]:
             f"step {step_name!r}: function {fn.__qualname__} is not defined at the top level of "
             f"module {fn.__module__}; jobs import step functions by module and name"
         )
-    return fn
+    checked: Callable[..., Any] = fn
+    return checked
 
 
 def _check_uri_value(step_name: str, label: str, value: Any) -> None:
