@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +43,49 @@ def model_dir(processed: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     folder = tmp_path_factory.mktemp("model")
     train_model(processed["train"], folder, max_iter=50)
     return folder
+
+
+def project_env() -> dict[str, str]:
+    """Environment for subprocesses: the project's src on the path, GX offline."""
+    env = dict(os.environ)
+    src = str(PROJECT_ROOT / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else src
+    env["GX_ANALYTICS_ENABLED"] = "false"
+    env.pop("SAGEPIPE_WORKSPACE", None)
+    env.pop("MLOPS_STAGE", None)
+    return env
+
+
+def cli_command(*args: str | Path) -> list[str]:
+    """The argv that runs the project CLI in a fresh interpreter."""
+    return [sys.executable, "-m", "{{ cookiecutter.package_name }}", *map(str, args)]
+
+
+def run_cli(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the project CLI as a user would, from the project root; never raises on failure."""
+    return subprocess.run(cli_command(*args), cwd=PROJECT_ROOT, env=project_env(),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_pipeline(workspace: Path, *args: str | Path) -> tuple[int, dict[str, Any], str]:
+    """``run --json`` in ``workspace``: return the exit code, the execution and stderr."""
+    done = run_cli("run", "--json", "--workspace", workspace, *args)
+    execution = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+    return done.returncode, execution, done.stderr
+
+
+def registered_versions(workspace: Path) -> list[dict[str, Any]]:
+    """Every registered version in the workspace, as ``registry list --json`` shows it."""
+    done = run_cli("registry", "list", "--json", "--workspace", workspace)
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+@pytest.fixture(scope="session")
+def warm_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A workspace where the whole pipeline ran once on the sample (cold), shared by the
+    end-to-end tests so that later runs reuse its step cache."""
+    workspace = tmp_path_factory.mktemp("workspace")
+    code, execution, stderr = run_pipeline(workspace)
+    assert code == 0, stderr
+    return {"workspace": workspace, "execution": execution}

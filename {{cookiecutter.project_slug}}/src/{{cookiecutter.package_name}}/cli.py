@@ -25,10 +25,8 @@ def _set_stage(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return value
 
 
-def _build_definition(workspace: Path) -> dict[str, Any]:
-    """Called by ``run``: compile the pipeline and stage code and data in the workspace."""
-    context = click.get_current_context(silent=True)
-    data = context.params.get("data") if context is not None else None
+def _build_definition(workspace: Path, data: Path | None = None) -> dict[str, Any]:
+    """Called by ``run``: compile the pipeline and stage code and data (``--data``)."""
     try:
         return prepare(workspace, data=data)
     except (FileNotFoundError, ValueError) as error:

@@ -21,12 +21,14 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from .. import data
+from ..deploy import inference as serving_handler
 from ..errors import InputDataError
 from .preprocess import TRAIN_FILE
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
-HANDLER = Path(__file__).resolve().parent.parent / "deploy" / "inference.py"
+# Imported (not just located by path) so the step's packaged code always carries it.
+HANDLER = Path(serving_handler.__file__)
 
 
 def build_model(
