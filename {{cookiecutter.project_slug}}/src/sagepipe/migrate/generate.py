@@ -111,6 +111,10 @@ def _import_lines(names: list[str], migration: Migration) -> list[str]:
 
 def _statement_text(source: str, statement: ast.stmt, original: ast.stmt | None) -> str:
     if original is not None and ast.dump(original) == ast.dump(statement):
+        # Whole lines, so a trailing comment stays with its statement.
+        lines = source.splitlines()[original.lineno - 1:original.end_lineno]
+        if lines and original.col_offset == 0:
+            return "\n".join(lines)
         segment = ast.get_source_segment(source, original)
         if segment is not None:
             return segment
@@ -181,11 +185,9 @@ def _step_module(migration: Migration, layout: Layout, step: Step) -> str:
     imports = _import_lines(names, migration)
     if uses_partial:
         imports.insert(0, "import functools")
-    local = ["load_value", "save_value"] if step.inputs or step.outputs else []
+    local = (["load_value"] if step.inputs else []) + (["save_value"] if step.outputs else [])
     if step.metrics:
         local.append("write_metrics")
-    if not local:
-        local = ["save_value"] if step.outputs else []
 
     signature: list[str] = []
     for data_name in step.data_inputs:

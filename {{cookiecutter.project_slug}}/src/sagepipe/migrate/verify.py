@@ -9,6 +9,7 @@ step functions in order. The first step whose outputs differ is where the mismat
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import math
@@ -156,10 +157,10 @@ def run_direct(migration: Migration, layout: Layout, project: Project, work: Pat
     if src not in sys.path:
         sys.path.insert(0, src)
     importlib.invalidate_caches()
+    _forget(layout.package)  # the steps on disk now, not what an earlier import cached
     done: dict[str, Path] = {}
     for step in migration.steps:
         module_name = f"{layout.package}.steps.{layout.name}.{step.name}"
-        sys.modules.pop(module_name, None)
         function = getattr(importlib.import_module(module_name), step.name)
         kwargs: dict[str, Any] = {d: project.resolve(layout.data_dirs[d])
                                   for d in step.data_inputs}
@@ -169,7 +170,9 @@ def run_direct(migration: Migration, layout: Layout, project: Project, work: Pat
         out = work / step.name
         kwargs[output_folder(step)] = out
         try:
-            function(**kwargs)
+            # What the notebook code prints is log output, not the report (which may be JSON).
+            with contextlib.redirect_stdout(sys.stderr):
+                function(**kwargs)
         except Exception as exc:
             raise MigrationError(
                 f"migrated step {step.name!r} failed: {type(exc).__name__}: {exc}; fix "
@@ -191,8 +194,7 @@ def run_executor(migration: Migration, layout: Layout, project: Project, work: P
     from sagepipe.local import execute
     from sagepipe.local.s3 import put_file, uri_to_path
 
-    for name in [m for m in sys.modules if m.startswith(f"{layout.package}.")]:
-        sys.modules.pop(name, None)
+    _forget(layout.package)
     pipeline_module = importlib.import_module(f"{layout.package}.pipelines.{layout.name}")
     settings_module = importlib.import_module(f"{layout.package}.settings")
     settings = settings_module.load()
@@ -233,6 +235,11 @@ def run_executor(migration: Migration, layout: Layout, project: Project, work: P
 
 
 OUTPUT_KEY = "output_dir"
+
+
+def _forget(package: str) -> None:
+    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+        sys.modules.pop(name, None)
 
 
 def _taken(migration: Migration, step: Any) -> set[str]:
