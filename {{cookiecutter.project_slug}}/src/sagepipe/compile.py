@@ -189,9 +189,8 @@ class _Compiler:
         return request
 
     def processing(self, step: Processing) -> dict[str, Any]:
-        tree = packaging.build_code_tree("processing", step.target, list(step.outputs))
+        tree, entry = _code(step, "processing", list(step.outputs))
         code_prefix = self._publish_tree(step, tree)
-        entry = packaging.entry_name(step.target)
         container_arguments: list[Any] = []
         folders = {name: f"{PROCESSING_ROOT}/input/{name}" for name in step.inputs}
         folders.update({name: f"{PROCESSING_ROOT}/output/{name}" for name in step.outputs})
@@ -253,7 +252,7 @@ class _Compiler:
         return request
 
     def training(self, step: Training) -> dict[str, Any]:
-        tree = packaging.build_code_tree("training", step.target)
+        tree, entry = _code(step, "training")
         digest = tree.digest
         sourcedir = self.settings.s3("code", digest, "sourcedir.tar.gz")
         self.artifacts[sourcedir] = tree.tarball()
@@ -265,7 +264,7 @@ class _Compiler:
         hyperparameters.update(
             {
                 "sagemaker_submit_directory": json.dumps(sourcedir),
-                "sagemaker_program": json.dumps(packaging.entry_name(step.target)),
+                "sagemaker_program": json.dumps(entry),
                 "sagemaker_container_log_level": "20",
                 "sagemaker_region": json.dumps(self.settings.region),
             }
@@ -373,6 +372,16 @@ class _Compiler:
             self.artifacts[self.settings.s3("code", digest, path)] = data
         self.digests[step.name] = digest
         return self.settings.s3("code", digest) + "/"
+
+
+def _code(
+    step: FunctionStep, kind: str, outputs: Sequence[str] = ()
+) -> tuple[packaging.CodeTree, str]:
+    """The step's code tree and the file the job runs."""
+    if step.script is not None:
+        return packaging.build_script_tree(step.script), step.script.name
+    tree = packaging.build_code_tree(kind, step.target, outputs)
+    return tree, packaging.entry_name(step.target)
 
 
 def _first(value: Any, default: Any) -> Any:

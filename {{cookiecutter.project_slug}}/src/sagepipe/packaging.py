@@ -264,5 +264,13 @@ def build_code_tree(kind: str, target: str, outputs: Sequence[str] = ()) -> Code
     return CodeTree(dict(sorted(files.items())))
 
 
+def build_script_tree(script: Path) -> CodeTree:
+    """The code tree of a script step: the script's folder, plus the contract helper."""
+    files = read_tree(script.parent)
+    if not any(path.startswith("sagepipe/") for path in files):
+        files.update(contract_files())
+    return CodeTree(dict(sorted(files.items())))
+
+
 def _excluded(part: str) -> bool:
     return part in EXCLUDED_DIRS or part.startswith(".") or part.endswith(EXCLUDED_SUFFIXES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from . import contract
@@ -200,13 +201,19 @@ class Resources:
 
 
 class FunctionStep(Step):
-    """A step that runs a step function in a container (Processing or Training)."""
+    """A step that runs code in a container (Processing or Training).
+
+    The code is a step function (``fn``: bound to the job by its signature, checked
+    here) or a script (``script``: a ``.py`` file that reads its own ``--name value``
+    arguments; its folder is shipped with it, so it may import its neighbours).
+    """
 
     def __init__(
         self,
         name: str,
-        fn: Callable[..., Any],
+        fn: Callable[..., Any] | None,
         *,
+        script: str | Path | None,
         depends_on: Sequence[Step] | None,
         cache: CacheConfig | None,
         instance_type: str | Parameter | None,
@@ -221,11 +228,22 @@ class FunctionStep(Step):
         super().__init__(
             name, depends_on=depends_on, display_name=display_name, description=description
         )
-        self.fn = _check_function(name, fn)
-        try:
-            self.specs = {spec.name: spec for spec in contract.describe(fn)}
-        except contract.ContractError as exc:
-            raise GraphError(f"step {name!r}: {exc}") from None
+        if (fn is None) == (script is None):
+            raise GraphError(
+                f"step {name!r}: give either fn= (a step function) or script= (a .py file), "
+                "not both and not neither"
+            )
+        self.fn: Callable[..., Any] | None = None
+        self.script: Path | None = None
+        self.specs: dict[str, contract.ParamSpec] = {}
+        if fn is not None:
+            self.fn = _check_function(name, fn)
+            try:
+                self.specs = {spec.name: spec for spec in contract.describe(fn)}
+            except contract.ContractError as exc:
+                raise GraphError(f"step {name!r}: {exc}") from None
+        else:
+            self.script = _check_script(name, script)
         if cache is not None and not isinstance(cache, CacheConfig):
             raise GraphError(f"step {name!r}: cache={cache!r} must be a CacheConfig")
         self.cache = cache
@@ -253,14 +271,24 @@ class FunctionStep(Step):
 
     @property
     def target(self) -> str:
-        """``module:function``, what the generated entry script imports."""
+        """``module:function`` that the generated entry script imports (function steps)."""
+        if self.fn is None:
+            raise GraphError(f"step {self.name!r} runs a script, not a step function")
         return f"{self.fn.__module__}:{self.fn.__qualname__}"
 
     def signature_text(self) -> str:
         """The function's name and parameters, for error messages."""
+        if self.fn is None:
+            return str(self.script)
         return f"{self.fn.__name__}({', '.join(self.specs)})"
 
     def _check_bound_folder(self, role: str, name: str) -> None:
+        if self.fn is None:  # a script parses its own arguments
+            if not _IDENTIFIER.match(name):
+                raise GraphError(
+                    f"step {self.name!r}: {role} name {name!r} must be a Python identifier"
+                )
+            return
         spec = self.specs.get(name)
         if spec is None:
             raise GraphError(
@@ -276,6 +304,13 @@ class FunctionStep(Step):
     def _check_values(self, role: str, values: Mapping[str, Any]) -> None:
         accepted = sorted(n for n, s in self.specs.items() if not s.is_path)
         for name, value in values.items():
+            if self.fn is None:
+                if not _IDENTIFIER.match(name):
+                    raise GraphError(
+                        f"step {self.name!r}: {role} name {name!r} must be a Python identifier"
+                    )
+                check_value(value)
+                continue
             spec = self.specs.get(name)
             if spec is None:
                 raise GraphError(
@@ -321,8 +356,9 @@ class Processing(FunctionStep):
     def __init__(
         self,
         name: str,
-        fn: Callable[..., Any],
+        fn: Callable[..., Any] | None = None,
         *,
+        script: str | Path | None = None,
         inputs: Mapping[str, Value] | None = None,
         outputs: Sequence[str] = (),
         arguments: Mapping[str, Value] | None = None,
@@ -341,6 +377,7 @@ class Processing(FunctionStep):
         super().__init__(
             name,
             fn,
+            script=script,
             depends_on=depends_on,
             cache=cache,
             instance_type=instance_type,
@@ -428,8 +465,9 @@ class Training(FunctionStep):
     def __init__(
         self,
         name: str,
-        fn: Callable[..., Any],
+        fn: Callable[..., Any] | None = None,
         *,
+        script: str | Path | None = None,
         channels: Mapping[str, Value] | None = None,
         hyperparameters: Mapping[str, Value] | None = None,
         depends_on: Sequence[Step] | None = None,
@@ -446,6 +484,7 @@ class Training(FunctionStep):
         super().__init__(
             name,
             fn,
+            script=script,
             depends_on=depends_on,
             cache=cache,
             instance_type=instance_type,
@@ -741,6 +780,18 @@ def _check_function(step_name: str, fn: Any) -> Callable[..., Any]:
         )
     checked: Callable[..., Any] = fn
     return checked
+
+
+def _check_script(step_name: str, script: Any) -> Path:
+    if not isinstance(script, (str, Path)):
+        raise GraphError(f"step {step_name!r}: script={script!r} must be a path to a .py file")
+    path = Path(script).resolve()
+    if path.suffix != ".py" or not path.is_file():
+        raise GraphError(
+            f"step {step_name!r}: script {str(script)!r} is not an existing .py file; pass "
+            "e.g. Path(__file__).parent / 'scripts' / 'prepare.py'"
+        )
+    return path
 
 
 def _check_uri_value(step_name: str, label: str, value: Any) -> None:
