@@ -78,10 +78,12 @@ def expected_files(answers: Mapping[str, object]) -> set[str]:
     return (base - (ALL_CI_FILES - chosen)) | HOOK_WRITTEN
 
 
-def bake(output_dir: Path, config_file: Path, **answers: str) -> Path:
+def bake(
+    output_dir: Path, config_file: Path, template: Path = TEMPLATE_DIR, **answers: str
+) -> Path:
     """Generate a project with cookiecutter's API (hooks included); return its folder."""
     project = cookiecutter(
-        str(TEMPLATE_DIR),
+        str(template),
         no_input=True,
         extra_context=answers,
         output_dir=str(output_dir),
