@@ -163,3 +163,19 @@ def test_after_sigkill_of_the_whole_run_state_is_consistent_and_completed_steps_
     assert killed.status == "Stopped"
     assert "killed" in killed.failure_reason
     assert latest.status == "Succeeded"
+
+
+def test_parallel_runs_in_one_workspace_all_succeed_with_distinct_versions(tmp_path):
+    # v3 writes to fixed output URIs, so the runs also race on the same S3 prefixes
+    definition, workspace = staged_workspace(tmp_path, "v3")
+    path = tmp_path / "definition.json"
+    path.write_text(json.dumps(definition))
+
+    runs = [_start_run(workspace, path, {}) for _ in range(4)]
+    results = [run.communicate(timeout=300) for run in runs]
+
+    assert [run.returncode for run in runs] == [0] * 4, [err.decode() for _, err in results]
+    packages = ModelRegistry.for_workspace(workspace).list_model_packages("my-model-group")
+    assert [p.version for p in packages] == [1, 2, 3, 4]
+    assert len({p.lineage.execution_id for p in packages}) == 4
+    assert all(ModelRegistry.for_workspace(workspace).verify_model_data(p) for p in packages)

@@ -7,6 +7,7 @@ reader (or a run killed half-way) never sees a half-written object.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -81,24 +82,39 @@ def put_bytes(s3_root: Path, uri: str, data: bytes) -> Path:
 def put_tree(s3_root: Path, uri: str, source: Path) -> Path:
     """Replace the prefix ``uri`` by a copy of the folder ``source``, atomically.
 
-    The new tree is built beside the destination and swapped in with renames, so the
-    prefix is always either the old or the new complete tree.
+    The new tree is built beside the destination and swapped in with renames, so readers
+    see either the old or the new complete tree. Concurrent writers of the same prefix
+    (two runs with a fixed output URI) both succeed; the last swap wins.
     """
     dest = uri_to_path(s3_root, uri)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(dest)
     shutil.copytree(source, tmp, symlinks=False)
-    if dest.exists() or dest.is_symlink():
+    for _attempt in range(100):
         old = _tmp_sibling(dest)
-        os.replace(dest, old)
-        os.replace(tmp, dest)
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
+        try:
+            os.replace(dest, old)
+        except FileNotFoundError:
+            old = None  # nothing there (or another writer just moved it away)
+        try:
+            os.replace(tmp, dest)
+        except OSError as exc:  # another writer swapped its tree in between our renames
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR):
+                raise
+            _remove(old)
+            continue
+        _remove(old)
+        return dest
+    raise OSError(f"could not replace {dest}: other writers kept replacing it")
+
+
+def _remove(path: Path | None) -> None:
+    if path is None:
+        return
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
     else:
-        os.replace(tmp, dest)
-    return dest
+        path.unlink(missing_ok=True)
 
 
 def exists(s3_root: Path, uri: str) -> bool:
