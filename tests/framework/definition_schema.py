@@ -29,9 +29,13 @@ KNOWN_EXTRA_KEYS = frozenset(
         "ModelApprovalStatus",  # RegisterModel arguments
         "SkipModelValidation",  # RegisterModel arguments
         "Environment",  # RegisterModel containers (processing/training have it in the schema)
-        # The one gap not in the reference example: the SDK's ParameterString(enum_values=)
-        # emits it, and the reference pipeline declares no enum parameter.
+        # Not in the reference example because its pipeline does not use them, but the SDK
+        # emits them when asked (ParameterString(enum_values=), RegisterModel(
+        # customer_metadata_properties=, drift_check_baselines=)); they are fields of
+        # SageMaker's CreateModelPackage API of the same names.
         "EnumValues",
+        "CustomerMetadataProperties",
+        "DriftCheckBaselines",
     }
 )
 # Functions the schema allows almost nowhere but the SDK emits in URIs and conditions.

@@ -238,3 +238,51 @@ def test_default_image_follows_the_region() -> None:
 def test_bad_compile_settings(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(GraphError, match="^" + message):
         compile_example(**overrides)
+
+
+def test_register_model_metadata_and_drift_baselines() -> None:
+    from sagepipe import (
+        Fail,
+        MetricsSource,
+        ModelMetrics,
+        Pipeline,
+        RegisterModel,
+        compile_pipeline,
+    )
+    from sagepipe_example.pipeline import ROLE
+
+    register = RegisterModel(
+        "Register",
+        model="s3://b/model.tar.gz",
+        group="g",
+        approval_status="Approved",
+        customer_metadata={"team": "churn"},
+        drift_check_baselines=ModelMetrics(
+            data_statistics=MetricsSource("s3://b/baseline/statistics.json"),
+            data_constraints=MetricsSource("s3://b/baseline/constraints.json"),
+        ),
+        inference_program=None,
+    )
+    definition = compile_pipeline(
+        Pipeline("meta", steps=[register, Fail("Never", depends_on=[register])]),
+        bucket="b-b",
+        role=ROLE,
+    ).definition
+    arguments = definition["Steps"][0]["Arguments"]
+    assert arguments["CustomerMetadataProperties"] == {"team": "churn"}
+    assert arguments["ModelApprovalStatus"] == "Approved"
+    assert arguments["DriftCheckBaselines"] == {
+        "ModelDataQuality": {
+            "Statistics": {
+                "ContentType": "application/json",
+                "S3Uri": "s3://b/baseline/statistics.json",
+            },
+            "Constraints": {
+                "ContentType": "application/json",
+                "S3Uri": "s3://b/baseline/constraints.json",
+            },
+        }
+    }
+    assert arguments["InferenceSpecification"]["Containers"][0]["Environment"] == {}
+    assert "ModelMetrics" not in arguments
+    assert schema_errors(definition) == []

@@ -362,6 +362,10 @@ class _Compiler:
             arguments["ModelMetrics"] = step.metrics.to_request()
         if step.customer_metadata:
             arguments["CustomerMetadataProperties"] = step.customer_metadata
+        if step.drift_check_baselines is not None:
+            arguments["DriftCheckBaselines"] = step.drift_check_baselines.to_request(
+                empty_sections=False
+            )
         if step.model_description:
             arguments["ModelPackageDescription"] = step.model_description
         return {"Name": step.name, "Type": "RegisterModel", "Arguments": arguments}

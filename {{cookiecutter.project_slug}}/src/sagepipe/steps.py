@@ -650,8 +650,11 @@ class ModelMetrics:
             if s is not None
         ]
 
-    def to_request(self) -> dict[str, Any]:
-        """Return the ``ModelMetrics`` JSON, with the empty sections the SDK emits."""
+    def to_request(self, *, empty_sections: bool = True) -> dict[str, Any]:
+        """Return the ``ModelMetrics`` JSON, with the empty sections the SDK emits.
+
+        ``empty_sections=False`` gives the ``DriftCheckBaselines`` form, which has none.
+        """
         model_quality: dict[str, Any] = {}
         if self.model_statistics:
             model_quality["Statistics"] = self.model_statistics.to_request()
@@ -662,7 +665,7 @@ class ModelMetrics:
             data_quality["Statistics"] = self.data_statistics.to_request()
         if self.data_constraints:
             data_quality["Constraints"] = self.data_constraints.to_request()
-        request: dict[str, Any] = {"Bias": {}, "Explainability": {}}
+        request: dict[str, Any] = {"Bias": {}, "Explainability": {}} if empty_sections else {}
         if model_quality:
             request["ModelQuality"] = model_quality
         if data_quality:
@@ -697,6 +700,7 @@ class RegisterModel(Step):
         inference_program: str | None = "inference.py",
         environment: Mapping[str, Value] | None = None,
         customer_metadata: Mapping[str, str] | None = None,
+        drift_check_baselines: ModelMetrics | None = None,
         model_description: str | None = None,
         depends_on: Sequence[Step] | None = None,
         display_name: str | None = None,
@@ -752,10 +756,20 @@ class RegisterModel(Step):
                     f"step {name!r}: customer_metadata {key!r}={value!r} must map strings "
                     "to strings"
                 )
+        if drift_check_baselines is not None and not isinstance(
+            drift_check_baselines, ModelMetrics
+        ):
+            raise GraphError(
+                f"step {name!r}: drift_check_baselines must be a ModelMetrics of baseline "
+                "statistics and constraints"
+            )
+        self.drift_check_baselines = drift_check_baselines
         self.model_description = model_description
 
     def values(self) -> list[Any]:
         metric_uris = [s.s3_uri for s in self.metrics.sources()] if self.metrics else []
+        if self.drift_check_baselines is not None:
+            metric_uris += [s.s3_uri for s in self.drift_check_baselines.sources()]
         return [
             self.model_data,
             self.group,
