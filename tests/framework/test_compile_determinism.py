@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from compiled_example import compile_example
-from conftest import FRAMEWORK_SRC, HERE
+from framework_paths import FRAMEWORK_SRC, HERE
 from sagepipe import Pipeline, Processing, compile_pipeline
 from sagepipe.packaging import CodeTree, build_code_tree
 from sagepipe_example.pipeline import ROLE
