@@ -706,7 +706,7 @@ class _Runner:
             return _JobResult(
                 step.name, "Failed", failure_reason=failure_reason(plan, returncode), inputs=groups
             )
-        written = collect_results(plan, self.s3_root)
+        written = collect_results(plan, self.s3_root, move=not self.keep_sandboxes)
         if not self.keep_sandboxes:
             # Outputs are uploaded; the sandbox only holds copies. Keep job.log (and keep
             # failed sandboxes, which are what one wants to inspect).

@@ -79,8 +79,11 @@ def put_bytes(s3_root: Path, uri: str, data: bytes) -> Path:
     return dest
 
 
-def put_tree(s3_root: Path, uri: str, source: Path) -> Path:
+def put_tree(s3_root: Path, uri: str, source: Path, *, move: bool = False) -> Path:
     """Replace the prefix ``uri`` by a copy of the folder ``source``, atomically.
+
+    With ``move=True`` the folder itself is moved in (one rename, no copy, when it is on
+    the same file system), which is how finished job outputs are uploaded.
 
     The new tree is built beside the destination and swapped in with renames, so readers
     see either the old or the new complete tree. Concurrent writers of the same prefix
@@ -89,7 +92,13 @@ def put_tree(s3_root: Path, uri: str, source: Path) -> Path:
     dest = uri_to_path(s3_root, uri)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(dest)
-    shutil.copytree(source, tmp, symlinks=False)
+    if move:
+        try:
+            os.replace(source, tmp)
+        except OSError:  # another file system: fall back to a copy
+            shutil.copytree(source, tmp, symlinks=False)
+    else:
+        shutil.copytree(source, tmp, symlinks=False)
     for _attempt in range(100):
         old = _tmp_sibling(dest)
         try:

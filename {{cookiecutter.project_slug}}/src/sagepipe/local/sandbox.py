@@ -378,12 +378,19 @@ def reproducible_tar_gz(folder: Path, archive: Path) -> None:
                 )
 
 
-def collect_results(plan: JobPlan, s3_root: Path) -> dict[str, str]:
-    """Upload a successful job's outputs; return ``{s3 uri: local path}`` of what was written."""
+def collect_results(plan: JobPlan, s3_root: Path, *, move: bool = False) -> dict[str, str]:
+    """Upload a successful job's outputs; return ``{s3 uri: local path}`` of what was written.
+
+    ``move=True`` moves processing output folders instead of copying them (the sandbox is
+    discarded afterwards anyway).
+    """
     written: dict[str, str] = {}
     if plan.kind == "Processing":
+        folders = [local.resolve() for local, _uri in plan.uploads]
+        if any(a != b and b.is_relative_to(a) for a in folders for b in folders):
+            move = False  # nested output folders: moving one would take the other along
         for local, uri in plan.uploads:
-            written[uri] = str(s3.put_tree(s3_root, uri, local))
+            written[uri] = str(s3.put_tree(s3_root, uri, local, move=move))
         return written
     assert plan.model_uri is not None and plan.output_data_uri is not None
     staging = plan.job_dir / "staging"
