@@ -146,3 +146,21 @@ def docs(session: nox.Session) -> None:
     session.install("mkdocs>=1.6")
     session.run("python", "docs/gen_options.py", "--check")
     session.run("mkdocs", "build", "--strict", *(session.posargs or ["--site-dir", "site"]))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks side by side and write docs/benchmarks.md (slow; not part of CI)."""
+    # The harness bakes and installs projects itself (uv, shared cache); it needs only
+    # cookiecutter and psutil here. wrk comes from the system: it installs Debian's package
+    # when run as root, else it says how to get it.
+    session.install("cookiecutter", "psutil")
+    if not shutil.which("wrk"):
+        session.warn(
+            "wrk not found; the serving benchmark will try `apt-get install -y wrk` "
+            "(root only) or report how to install it"
+        )
+    command = "nox -s bench" + (" -- " + " ".join(session.posargs) if session.posargs else "")
+    session.run(
+        "python", "benchmarks/run.py", "--command", command, *session.posargs, env=QUIET_ENV
+    )

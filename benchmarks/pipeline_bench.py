@@ -49,11 +49,16 @@ def _is_python(argv0: str, project: Project) -> bool:
 def recorded_jobs(path: Path, project: Project) -> list[Job]:
     """The Python job launches in a recording (other tools, e.g. ``git``, are left out)."""
     launches = json.loads(path.read_text())
-    jobs = [Job(item["argv"], item["cwd"], item["env"]) for item in launches
-            if item["argv"] and _is_python(item["argv"][0], project)]
+    jobs = [
+        Job(item["argv"], item["cwd"], item["env"])
+        for item in launches
+        if item["argv"] and _is_python(item["argv"][0], project)
+    ]
     if not jobs:
-        raise BenchError(f"{path}: the pipeline launched no Python job; is the executor "
-                         "running steps as subprocesses?")
+        raise BenchError(
+            f"{path}: the pipeline launched no Python job; is the executor "
+            "running steps as subprocesses?"
+        )
     return jobs
 
 
@@ -89,8 +94,11 @@ def step_arguments(jobs: list[Job], steps: dict[str, str]) -> dict[str, dict[str
             tokens = job.argv[2:]
             for index in range(0, len(tokens) - 1):
                 name, value = tokens[index], tokens[index + 1]
-                if name.startswith("--") and not value.startswith("--") and \
-                        not value.startswith(_SCALAR_SKIP):
+                if (
+                    name.startswith("--")
+                    and not value.startswith("--")
+                    and not value.startswith(_SCALAR_SKIP)
+                ):
                     args[name[2:].replace("-", "_")] = value
             found[step] = args
             break
@@ -110,8 +118,9 @@ class DatasetResult:
     jobs: int
 
 
-def run_notebook(project: Project, raw: Path, work: Path, args: dict[str, dict[str, str]],
-                 log: Path) -> Timed:
+def run_notebook(
+    project: Project, raw: Path, work: Path, args: dict[str, dict[str, str]], log: Path
+) -> Timed:
     """Execute the notebook baseline with nbconvert in the project's venv."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -123,24 +132,46 @@ def run_notebook(project: Project, raw: Path, work: Path, args: dict[str, dict[s
         BENCH_ARGS=json.dumps(args),
     )
     return run_timed(
-        [str(jupyter), "nbconvert", "--to", "notebook", "--execute", str(NOTEBOOK),
-         "--output-dir", str(work), "--output", "executed.ipynb",
-         "--ExecutePreprocessor.timeout=3600"],
-        cwd=project.root, env=env, log=log,
+        [
+            str(jupyter),
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            str(NOTEBOOK),
+            "--output-dir",
+            str(work),
+            "--output",
+            "executed.ipynb",
+            "--ExecutePreprocessor.timeout=3600",
+        ],
+        cwd=project.root,
+        env=env,
+        log=log,
     )
 
 
-def bench_dataset(project: Project, label: str, raw: Path, reps: int, workdir: Path,
-                  log: Path, notebook_steps: dict[str, str]) -> DatasetResult:
+def bench_dataset(
+    project: Project,
+    label: str,
+    raw: Path,
+    reps: int,
+    workdir: Path,
+    log: Path,
+    notebook_steps: dict[str, str],
+) -> DatasetResult:
     """Run the four-way comparison on one data set."""
-    env = {"MLOPS_DATA_DIR": str(raw)}
+    data = ["--data", str(raw)]
     workdir.mkdir(parents=True, exist_ok=True)
     record_ws = workdir / "ws-record"
     shutil.rmtree(record_ws, ignore_errors=True)
     recording = workdir / "jobs.json"
     run_timed(
-        [str(project.python), str(RECORDER), str(recording), "-m", project.package, "run"],
-        cwd=project.root, env=project.env(SAGEPIPE_WORKSPACE=str(record_ws), **env), log=log,
+        [str(project.python), str(RECORDER), str(recording), "-m", project.package, "run", *data],
+        cwd=project.root,
+        log=log,
+        # Keep the sandboxes of this warm-up run: the baseline replays its jobs in them.
+        env=project.env(SAGEPIPE_WORKSPACE=str(record_ws), SAGEPIPE_KEEP_SANDBOXES="1"),
     )
     jobs = recorded_jobs(recording, project)
     args = step_arguments(jobs, notebook_steps)
@@ -148,9 +179,9 @@ def bench_dataset(project: Project, label: str, raw: Path, reps: int, workdir: P
     for rep in range(reps):
         workspace = workdir / f"ws-{rep}"
         shutil.rmtree(workspace, ignore_errors=True)
-        run_env = {"SAGEPIPE_WORKSPACE": str(workspace), **env}
-        result.pipeline.append(project.run("run", log=log, env=run_env))
-        result.cached.append(project.run("run", log=log, env=run_env))
+        run_env = {"SAGEPIPE_WORKSPACE": str(workspace)}
+        result.pipeline.append(project.run("run", *data, log=log, env=run_env))
+        result.cached.append(project.run("run", *data, log=log, env=run_env))
         result.baseline.append(replay(jobs, log))
         result.notebook.append(run_notebook(project, raw, workdir / "notebook", args, log))
         shutil.rmtree(workspace, ignore_errors=True)
@@ -165,23 +196,45 @@ def rows_for(result: DatasetResult, *, notebook_target: bool) -> list[Row]:
     """Summary rows for one data set."""
     ours = _med(result.pipeline)
     baseline = _med(result.baseline)
-    cached = median([c.seconds / p.seconds for c, p in zip(result.cached, result.pipeline,
-                                                            strict=True)])
+    cached = median(
+        [c.seconds / p.seconds for c, p in zip(result.cached, result.pipeline, strict=True)]
+    )
     notebook = _med(result.notebook)
     reps = f"median of {result.reps}" if result.reps > 1 else "1 run"
     overhead = ours / baseline
     vs_notebook = ours / notebook
     return [
-        Row("Framework overhead (pipeline / plain scripts)", result.label, seconds(ours),
-            seconds(baseline), ratio(overhead), "<= 1.10", overhead <= 1.10,
+        Row(
+            "Framework overhead (pipeline / plain scripts)",
+            result.label,
+            seconds(ours),
+            seconds(baseline),
+            ratio(overhead),
+            "<= 1.10",
+            overhead <= 1.10,
             f"{reps}; baseline = the executor's {result.jobs} job command lines replayed "
-            "one after another"),
-        Row("Cached re-run / cold run", result.label, seconds(median(
-            [c.seconds for c in result.cached])), seconds(ours), ratio(cached), "<= 0.05",
-            cached <= 0.05, reps),
-        Row("Pipeline / notebook (nbconvert --execute)", result.label, seconds(ours),
-            seconds(notebook), ratio(vs_notebook), "<= 1.0" if notebook_target else "-",
-            (vs_notebook <= 1.0) if notebook_target else None, reps),
+            "one after another",
+        ),
+        Row(
+            "Cached re-run / cold run",
+            result.label,
+            seconds(median([c.seconds for c in result.cached])),
+            seconds(ours),
+            ratio(cached),
+            "<= 0.05",
+            cached <= 0.05,
+            reps,
+        ),
+        Row(
+            "Pipeline / notebook (nbconvert --execute)",
+            result.label,
+            seconds(ours),
+            seconds(notebook),
+            ratio(vs_notebook),
+            "<= 1.0" if notebook_target else "-",
+            (vs_notebook <= 1.0) if notebook_target else None,
+            reps,
+        ),
     ]
 
 
@@ -191,37 +244,59 @@ def memory_rows(result: DatasetResult) -> list[Row]:
     peak = max(t.peak_rss_bytes for t in result.pipeline)
     single = max(t.peak_single_rss_bytes for t in result.pipeline)
     notebook_peak = max(t.peak_rss_bytes for t in result.notebook)
-    return [Row("Large run: wall time and peak memory", result.label,
-                f"{seconds(ours)}, {mib(peak)}",
-                f"notebook: {seconds(_med(result.notebook))}, {mib(notebook_peak)}", "-", "-",
-                None, f"peak = largest sum of RSS over the whole process tree (sampled every "
-                f"20 ms); largest single process {mib(single)}")]
+    return [
+        Row(
+            "Large run: wall time and peak memory",
+            result.label,
+            f"{seconds(ours)}, {mib(peak)}",
+            f"notebook: {seconds(_med(result.notebook))}, {mib(notebook_peak)}",
+            "-",
+            "-",
+            None,
+            f"peak = largest sum of RSS over the whole process tree (sampled every "
+            f"20 ms); largest single process {mib(single)}",
+        )
+    ]
 
 
 def detail_table(results: list[DatasetResult]) -> str:
     """Every repetition's time, so readers can see the spread."""
     lines = ["| Data | Side | Runs (s) | Peak RSS (tree) |", "| --- | --- | --- | --- |"]
     for result in results:
-        for side, values in (("pipeline (cold)", result.pipeline), ("pipeline (cached)",
-                             result.cached), ("plain scripts", result.baseline),
-                             ("notebook", result.notebook)):
+        for side, values in (
+            ("pipeline (cold)", result.pipeline),
+            ("pipeline (cached)", result.cached),
+            ("plain scripts", result.baseline),
+            ("notebook", result.notebook),
+        ):
             runs = ", ".join(f"{value.seconds:.2f}" for value in values)
             peak = max(value.peak_rss_bytes for value in values)
             lines.append(f"| {result.label} | {side} | {runs} | {mib(peak)} |")
     return "\n".join(lines)
 
 
-def bench_pipeline(project: Project, *, sample_raw: Path, large_raw: Path | None,
-                   large_label: str, reps: int, large_reps: int, workdir: Path, log: Path,
-                   notebook_steps: dict[str, str]) -> Section:
+def bench_pipeline(
+    project: Project,
+    *,
+    sample_raw: Path,
+    large_raw: Path | None,
+    large_label: str,
+    reps: int,
+    large_reps: int,
+    workdir: Path,
+    log: Path,
+    notebook_steps: dict[str, str],
+) -> Section:
     """Benchmarks 1-4 on the sample and (when given) the large data set."""
     section = Section("Pipeline: overhead, cache, notebook, large run")
-    results = [bench_dataset(project, "sample", sample_raw, reps, workdir / "sample", log,
-                             notebook_steps)]
+    results = [
+        bench_dataset(project, "sample", sample_raw, reps, workdir / "sample", log, notebook_steps)
+    ]
     section.rows += rows_for(results[0], notebook_target=False)
     if large_raw is not None:
-        large = bench_dataset(project, large_label, large_raw, large_reps, workdir / "large",
-                              log, notebook_steps)
+        large = bench_dataset(
+            project, large_label, large_raw, large_reps, workdir / "large", log, notebook_steps
+        )
         results.append(large)
         section.rows += rows_for(large, notebook_target=True)
         section.rows += memory_rows(large)

@@ -54,20 +54,32 @@ class Project:
     def output(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         """Run the project's CLI and return its stdout (for ``--json`` listings)."""
         done = subprocess.run(
-            self.cli(*args), cwd=self.root, env=self.env(**(env or {})), capture_output=True,
-            text=True, check=False, stdin=subprocess.DEVNULL,
+            self.cli(*args),
+            cwd=self.root,
+            env=self.env(**(env or {})),
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
         )
         if done.returncode != 0:
-            raise BenchError(f"{self.slug} {' '.join(args)}: exit {done.returncode}: "
-                             f"{done.stderr.strip().splitlines()[-1:] or ''}")
+            raise BenchError(
+                f"{self.slug} {' '.join(args)}: exit {done.returncode}: "
+                f"{done.stderr.strip().splitlines()[-1:] or ''}"
+            )
         return done.stdout
 
 
 def cookiecutter_argv(out_dir: Path, extra: Mapping[str, str] | None = None) -> list[str]:
     """argv that bakes the template with default answers into ``out_dir``."""
     exe = Path(sys.executable).parent / "cookiecutter"
-    command = [str(exe) if exe.exists() else "cookiecutter", "--no-input", "-o", str(out_dir),
-               str(TEMPLATE)]
+    command = [
+        str(exe) if exe.exists() else "cookiecutter",
+        "--no-input",
+        "-o",
+        str(out_dir),
+        str(TEMPLATE),
+    ]
     command += [f"{key}={value}" for key, value in (extra or {}).items()]
     return command
 
@@ -96,6 +108,8 @@ def install(project: Project, python: str, log: Path, *extra_packages: str) -> f
     if extra_packages:
         seconds += run_timed(
             ["uv", "pip", "install", "-q", "--python", str(project.python), *extra_packages],
-            cwd=project.root, env=clean_env(), log=log,
+            cwd=project.root,
+            env=clean_env(),
+            log=log,
         ).seconds
     return seconds

@@ -30,9 +30,11 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         return
     executable, argv, cwd, env = args
     argv_list = [os.fsdecode(part) for part in (argv if isinstance(argv, list | tuple) else [argv])]
-    environment = dict(os.environ) if env is None else {
-        os.fsdecode(key): os.fsdecode(value) for key, value in dict(env).items()
-    }
+    environment = (
+        dict(os.environ)
+        if env is None
+        else {os.fsdecode(key): os.fsdecode(value) for key, value in dict(env).items()}
+    )
     with _lock:
         _launches.append(
             {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,12 +46,28 @@ def machine() -> str:
     """One line describing the machine the numbers come from."""
     memory = psutil.virtual_memory().total / 2**30
     cpu = platform.processor() or platform.machine()
-    return (f"{psutil.cpu_count(logical=True)} cores ({cpu}), "
-            f"{memory:.0f} GiB RAM, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{psutil.cpu_count(logical=True)} cores ({cpu}), "
+        f"{memory:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
-def render(sections: list[Section], command: str, seconds: float, notes: list[str]) -> str:
+def load_average() -> str:
+    """The 1-minute load average: other work on the machine makes every number noisier."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "unknown"
+
+
+def render(
+    sections: list[Section],
+    command: str,
+    seconds: float,
+    notes: list[str],
+    load_before: str = "unknown",
+) -> str:
     """Render the whole results page."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -63,6 +80,8 @@ def render(sections: list[Section], command: str, seconds: float, notes: list[st
         f"- Command: `{command}`",
         f"- Date: {now}; total bench time {seconds / 60:.1f} min",
         f"- Machine: {machine()}",
+        f"- Load average (1 min) before / after the run: {load_before} / {load_average()}"
+        " (above about 0.5 means other work shared the cores and the numbers are noisier)",
         "",
         "## Summary",
         "",
@@ -72,9 +91,20 @@ def render(sections: list[Section], command: str, seconds: float, notes: list[st
     for section in sections:
         for row in section.rows:
             lines.append(
-                "| " + " | ".join(_cell(part) for part in (
-                    row.benchmark, row.data, row.ours, row.baseline, row.result, row.target,
-                    _met(row.met))) + " |"
+                "| "
+                + " | ".join(
+                    _cell(part)
+                    for part in (
+                        row.benchmark,
+                        row.data,
+                        row.ours,
+                        row.baseline,
+                        row.result,
+                        row.target,
+                        _met(row.met),
+                    )
+                )
+                + " |"
             )
         if section.error:
             lines.append(f"| {_cell(section.title)} | - | not measured | - | - | - | - |")

@@ -33,7 +33,7 @@ from first_prediction import (
 from measure import BenchError, run_timed
 from pipeline_bench import bench_pipeline
 from project import TEMPLATE, Project, bake, install
-from report import Section, render
+from report import Section, load_average, render
 from serving_bench import bench_serving
 
 # Packages the notebook baseline needs in the project's venv (bench only, not the project's
@@ -41,7 +41,7 @@ from serving_bench import bench_serving
 NOTEBOOK_PACKAGES = ("nbconvert", "ipykernel")
 # Which recorded job feeds which notebook step its scalar arguments: a word in the job's
 # command line (the generated entry script is named after the step).
-NOTEBOOK_STEPS = {"preprocess": "preprocess", "train": "train"}
+NOTEBOOK_STEPS = {"preprocess": "run_preprocess.py", "train": "run_train_model.py"}
 SECTIONS = ("pipeline", "first", "serving")
 
 METHOD_NOTES = [
@@ -67,22 +67,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=3, help="repetitions on the sample")
-    parser.add_argument("--large-rows", type=int, default=1_000_000,
-                        help="rows of the large data set; 0 skips it")
+    parser.add_argument(
+        "--large-rows", type=int, default=1_000_000, help="rows of the large data set; 0 skips it"
+    )
     parser.add_argument("--large-reps", type=int, default=1, help="repetitions on large data")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated subset of {', '.join(SECTIONS)}")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="server workers for both servers (default: the cores)")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated subset of {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server workers for both servers (default: the cores)",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sagepipe-bench"))
     parser.add_argument("--out", type=Path, default=TEMPLATE / "docs" / "benchmarks.md")
-    parser.add_argument("--command", default=None,
-                        help="the command to print in the report (default: this one)")
+    parser.add_argument(
+        "--command", default=None, help="the command to print in the report (default: this one)"
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(SECTIONS)
     if unknown:
-        parser.error(f"--only {args.only}: unknown {', '.join(sorted(unknown))}; "
-                     f"choose from {', '.join(SECTIONS)}")
+        parser.error(
+            f"--only {args.only}: unknown {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(SECTIONS)}"
+        )
     if args.reps < 1 or args.large_reps < 1 or args.large_rows < 0:
         parser.error("--reps and --large-reps must be at least 1; --large-rows at least 0")
     return args
@@ -94,8 +105,12 @@ def make_large_data(project: Project, rows: int, log: Path) -> Path:
     target = folder / "churn.csv"
     if target.is_file():
         return folder
-    run_timed(project.cli("make-data", "--rows", str(rows), "--output", str(target)),
-              cwd=project.root, env=project.env(), log=log)
+    run_timed(
+        project.cli("make-data", "--rows", str(rows), "--output", str(target)),
+        cwd=project.root,
+        env=project.env(),
+        log=log,
+    )
     return folder
 
 
@@ -111,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks, write the report, return the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = time.perf_counter()
+    load_before = load_average()
     chosen = args.only.split(",")
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -131,10 +147,16 @@ def main(argv: list[str] | None = None) -> int:
             large = make_large_data(project, args.large_rows, log) if args.large_rows else None
             print("bench: pipeline benchmarks...", file=sys.stderr)
             section = bench_pipeline(
-                project, sample_raw=project.root / "data" / "raw", large_raw=large,
-                large_label=f"{args.large_rows:,} rows", reps=args.reps,
-                large_reps=args.large_reps, workdir=workdir / "pipeline", log=log,
-                notebook_steps=NOTEBOOK_STEPS)
+                project,
+                sample_raw=project.root / "data" / "raw",
+                large_raw=large,
+                large_label=f"{args.large_rows:,} rows",
+                reps=args.reps,
+                large_reps=args.large_reps,
+                workdir=workdir / "pipeline",
+                log=log,
+                notebook_steps=NOTEBOOK_STEPS,
+            )
         except Exception as error:  # report and go on with the other benchmarks
             _failed(section, error, log)
         sections.append(section)
@@ -160,13 +182,26 @@ def main(argv: list[str] | None = None) -> int:
             features = model_features(archive)
             sklearn_version = subprocess.run(
                 [str(served.python), "-c", "import sklearn; print(sklearn.__version__)"],
-                capture_output=True, text=True, check=True).stdout.strip()
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            staging_url: str | None = endpoint_url(served, "staging")
             section = bench_serving(
-                our_url=endpoint_url(served, "staging"), workers=args.workers,
-                archive=archive, project_python=served.python,
-                sklearn_version=sklearn_version, python=python, features=features,
+                serve_argv=served.cli("serve", "--version", "latest-approved"),
+                project_root=served.root,
+                project_env=served.env(),
+                staging_url=staging_url,
+                workers=args.workers,
+                archive=archive,
+                project_python=served.python,
+                sklearn_version=sklearn_version,
+                python=python,
+                features=features,
                 row=sample_row(served.root / "data" / "raw", features),
-                workdir=workdir / "serving", log=log)
+                workdir=workdir / "serving",
+                log=log,
+            )
         except Exception as error:
             _failed(section, error, log)
         sections.append(section)
@@ -179,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
 
     command = args.command or "python benchmarks/run.py " + shlex.join(sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(sections, command, time.perf_counter() - started, METHOD_NOTES))
+    args.out.write_text(
+        render(sections, command, time.perf_counter() - started, METHOD_NOTES, load_before)
+    )
     print(f"bench: wrote {args.out}", file=sys.stderr)
     return 1 if any(section.error for section in sections) else 0
 

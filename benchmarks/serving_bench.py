@@ -55,13 +55,20 @@ def ensure_wrk(log: Path) -> str:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         with open(log, "ab") as out:
             subprocess.run(["apt-get", "update", "-qq"], stdout=out, stderr=out, check=False)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], stdout=out, stderr=out,
-                           check=False, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "wrk"],
+                stdout=out,
+                stderr=out,
+                check=False,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
         found = shutil.which("wrk")
         if found:
             return found
-    raise BenchError("wrk is not installed; install it with `sudo apt-get install -y wrk` "
-                     "(Debian/Ubuntu) or `brew install wrk` (macOS) and run the bench again")
+    raise BenchError(
+        "wrk is not installed; install it with `sudo apt-get install -y wrk` "
+        "(Debian/Ubuntu) or `brew install wrk` (macOS) and run the bench again"
+    )
 
 
 def free_port() -> int:
@@ -89,8 +96,12 @@ def wait_for(url: str, timeout: float, process: subprocess.Popen[bytes] | None =
 
 def post(url: str, body: bytes, content_type: str) -> tuple[int, bytes]:
     """One request, for checking that a body is accepted before loading the server."""
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": content_type, "Accept": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": content_type, "Accept": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, answer.read()
@@ -98,14 +109,30 @@ def post(url: str, body: bytes, content_type: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def run_wrk(wrk: str, url: str, body_file: Path, content_type: str, seconds: int,
-            log: Path) -> LoadResult:
+def run_wrk(
+    wrk: str, url: str, body_file: Path, content_type: str, seconds: int, log: Path
+) -> LoadResult:
     """Run wrk against ``url`` for ``seconds`` and parse the JSON line our Lua script prints."""
     env = dict(os.environ, WRK_BODY_FILE=str(body_file), WRK_CONTENT_TYPE=content_type)
     done = subprocess.run(
-        [wrk, "-t", str(WRK_THREADS), "-c", str(WRK_CONNECTIONS), "-d", f"{seconds}s",
-         "--timeout", "10s", "-s", str(LUA), url],
-        env=env, capture_output=True, text=True, check=False,
+        [
+            wrk,
+            "-t",
+            str(WRK_THREADS),
+            "-c",
+            str(WRK_CONNECTIONS),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     with open(log, "a") as out:
         out.write(f"\n$ wrk {url} {content_type}\n{done.stdout}{done.stderr}")
@@ -113,8 +140,9 @@ def run_wrk(wrk: str, url: str, body_file: Path, content_type: str, seconds: int
     if done.returncode != 0 or line is None:
         raise BenchError(f"wrk against {url} failed (exit {done.returncode}); see {log}")
     data = json.loads(line.removeprefix("WRK_JSON "))
-    errors = sum(data[key] for key in ("non2xx", "connect_errors", "read_errors",
-                                       "write_errors", "timeouts"))
+    errors = sum(
+        data[key] for key in ("non2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
+    )
     return LoadResult(
         rps=data["requests"] / (data["duration_us"] / 1e6),
         p50_ms=data["p50_us"] / 1000,
@@ -128,8 +156,9 @@ def load_test(wrk: str, url: str, body_file: Path, content_type: str, log: Path)
     """Check one request is accepted, warm up, then measure."""
     status, answer = post(url, body_file.read_bytes(), content_type)
     if status != 200:
-        raise BenchError(f"{url} answered {status} to the {content_type} benchmark body: "
-                         f"{answer[:200]!r}")
+        raise BenchError(
+            f"{url} answered {status} to the {content_type} benchmark body: {answer[:200]!r}"
+        )
     run_wrk(wrk, url, body_file, content_type, WARMUP_SECONDS, log)
     return run_wrk(wrk, url, body_file, content_type, MEASURE_SECONDS, log)
 
@@ -155,11 +184,23 @@ def make_mlflow_venv(where: Path, sklearn_version: str, python: str, log: Path) 
     with open(log, "ab") as out:
         for argv in (
             ["uv", "venv", "-q", "--python", python, str(venv)],
-            ["uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-             "mlflow", f"scikit-learn=={sklearn_version}"],
+            [
+                "uv",
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                str(venv / "bin" / "python"),
+                "mlflow",
+                f"scikit-learn=={sklearn_version}",
+            ],
         ):
-            if subprocess.run(argv, stdout=out, stderr=out, env=clean_env(),
-                              check=False).returncode != 0:
+            if (
+                subprocess.run(
+                    argv, stdout=out, stderr=out, env=clean_env(), check=False
+                ).returncode
+                != 0
+            ):
                 raise BenchError(f"{' '.join(argv)} failed; see {log}")
     marker.touch()
     return venv
@@ -169,9 +210,13 @@ def export_for_mlflow(venv: Path, archive: Path, out: Path, log: Path) -> Path:
     """Re-save the served model (``model.joblib`` inside ``model.tar.gz``) as an MLflow model."""
     shutil.rmtree(out, ignore_errors=True)
     with open(log, "ab") as handle:
-        done = subprocess.run([str(venv / "bin" / "python"), "-c", _EXPORT_SCRIPT, str(archive),
-                               str(out)], stdout=handle, stderr=handle, env=clean_env(),
-                              check=False)
+        done = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", _EXPORT_SCRIPT, str(archive), str(out)],
+            stdout=handle,
+            stderr=handle,
+            env=clean_env(),
+            check=False,
+        )
     if done.returncode != 0:
         raise BenchError(f"saving the model for MLflow failed; see {log}")
     return out
@@ -182,13 +227,31 @@ def start_mlflow(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``mlflow models serve`` (local env manager, no network) and wait for /ping."""
     port = free_port()
-    env = clean_env(PATH=f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
-                    MLFLOW_TRACKING_URI=f"file:{model.parent / 'mlruns'}")
+    env = clean_env(
+        PATH=f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
+        MLFLOW_TRACKING_URI=f"file:{model.parent / 'mlruns'}",
+    )
     handle = open(log, "ab")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
-        [str(venv / "bin" / "mlflow"), "models", "serve", "-m", str(model), "--env-manager",
-         "local", "-w", str(workers), "-h", "127.0.0.1", "-p", str(port)],
-        stdout=handle, stderr=handle, env=env, start_new_session=True,
+        [
+            str(venv / "bin" / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            str(model),
+            "--env-manager",
+            "local",
+            "-w",
+            str(workers),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        stdout=handle,
+        stderr=handle,
+        env=env,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     wait_for(f"{base}/ping", 120, process)
@@ -229,8 +292,13 @@ print(json.dumps({"seconds": statistics.median(once() for _ in range(500))}))
 
 def predict_seconds(python: Path, archive: Path, row: dict[str, object]) -> float:
     """Median time of one single-row call of the served handler (input_fn + predict_fn)."""
-    done = subprocess.run([str(python), "-c", _CEILING_SCRIPT, str(archive), json.dumps(row)],
-                          capture_output=True, text=True, env=clean_env(), check=False)
+    done = subprocess.run(
+        [str(python), "-c", _CEILING_SCRIPT, str(archive), json.dumps(row)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
     if done.returncode != 0:
         raise BenchError(f"timing one predict call failed: {done.stderr.strip()[-300:]}")
     return float(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
@@ -252,61 +320,140 @@ def bodies(where: Path, features: list[str], row: dict[str, object]) -> dict[str
     return paths
 
 
+def start_ours(
+    serve_argv: list[str], cwd: Path, env: dict[str, str], workers: int, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start our ``serve --no-capture`` in the background and wait for /ping."""
+    port = free_port()
+    handle = open(log, "ab")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(
+        [*serve_argv, "--no-capture", "--port", str(port), "--workers", str(workers)],
+        cwd=cwd,
+        env=env,
+        stdout=handle,
+        stderr=handle,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_for(f"{base}/ping", 120, process)
+    return process, base
+
+
 def bench_serving(
-    *, our_url: str, workers: int, archive: Path, project_python: Path, sklearn_version: str,
-    python: str, features: list[str], row: dict[str, object], workdir: Path, log: Path,
+    *,
+    serve_argv: list[str],
+    project_root: Path,
+    project_env: dict[str, str],
+    staging_url: str | None,
+    workers: int,
+    archive: Path,
+    project_python: Path,
+    sklearn_version: str,
+    python: str,
+    features: list[str],
+    row: dict[str, object],
+    workdir: Path,
+    log: Path,
 ) -> Section:
-    """Measure our endpoint and MLflow's side by side; return the report section."""
+    """Measure our server and MLflow's side by side; return the report section.
+
+    The comparison uses ``serve --no-capture`` (MLflow captures nothing either); the
+    deployed staging endpoint, which captures every request, gets an extra line.
+    """
     section = Section("Serving: throughput and latency vs mlflow models serve")
     wrk = ensure_wrk(log)
+    workdir.mkdir(parents=True, exist_ok=True)
     paths = bodies(workdir, features, row)
     venv = make_mlflow_venv(workdir, sklearn_version, python, log)
     model = export_for_mlflow(venv, archive, workdir / "mlflow-model", log)
     results: dict[str, LoadResult] = {}
-    for kind, content_type in (("csv", "text/csv"), ("json", "application/json")):
-        results[f"ours-{kind}"] = load_test(wrk, f"{our_url}/invocations", paths[f"ours-{kind}"],
-                                            content_type, log)
+    ours, our_url = start_ours(serve_argv, project_root, project_env, workers, log)
+    try:
+        for kind, content_type in (("csv", "text/csv"), ("json", "application/json")):
+            results[f"ours-{kind}"] = load_test(
+                wrk, f"{our_url}/invocations", paths[f"ours-{kind}"], content_type, log
+            )
+    finally:
+        stop_group(ours)
+    if staging_url:
+        results["staging-csv"] = load_test(
+            wrk, f"{staging_url}/invocations", paths["ours-csv"], "text/csv", log
+        )
     mlflow, base = start_mlflow(venv, model, workers, log)
     try:
         for kind, content_type in (("csv", "text/csv"), ("json", "application/json")):
-            results[f"mlflow-{kind}"] = load_test(wrk, f"{base}/invocations",
-                                                  paths[f"mlflow-{kind}"], content_type, log)
+            results[f"mlflow-{kind}"] = load_test(
+                wrk, f"{base}/invocations", paths[f"mlflow-{kind}"], content_type, log
+            )
     finally:
         stop_group(mlflow)
     one_call = predict_seconds(project_python, archive, row)
     cores = os.cpu_count() or 1
     ceiling = cores / one_call
 
-    table = ["| Server | Request | Requests/s | p50 | p99 | Requests | Errors |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    table = [
+        "| Server | Request | Requests/s | p50 | p99 | Requests | Errors |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    names = {
+        "ours": "ours (`serve --no-capture`)",
+        "mlflow": "mlflow models serve",
+        "staging": "ours (staging endpoint, 100% data capture)",
+    }
     for name, result in results.items():
         server, kind = name.split("-")
-        table.append(f"| {'ours' if server == 'ours' else 'mlflow models serve'} | "
-                     f"single-row {kind.upper()} | {result.rps:,.0f} | {result.p50_ms:.1f} ms | "
-                     f"{result.p99_ms:.1f} ms | {result.requests:,} | {result.errors} |")
+        table.append(
+            f"| {names[server]} | "
+            f"single-row {kind.upper()} | {result.rps:,.0f} | {result.p50_ms:.1f} ms | "
+            f"{result.p99_ms:.1f} ms | {result.requests:,} | {result.errors} |"
+        )
     section.details.append("\n".join(table))
     section.details.append(
         f"Load: wrk, {WRK_THREADS} thread, {WRK_CONNECTIONS} connections, {WARMUP_SECONDS} s "
         f"warm-up then {MEASURE_SECONDS} s measured, per server and request kind; {workers} "
         f"workers each. One single-row handler call (input_fn + predict_fn, median of 500): "
         f"{one_call * 1000:.2f} ms, so the ceiling is {cores} cores / that = {ceiling:,.0f} "
-        "requests/s.")
+        "requests/s."
+    )
     for kind in ("csv", "json"):
         ours, theirs = results[f"ours-{kind}"], results[f"mlflow-{kind}"]
         clean = ours.errors == 0 and theirs.errors == 0
         note = "" if clean else "errors during the load test make this row invalid"
         throughput = ours.rps / theirs.rps
-        section.rows.append(Row(
-            f"Serving throughput, single-row {kind.upper()}", f"{workers} workers",
-            f"{ours.rps:,.0f} req/s", f"{theirs.rps:,.0f} req/s (mlflow)",
-            f"{ratio(throughput)}x", ">= 10x", clean and throughput >= 10, note))
+        section.rows.append(
+            Row(
+                f"Serving throughput, single-row {kind.upper()}",
+                f"{workers} workers",
+                f"{ours.rps:,.0f} req/s",
+                f"{theirs.rps:,.0f} req/s (mlflow)",
+                f"{ratio(throughput)}x",
+                ">= 10x",
+                clean and throughput >= 10,
+                note,
+            )
+        )
         p99 = ours.p99_ms / theirs.p99_ms
-        section.rows.append(Row(
-            f"Serving p99 latency, single-row {kind.upper()}", f"{workers} workers",
-            f"{ours.p99_ms:.1f} ms", f"{theirs.p99_ms:.1f} ms (mlflow)", f"{ratio(p99)}x",
-            "<= 0.1x", clean and p99 <= 0.1, note))
-        section.rows.append(Row(
-            f"Serving vs ceiling, single-row {kind.upper()}", f"{cores} cores",
-            f"{ours.rps:,.0f} req/s", f"{ceiling:,.0f} req/s (cores / one predict)",
-            f"{ratio(ours.rps / ceiling)}", "-", None))
+        section.rows.append(
+            Row(
+                f"Serving p99 latency, single-row {kind.upper()}",
+                f"{workers} workers",
+                f"{ours.p99_ms:.1f} ms",
+                f"{theirs.p99_ms:.1f} ms (mlflow)",
+                f"{ratio(p99)}x",
+                "<= 0.1x",
+                clean and p99 <= 0.1,
+                note,
+            )
+        )
+        section.rows.append(
+            Row(
+                f"Serving vs ceiling, single-row {kind.upper()}",
+                f"{cores} cores",
+                f"{ours.rps:,.0f} req/s",
+                f"{ceiling:,.0f} req/s (cores / one predict)",
+                f"{ratio(ours.rps / ceiling)}",
+                "-",
+                None,
+            )
+        )
     return section
