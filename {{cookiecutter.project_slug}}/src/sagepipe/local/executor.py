@@ -310,7 +310,7 @@ class _Runner:
         self.inputs: dict[str, dict[str, dict[str, str]]] = {}
         self.done: queue.Queue[_JobResult] = queue.Queue()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.procs_lock = threading.Lock()
+        self.procs_lock = threading.RLock()  # re-entered by a second signal
         self.stop_event = threading.Event()
         self.stop_reason: str | None = None
         self.stop_time: float | None = None
