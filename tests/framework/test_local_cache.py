@@ -25,7 +25,9 @@ def test_expire_after_is_an_iso_8601_duration(text, expected):
 
 
 def test_bad_expire_after_names_the_format():
-    with pytest.raises(ValueError, match=r"'30 days' is not an ISO 8601 duration: write e\.g\. P30D"):
+    with pytest.raises(
+        ValueError, match=r"'30 days' is not an ISO 8601 duration: write e\.g\. P30D"
+    ):
         parse_expire_after("30 days")
 
 
