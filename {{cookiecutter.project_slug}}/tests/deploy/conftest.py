@@ -1,7 +1,8 @@
 """Fixtures for deploy tests: a workspace whose registry holds real trained models.
 
 Versions (group from settings): 1 Approved (model A), 2 Approved (model B, other
-hyperparameters, so its predictions differ), 3 PendingManualApproval (model A again).
+hyperparameters, so its predictions differ), 3 PendingManualApproval (model A again),
+4 Approved (model B registered with model A's evaluation: a smoke test catches it).
 Each carries the evaluation report of its model on the held-out split, like the pipeline's
 RegisterModel step records it.
 """
@@ -27,9 +28,9 @@ from .helpers import pack
 
 
 def _register(registry: ModelRegistry, workspace: Path, group: str, model: Path, test: Path,
-              name: str, approve: bool) -> None:
+              name: str, approve: bool, evaluated: Path | None = None) -> None:
     evaluation = workspace / "evaluations" / name
-    report = evaluate_model(model, test, evaluation)
+    report = evaluate_model(evaluated or model, test, evaluation)
     key = f"{group}/{name}/output/model.tar.gz"
     tarball = pack(model, workspace / "s3" / "bucket" / key)
     package = registry.create_model_package(
@@ -50,7 +51,7 @@ def _lineage(report: dict) -> object:
 @pytest.fixture(scope="session")
 def trained_workspace(processed: dict[str, Path], model_dir: Path,
                       tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with versions 1 (Approved), 2 (Approved, other model), 3 (Pending)."""
+    """A workspace with versions 1-4 as described in the module docstring."""
     workspace = tmp_path_factory.mktemp("workspace")
     other = tmp_path_factory.mktemp("model-b")
     train_model(processed["train"], other, max_iter=5, max_depth=2)
@@ -59,6 +60,8 @@ def trained_workspace(processed: dict[str, Path], model_dir: Path,
     _register(registry, workspace, group, model_dir, processed["test"], "a", approve=True)
     _register(registry, workspace, group, other, processed["test"], "b", approve=True)
     _register(registry, workspace, group, model_dir, processed["test"], "c", approve=False)
+    # Version 4 claims model A's evaluation but ships model B: its smoke test must fail.
+    _register(registry, workspace, group, other, processed["test"], "d", approve=True, evaluated=model_dir)
     return workspace
 
 

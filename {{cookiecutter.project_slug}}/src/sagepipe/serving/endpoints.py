@@ -25,7 +25,6 @@ from typing import Any
 
 import sagepipe
 
-from .app import build_app
 from .spec import EndpointSpec
 
 READY_TIMEOUT_SECONDS = 120.0
@@ -76,6 +75,8 @@ def deploy(
 ) -> EndpointState:
     """Start the endpoint, or replace the model of the one already running; return when InService."""
     folder = endpoints_root(workspace) / spec.endpoint_name
+    from .app import build_app  # numpy and the model's libraries: only deploy needs them
+
     # Load every variant here first: a model that cannot load must never reach the server,
     # where a failing worker boot would take the running endpoint down.
     build_app(spec)

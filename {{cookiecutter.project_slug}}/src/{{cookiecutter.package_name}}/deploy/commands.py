@@ -179,24 +179,29 @@ def smoke_test(stage: str, as_json: bool, workspace: Path | None) -> None:
 
 @click.command()
 @click.option("--version", type=int, default=None, help="Default: the version staging serves.")
+@click.option("--port", type=int, default=None, help="Override prod's port.")
+@click.option("--workers", type=int, default=None, help="Override prod's worker count.")
 @_workspace_option
 @_one_line_errors
-def promote(version: int | None, workspace: Path | None) -> None:
+def promote(version: int | None, port: int | None, workers: int | None, workspace: Path | None) -> None:
     """Deploy a version to prod if it is Approved and passed the staging smoke test."""
     ctx = operations.context(workspace)
-    state = operations.promote(ctx, version)
+    state = operations.promote(ctx, version, port=port, workers=workers)
     click.echo(f"promoted {state.model_package} to prod at {state.url}")
 
 
 @click.command()
 @_stage_option("prod")
 @click.option("--to-version", type=int, default=None, help="Default: the previous Approved version served.")
+@click.option("--port", type=int, default=None, help="Override the stage's port.")
+@click.option("--workers", type=int, default=None, help="Override the stage's worker count.")
 @_workspace_option
 @_one_line_errors
-def rollback(stage: str, to_version: int | None, workspace: Path | None) -> None:
+def rollback(stage: str, to_version: int | None, port: int | None, workers: int | None,
+             workspace: Path | None) -> None:
     """Serve an earlier Approved version on a stage, in one step."""
     ctx = operations.context(workspace)
-    state = operations.rollback(ctx, stage, to_version)
+    state = operations.rollback(ctx, stage, to_version, port=port, workers=workers)
     click.echo(f"rolled {stage} back to {state.model_package} at {state.url}")
 
 

@@ -7,7 +7,7 @@ Approved and passed the staging smoke test (``promote``), or an earlier Approved
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,10 @@ from sagepipe.serving.history import DeploymentHistory
 from sagepipe.serving.spec import CaptureSpec, EndpointSpec
 
 from .. import settings
-from . import smoke, stages
+from . import stages
+
+if TYPE_CHECKING:
+    from . import smoke
 
 
 class PromotionRefused(Exception):
@@ -44,7 +47,9 @@ class Context:
 
 def context(workspace: Path | None = None) -> Context:
     """The default context: ``--workspace``, else SAGEPIPE_WORKSPACE, else ``<project>/.mlops``."""
-    root = workspace or Path(os.environ.get("SAGEPIPE_WORKSPACE") or settings.project_root() / ".mlops")
+    from ..workspace import default_workspace
+
+    root = workspace or default_workspace()
     return Context(workspace=Path(root).resolve(), group=settings.load().model_package_group)
 
 
@@ -217,6 +222,8 @@ def rollback(ctx: Context, stage: str, to_version: int | None = None, **deploy_o
 
 def smoke_test(ctx: Context, stage: str, root: Path | None = None) -> smoke.SmokeResult:
     """Smoke test the running endpoint of ``stage`` and record the outcome for the gates."""
+    from . import smoke  # pandas and scikit-learn: only this command needs them
+
     config = stages.load(stage)
     state = endpoints.read_state(ctx.workspace, endpoint_name(stage))
     if state is None:
