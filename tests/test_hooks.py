@@ -111,7 +111,7 @@ def test_bad_answer_is_rejected_with_one_line_naming_value_rule_and_fix(
         pre_gen.validate(answers)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith(f"{key}={json.dumps(value)} is invalid")
+    assert message.startswith(f"{key}={json.dumps(value, ensure_ascii=False)} is invalid")
     assert rule_word in message
     assert "pass " in message or "shorten" in message or "remove" in message
 
