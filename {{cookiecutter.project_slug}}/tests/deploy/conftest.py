@@ -16,25 +16,35 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }} import settings
+from {{ cookiecutter.package_name }}.steps.evaluate import evaluate_model
+from {{ cookiecutter.package_name }}.steps.train import train_model
 from sagepipe.registry import ModelRegistry
 from sagepipe.serving import endpoints
 from sagepipe.serving.artifact import unpack
 from sagepipe.serving.spec import CaptureSpec, EndpointSpec, VariantSpec
-from {{ cookiecutter.package_name }} import settings
-from {{ cookiecutter.package_name }}.steps.evaluate import evaluate_model
-from {{ cookiecutter.package_name }}.steps.train import train_model
 
 from .helpers import pack
 
 
-def _register(registry: ModelRegistry, workspace: Path, group: str, model: Path, test: Path,
-              name: str, approve: bool, evaluated: Path | None = None) -> None:
+def _register(
+    registry: ModelRegistry,
+    workspace: Path,
+    group: str,
+    model: Path,
+    test: Path,
+    name: str,
+    approve: bool,
+    evaluated: Path | None = None,
+) -> None:
     evaluation = workspace / "evaluations" / name
     report = evaluate_model(evaluated or model, test, evaluation)
     key = f"{group}/{name}/output/model.tar.gz"
     tarball = pack(model, workspace / "s3" / "bucket" / key)
     package = registry.create_model_package(
-        group, model_data_url=f"s3://bucket/{key}", model_data_path=tarball,
+        group,
+        model_data_url=f"s3://bucket/{key}",
+        model_data_path=tarball,
         lineage=_lineage(report),
     )
     if approve:
@@ -44,13 +54,15 @@ def _register(registry: ModelRegistry, workspace: Path, group: str, model: Path,
 def _lineage(report: dict) -> object:
     from sagepipe.registry import Lineage
 
-    return Lineage(execution_id="test", parameters={"TestFraction": "0.2", "Seed": "42"},
-                   metrics=report)
+    return Lineage(
+        execution_id="test", parameters={"TestFraction": "0.2", "Seed": "42"}, metrics=report
+    )
 
 
 @pytest.fixture(scope="session")
-def trained_workspace(processed: dict[str, Path], model_dir: Path,
-                      tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained_workspace(
+    processed: dict[str, Path], model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A workspace with versions 1-4 as described in the module docstring."""
     workspace = tmp_path_factory.mktemp("workspace")
     other = tmp_path_factory.mktemp("model-b")
@@ -61,7 +73,9 @@ def trained_workspace(processed: dict[str, Path], model_dir: Path,
     _register(registry, workspace, group, other, processed["test"], "b", approve=True)
     _register(registry, workspace, group, model_dir, processed["test"], "c", approve=False)
     # Version 4 claims model A's evaluation but ships model B: its smoke test must fail.
-    _register(registry, workspace, group, other, processed["test"], "d", approve=True, evaluated=model_dir)
+    _register(
+        registry, workspace, group, other, processed["test"], "d", approve=True, evaluated=model_dir
+    )
     return workspace
 
 
@@ -82,28 +96,50 @@ def model_tarball(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def start_server(workspace: Path, spec: EndpointSpec, workers: int = 2) -> endpoints.EndpointState:
     """Deploy ``spec`` on a free loopback port with a real gunicorn process."""
     port = endpoints.free_port()
-    return endpoints.deploy(spec, workspace=workspace, stage="test", host="127.0.0.1",
-                            port=port, workers=workers, timeout=60)
+    return endpoints.deploy(
+        spec,
+        workspace=workspace,
+        stage="test",
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        timeout=60,
+    )
 
 
-def variant_for(tarball: Path, workspace: Path, name: str = "AllTraffic", role: str = "production",
-                package: str = "test/1", sampling: float = 100.0) -> VariantSpec:
+def variant_for(
+    tarball: Path,
+    workspace: Path,
+    name: str = "AllTraffic",
+    role: str = "production",
+    package: str = "test/1",
+    sampling: float = 100.0,
+) -> VariantSpec:
     """Unpack a tarball into the workspace's model cache and describe it as a variant."""
     from sagepipe.serving.artifact import sha256_file
 
     model_dir = unpack(tarball, sha256_file(tarball), workspace / "models")
-    return VariantSpec(name=name, model_dir=str(model_dir), model_package=package, role=role,
-                       sampling_percentage=sampling)
+    return VariantSpec(
+        name=name,
+        model_dir=str(model_dir),
+        model_package=package,
+        role=role,
+        sampling_percentage=sampling,
+    )
 
 
 @pytest.fixture(scope="module")
-def server(model_tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[endpoints.EndpointState]:
+def server(
+    model_tarball: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[endpoints.EndpointState]:
     """One running endpoint of the project model, shared by a test module."""
     workspace = tmp_path_factory.mktemp("server")
     spec = EndpointSpec(
         endpoint_name="contract",
         variants=[variant_for(model_tarball, workspace)],
-        capture=CaptureSpec(enabled=True, sampling_percentage=100, destination=str(workspace / "capture")),
+        capture=CaptureSpec(
+            enabled=True, sampling_percentage=100, destination=str(workspace / "capture")
+        ),
         max_payload_mb=1,
         timeout_seconds=30,
     )

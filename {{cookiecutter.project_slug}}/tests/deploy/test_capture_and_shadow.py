@@ -16,7 +16,9 @@ from .helpers import pack, post
 
 
 @pytest.fixture(scope="module")
-def shadowed(model_tarball: Path, processed: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):
+def shadowed(
+    model_tarball: Path, processed: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+):
     """Production = the project model; shadow = a weaker model; all traffic copied."""
     from {{ cookiecutter.package_name }}.steps.train import train_model
 
@@ -40,11 +42,13 @@ def shadowed(model_tarball: Path, processed: dict[str, Path], tmp_path_factory: 
     return {"answers": answers, "destination": destination, "rows": rows}
 
 
-def test_only_the_production_answer_is_returned(shadowed: dict, model_tarball: Path, tmp_path: Path) -> None:
+def test_only_the_production_answer_is_returned(
+    shadowed: dict, model_tarball: Path, tmp_path: Path
+) -> None:
     from sagepipe.serving.handler import load_handler
 
     production = load_handler(Path(variant_for(model_tarball, tmp_path).model_dir))
-    for row, (status, body, headers) in zip(shadowed["rows"], shadowed["answers"]):
+    for row, (status, body, headers) in zip(shadowed["rows"], shadowed["answers"], strict=True):
         assert status == 200
         assert headers["X-Amzn-Invoked-Production-Variant"] == "AllTraffic"
         assert body == production.invoke(row.encode(), "text/csv", "text/csv").body
@@ -61,19 +65,30 @@ def test_capture_files_follow_sagemakers_layout(shadowed: dict) -> None:
     assert line["eventVersion"] == "0"
     assert set(line["captureData"]) == {"endpointInput", "endpointOutput"}
     assert line["captureData"]["endpointInput"] | {"data": ""} == {
-        "observedContentType": "text/csv", "mode": "INPUT", "data": "", "encoding": "CSV"}
+        "observedContentType": "text/csv",
+        "mode": "INPUT",
+        "data": "",
+        "encoding": "CSV",
+    }
     assert line["captureData"]["endpointOutput"]["mode"] == "OUTPUT"
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["eventMetadata"]["inferenceTime"])
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["eventMetadata"]["inferenceTime"]
+    )
 
 
 def test_both_variants_are_captured_under_one_event_id(shadowed: dict) -> None:
     root = shadowed["destination"] / "prod-endpoint"
-    production = {r["eventMetadata"]["eventId"]: r for r in capture.read_records(root / "AllTraffic")}
+    production = {
+        r["eventMetadata"]["eventId"]: r for r in capture.read_records(root / "AllTraffic")
+    }
     shadows = {r["eventMetadata"]["eventId"]: r for r in capture.read_records(root / "Shadow")}
     assert len(production) == len(shadows) == 30
     assert production.keys() == shadows.keys()
     for event_id, record in production.items():
-        assert record["captureData"]["endpointInput"] == shadows[event_id]["captureData"]["endpointInput"]
+        assert (
+            record["captureData"]["endpointInput"]
+            == shadows[event_id]["captureData"]["endpointInput"]
+        )
 
 
 def test_shadow_report_compares_the_variants(shadowed: dict, tmp_path: Path) -> None:
@@ -90,12 +105,15 @@ def test_shadow_report_compares_the_variants(shadowed: dict, tmp_path: Path) -> 
     assert json.loads(json.dumps(report.to_dict()))["paired_events"] == 30
 
 
-def test_capture_sampling_keeps_roughly_the_configured_share(model_tarball: Path, processed: dict[str, Path],
-                                                             tmp_path: Path) -> None:
+def test_capture_sampling_keeps_roughly_the_configured_share(
+    model_tarball: Path, processed: dict[str, Path], tmp_path: Path
+) -> None:
     spec = EndpointSpec(
         endpoint_name="sampled",
         variants=[variant_for(model_tarball, tmp_path)],
-        capture=CaptureSpec(enabled=True, sampling_percentage=0, destination=str(tmp_path / "capture")),
+        capture=CaptureSpec(
+            enabled=True, sampling_percentage=0, destination=str(tmp_path / "capture")
+        ),
     )
     state = start_server(tmp_path, spec, workers=1)
     try:

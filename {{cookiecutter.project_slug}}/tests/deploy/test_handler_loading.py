@@ -17,7 +17,7 @@ from sagepipe.serving.spec import EndpointSpec, VariantSpec
 from .conftest import start_server
 from .helpers import post
 
-SLOW_HANDLER = '''
+SLOW_HANDLER = """
 import time
 
 def model_fn(model_dir):
@@ -27,16 +27,16 @@ def predict_fn(data, model):
     if data[0][0] > 0:
         time.sleep(model["delay"])
     return data[:, :1]
-'''
+"""
 
-TRANSFORM_ONLY = '''
+TRANSFORM_ONLY = """
 def model_fn(model_dir):
     return 2
 
 def transform_fn(model, body, content_type, accept):
     total = sum(float(v) for v in body.decode().split(","))
     return str(total * model), "text/csv"
-'''
+"""
 
 
 def _model_dir(tmp_path: Path, handler: str) -> Path:
@@ -53,18 +53,22 @@ def test_transform_fn_alone_serves_the_request(tmp_path: Path) -> None:
 
 
 def test_transform_fn_with_predict_fn_is_refused(tmp_path: Path) -> None:
-    folder = _model_dir(tmp_path, TRANSFORM_ONLY + "\ndef predict_fn(data, model):\n    return data\n")
+    folder = _model_dir(
+        tmp_path, TRANSFORM_ONLY + "\ndef predict_fn(data, model):\n    return data\n"
+    )
     with pytest.raises(ModelLoadError, match="transform_fn together with"):
         load_handler(folder)
 
 
 def test_a_model_without_handler_or_model_joblib_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelLoadError, match="model.joblib"):
+    with pytest.raises(ModelLoadError, match=r"model\.joblib"):
         load_handler(tmp_path / "empty")
 
 
-def test_a_tarball_whose_digest_changed_is_refused_before_unpacking(model_tarball: Path, tmp_path: Path) -> None:
+def test_a_tarball_whose_digest_changed_is_refused_before_unpacking(
+    model_tarball: Path, tmp_path: Path
+) -> None:
     recorded = sha256_file(model_tarball)
     changed = tmp_path / "model.tar.gz"
     changed.write_bytes(model_tarball.read_bytes() + b"\0")
@@ -101,8 +105,13 @@ def test_unpacking_is_done_once_per_digest(model_tarball: Path, tmp_path: Path) 
 def test_a_slow_request_gets_504_and_the_server_keeps_serving(tmp_path: Path) -> None:
     spec = EndpointSpec(
         endpoint_name="slow",
-        variants=[VariantSpec(name="AllTraffic", model_dir=str(_model_dir(tmp_path, SLOW_HANDLER)),
-                              model_package="slow/1")],
+        variants=[
+            VariantSpec(
+                name="AllTraffic",
+                model_dir=str(_model_dir(tmp_path, SLOW_HANDLER)),
+                model_package="slow/1",
+            )
+        ],
         timeout_seconds=1,
     )
     state = start_server(tmp_path, spec, workers=1)
@@ -118,8 +127,9 @@ def test_a_slow_request_gets_504_and_the_server_keeps_serving(tmp_path: Path) ->
 
 def test_deploy_refuses_a_model_that_cannot_load_and_starts_nothing(tmp_path: Path) -> None:
     broken = _model_dir(tmp_path, "raise RuntimeError('broken handler')\n")
-    spec = EndpointSpec(endpoint_name="broken",
-                        variants=[VariantSpec(name="AllTraffic", model_dir=str(broken))])
+    spec = EndpointSpec(
+        endpoint_name="broken", variants=[VariantSpec(name="AllTraffic", model_dir=str(broken))]
+    )
     with pytest.raises(ModelLoadError, match="broken handler"):
         start_server(tmp_path, spec)
     assert endpoints.list_endpoints(tmp_path) == []

@@ -28,7 +28,9 @@ def test_concurrent_load_with_a_redeploy_in_the_middle_has_no_failed_request(
     other_dir = tmp_path / "other"
     train_model(processed["train"], other_dir, max_iter=5, max_depth=2)
     other = pack(other_dir, tmp_path / "other.tar.gz")
-    spec = EndpointSpec("load", [variant_for(model_tarball, tmp_path, package="group/1")], max_payload_mb=1)
+    spec = EndpointSpec(
+        "load", [variant_for(model_tarball, tmp_path, package="group/1")], max_payload_mb=1
+    )
     state = start_server(tmp_path, spec, workers=2)
     rows = [row.encode() for row in sample_rows(processed["test"], 50)]
     statuses: Counter[int] = Counter()
@@ -57,9 +59,12 @@ def test_concurrent_load_with_a_redeploy_in_the_middle_has_no_failed_request(
         thread.start()
     try:
         time.sleep(SECONDS / 3)
-        switched = EndpointSpec("load", [variant_for(other, tmp_path, package="group/2")], max_payload_mb=1)
-        endpoints.deploy(switched, workspace=tmp_path, stage="test", host="127.0.0.1",
-                         port=state.port, workers=2)
+        switched = EndpointSpec(
+            "load", [variant_for(other, tmp_path, package="group/2")], max_payload_mb=1
+        )
+        endpoints.deploy(
+            switched, workspace=tmp_path, stage="test", host="127.0.0.1", port=state.port, workers=2
+        )
     finally:
         for thread in threads:
             thread.join()

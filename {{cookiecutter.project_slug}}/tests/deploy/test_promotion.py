@@ -36,13 +36,25 @@ def test_promotion_gates_rollback_and_history(workspace: Path) -> None:
     staging_port, prod_port = str(free_port()), str(free_port())
     try:
         # staging serves the latest Approved version (4), not a newer pending one.
-        staging = json.loads(_ok(workspace, "deploy", "--stage", "staging", "--port", staging_port,
-                                 "--workers", "1", "--json"))
+        staging = json.loads(
+            _ok(
+                workspace,
+                "deploy",
+                "--stage",
+                "staging",
+                "--port",
+                staging_port,
+                "--workers",
+                "1",
+                "--json",
+            )
+        )
         assert staging["model_package"].endswith("/4")
         assert post(staging["url"], ROW)[0] == 200
         listed = json.loads(_ok(workspace, "endpoints", "--json"))
         assert [(e["stage"], e["status"], e["pid"], e["url"]) for e in listed] == [
-            ("staging", "InService", staging["pid"], staging["url"])]
+            ("staging", "InService", staging["pid"], staging["url"])
+        ]
 
         assert "no staging smoke test" in _refused(workspace, "promote")
         assert "PendingManualApproval" in _refused(workspace, "promote", "--version", "3")
@@ -51,11 +63,23 @@ def test_promotion_gates_rollback_and_history(workspace: Path) -> None:
         failed = run_cli(workspace, "smoke-test", "--stage", "staging", "--json")
         assert failed.returncode == 1
         assert any("differs from registered" in f for f in json.loads(failed.stdout)["failures"])
-        assert "smoke test" in _refused(workspace, "promote") and "differs from registered" in _refused(
-            workspace, "promote")
+        assert "smoke test" in _refused(
+            workspace, "promote"
+        ) and "differs from registered" in _refused(workspace, "promote")
 
         # redeploy staging with version 2 on the running endpoint, then it passes
-        _ok(workspace, "deploy", "--stage", "staging", "--version", "2", "--port", staging_port, "--workers", "1")
+        _ok(
+            workspace,
+            "deploy",
+            "--stage",
+            "staging",
+            "--version",
+            "2",
+            "--port",
+            staging_port,
+            "--workers",
+            "1",
+        )
         assert _served(staging["url"]).endswith("/2")
         passed = json.loads(_ok(workspace, "smoke-test", "--stage", "staging", "--json"))
         assert passed["passed"] and passed["rows"] > 100
@@ -67,7 +91,18 @@ def test_promotion_gates_rollback_and_history(workspace: Path) -> None:
 
         assert "no earlier Approved version" in _refused(workspace, "rollback", "--stage", "prod")
         assert "PendingManualApproval" in _refused(workspace, "rollback", "--to-version", "3")
-        _ok(workspace, "rollback", "--stage", "prod", "--to-version", "1", "--port", prod_port, "--workers", "1")
+        _ok(
+            workspace,
+            "rollback",
+            "--stage",
+            "prod",
+            "--to-version",
+            "1",
+            "--port",
+            prod_port,
+            "--workers",
+            "1",
+        )
         assert _served(prod_url).endswith("/1")
         # one command back to the version served before
         _ok(workspace, "rollback", "--stage", "prod", "--port", prod_port, "--workers", "1")
@@ -75,8 +110,12 @@ def test_promotion_gates_rollback_and_history(workspace: Path) -> None:
 
         history = json.loads(_ok(workspace, "deployments", "--json"))
         assert [(h["action"], h["stage"], h["version"]) for h in history] == [
-            ("deploy", "staging", 4), ("deploy", "staging", 2), ("promote", "prod", 2),
-            ("rollback", "prod", 1), ("rollback", "prod", 2)]
+            ("deploy", "staging", 4),
+            ("deploy", "staging", 2),
+            ("promote", "prod", 2),
+            ("rollback", "prod", 1),
+            ("rollback", "prod", 2),
+        ]
         assert all(h["user"] and h["at"] for h in history)
     finally:
         run_cli(workspace, "undeploy", "--stage", "staging")
@@ -88,16 +127,21 @@ def test_deploy_without_any_approved_version_explains_what_to_do(tmp_path: Path)
     result = run_cli(tmp_path, "deploy", "--stage", "staging", "--port", str(free_port()))
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
-    assert not (tmp_path / "endpoints").exists() or not list((tmp_path / "endpoints").glob("*/endpoint.json"))
+    assert not (tmp_path / "endpoints").exists() or not list(
+        (tmp_path / "endpoints").glob("*/endpoint.json")
+    )
 
 
 def test_promote_refuses_a_version_without_a_staging_smoke_test(workspace: Path) -> None:
-    assert "version 2: it has no staging smoke test" in _refused(workspace, "promote", "--version", "2")
+    assert "version 2: it has no staging smoke test" in _refused(
+        workspace, "promote", "--version", "2"
+    )
 
 
 def test_promote_refuses_a_version_that_is_not_approved(workspace: Path) -> None:
     assert "version 3 is PendingManualApproval, not Approved" in _refused(
-        workspace, "promote", "--version", "3")
+        workspace, "promote", "--version", "3"
+    )
 
 
 def test_promote_without_version_needs_a_running_staging_endpoint(workspace: Path) -> None:
@@ -110,7 +154,8 @@ def test_rollback_refuses_a_rejected_or_pending_version(workspace: Path) -> None
 
 def test_prod_deploy_before_any_promotion_is_refused(workspace: Path) -> None:
     assert "nothing has been promoted to prod" in _refused(
-        workspace, "deploy", "--stage", "prod", "--port", str(free_port()))
+        workspace, "deploy", "--stage", "prod", "--port", str(free_port())
+    )
 
 
 def test_unknown_stage_is_a_usage_error(workspace: Path) -> None:

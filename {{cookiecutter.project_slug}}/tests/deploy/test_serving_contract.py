@@ -23,7 +23,9 @@ def test_ping_answers_200_with_an_empty_body(server: endpoints.EndpointState) ->
     assert headers["X-Sagepipe-Model"] == "test/1"
 
 
-def test_csv_rows_get_one_csv_prediction_each(server: endpoints.EndpointState, processed: dict[str, Path]) -> None:
+def test_csv_rows_get_one_csv_prediction_each(
+    server: endpoints.EndpointState, processed: dict[str, Path]
+) -> None:
     rows = sample_rows(processed["test"], 5)
     status, body, headers = post(server.url, "\n".join(rows).encode(), "text/csv", "text/csv")
     assert status == 200
@@ -34,10 +36,13 @@ def test_csv_rows_get_one_csv_prediction_each(server: endpoints.EndpointState, p
     assert label in ("0", "1") and 0.0 <= float(probability) <= 1.0
 
 
-def test_json_records_get_json_predictions(server: endpoints.EndpointState, processed: dict[str, Path]) -> None:
+def test_json_records_get_json_predictions(
+    server: endpoints.EndpointState, processed: dict[str, Path]
+) -> None:
     rows = json_rows(processed["test"], 3)
-    status, body, headers = post(server.url, json.dumps({"instances": rows}).encode(),
-                                 "application/json", "application/json")
+    status, body, headers = post(
+        server.url, json.dumps({"instances": rows}).encode(), "application/json", "application/json"
+    )
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert len(json.loads(body)["predictions"]) == 3
 
@@ -47,22 +52,31 @@ def test_csv_and_json_requests_give_the_same_probabilities(
 ) -> None:
     csv_rows = sample_rows(processed["test"], 4)
     _, csv_body, _ = post(server.url, "\n".join(csv_rows).encode(), "text/csv", "text/csv")
-    _, json_body, _ = post(server.url, json.dumps(json_rows(processed["test"], 4)).encode(),
-                           "application/json", "application/json")
+    _, json_body, _ = post(
+        server.url,
+        json.dumps(json_rows(processed["test"], 4)).encode(),
+        "application/json",
+        "application/json",
+    )
     from_csv = [float(line.split(",")[1]) for line in csv_body.decode().split()]
     from_json = [p["probability"] for p in json.loads(json_body)["predictions"]]
     assert from_csv == pytest.approx(from_json, abs=1e-6)
 
 
-def test_npy_request_and_response(server: endpoints.EndpointState, processed: dict[str, Path]) -> None:
+def test_npy_request_and_response(
+    server: endpoints.EndpointState, processed: dict[str, Path]
+) -> None:
     rows = sample_rows(processed["test"], 2)
     numeric = [[float(v) if v else np.nan for v in line.split(",")[:5]] for line in rows]
-    status, body, _ = post(server.url, _npy(np.array(numeric)), "application/x-npy", "application/json")
+    status, body, _ = post(
+        server.url, _npy(np.array(numeric)), "application/x-npy", "application/json"
+    )
     # The model also needs the three categorical columns, so a numeric-only array is a client error.
     assert status == 400
     assert b"8 values" in body
-    _, csv_answer, _ = post(server.url, sample_rows(processed["test"], 1)[0].encode(), "text/csv",
-                            "application/x-npy")
+    _, csv_answer, _ = post(
+        server.url, sample_rows(processed["test"], 1)[0].encode(), "text/csv", "application/x-npy"
+    )
     assert np.load(io.BytesIO(csv_answer), allow_pickle=False).shape == (1,)
 
 
@@ -81,17 +95,25 @@ def test_npy_request_and_response(server: endpoints.EndpointState, processed: di
 def test_accept_negotiation_picks_the_best_supported_type(
     server: endpoints.EndpointState, processed: dict[str, Path], accept: str | None, expected: str
 ) -> None:
-    status, _, headers = post(server.url, sample_rows(processed["test"], 1)[0].encode(), "text/csv", accept)
+    status, _, headers = post(
+        server.url, sample_rows(processed["test"], 1)[0].encode(), "text/csv", accept
+    )
     assert status == 200
     assert headers["Content-Type"] == expected
 
 
-def test_content_type_parameters_are_ignored(server: endpoints.EndpointState, processed: dict[str, Path]) -> None:
-    status, _, _ = post(server.url, sample_rows(processed["test"], 1)[0].encode(), "text/csv; charset=utf-8")
+def test_content_type_parameters_are_ignored(
+    server: endpoints.EndpointState, processed: dict[str, Path]
+) -> None:
+    status, _, _ = post(
+        server.url, sample_rows(processed["test"], 1)[0].encode(), "text/csv; charset=utf-8"
+    )
     assert status == 200
 
 
-def test_every_response_names_the_invoked_variant(server: endpoints.EndpointState, processed: dict[str, Path]) -> None:
+def test_every_response_names_the_invoked_variant(
+    server: endpoints.EndpointState, processed: dict[str, Path]
+) -> None:
     _, _, headers = post(server.url, sample_rows(processed["test"], 1)[0].encode())
     assert headers["X-Amzn-Invoked-Production-Variant"] == "AllTraffic"
 
@@ -115,14 +137,27 @@ MALFORMED: list[tuple[str, dict, int]] = [
     ("json string", {"body": b'"hello"', "content_type": "application/json"}, 400),
     ("json number", {"body": b"42", "content_type": "application/json"}, 400),
     ("json empty list", {"body": b"[]", "content_type": "application/json"}, 400),
-    ("json object missing features", {"body": b'{"instances": [{"tenure_months": 3}]}',
-                                      "content_type": "application/json"}, 400),
+    (
+        "json object missing features",
+        {"body": b'{"instances": [{"tenure_months": 3}]}', "content_type": "application/json"},
+        400,
+    ),
     ("json rows of wrong width", {"body": b"[[1, 2]]", "content_type": "application/json"}, 400),
     ("json null", {"body": b"null", "content_type": "application/json"}, 400),
     ("npy garbage", {"body": b"\x93NUMPY garbage", "content_type": "application/x-npy"}, 400),
-    ("npy pickled object array", {"body": _npy(np.array([{"a": 1}], dtype=object), allow_pickle=True),
-                                  "content_type": "application/x-npy"}, 400),
-    ("npz archive instead of npy", {"body": b"PK\x03\x04not-really", "content_type": "application/x-npy"}, 400),
+    (
+        "npy pickled object array",
+        {
+            "body": _npy(np.array([{"a": 1}], dtype=object), allow_pickle=True),
+            "content_type": "application/x-npy",
+        },
+        400,
+    ),
+    (
+        "npz archive instead of npy",
+        {"body": b"PK\x03\x04not-really", "content_type": "application/x-npy"},
+        400,
+    ),
     ("unsupported content type", {"body": GOOD, "content_type": "text/plain"}, 415),
     ("xml content type", {"body": b"<a/>", "content_type": "application/xml"}, 415),
     ("missing content type", {"body": GOOD, "content_type": None}, 415),
@@ -138,7 +173,9 @@ MALFORMED: list[tuple[str, dict, int]] = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "request_args", "status"), MALFORMED, ids=[m[0] for m in MALFORMED])
+@pytest.mark.parametrize(
+    ("kind", "request_args", "status"), MALFORMED, ids=[m[0] for m in MALFORMED]
+)
 def test_malformed_requests_get_4xx_and_a_one_line_message(
     server: endpoints.EndpointState, kind: str, request_args: dict, status: int
 ) -> None:

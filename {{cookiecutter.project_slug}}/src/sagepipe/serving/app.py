@@ -28,9 +28,15 @@ log = logging.getLogger("sagepipe.serving")
 StartResponse = Callable[..., Any]
 
 REASONS = {
-    200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-    406: "Not Acceptable", 413: "Payload Too Large", 415: "Unsupported Media Type",
-    500: "Internal Server Error", 504: "Gateway Timeout",
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+    504: "Gateway Timeout",
 }
 
 
@@ -60,11 +66,15 @@ class InferenceApp:
                 return self._respond(start_response, 200, b"", "text/plain")
             if path == "/invocations":
                 if method != "POST":
-                    raise MethodNotAllowed(f"{method} /invocations is not allowed; use POST /invocations")
+                    raise MethodNotAllowed(
+                        f"{method} /invocations is not allowed; use POST /invocations"
+                    )
                 return self._invoke(environ, start_response)
             raise NotFound(f"no route {path!r}; use GET /ping or POST /invocations")
         except ServingError as err:
-            return self._respond(start_response, err.status, (err.message + "\n").encode(), "text/plain")
+            return self._respond(
+                start_response, err.status, (err.message + "\n").encode(), "text/plain"
+            )
         except Exception as err:  # a bug in a handler must not take the worker down
             log.error("invocation failed: %s", traceback.format_exc())
             message = f"internal error: {type(err).__name__}: {err}".splitlines()[0]
@@ -75,10 +85,15 @@ class InferenceApp:
         content_type = environ.get("CONTENT_TYPE", "")
         accept = environ.get("HTTP_ACCEPT")
         handler = self.handlers[self.production.name]
-        result = _with_timeout(self.spec.timeout_seconds, lambda: handler.invoke(body, content_type, accept))
-        shadowed = self.shadow is not None and random.random() * 100 < self.shadow.sampling_percentage
+        result = _with_timeout(
+            self.spec.timeout_seconds, lambda: handler.invoke(body, content_type, accept)
+        )
+        shadowed = (
+            self.shadow is not None and random.random() * 100 < self.shadow.sampling_percentage
+        )
         captured = shadowed or (
-            self.spec.capture.enabled and random.random() * 100 < self.spec.capture.sampling_percentage
+            self.spec.capture.enabled
+            and random.random() * 100 < self.spec.capture.sampling_percentage
         )
         if not captured:
             return self._respond(start_response, 200, result.body, result.content_type)
@@ -89,14 +104,20 @@ class InferenceApp:
             return response
         # The shadow runs after the production answer is handed to the server, so the caller
         # never waits for it (the server sends the body before calling close()).
-        return _AfterResponse(response, lambda: self._run_shadow(event_id, body, content_type, accept))
+        return _AfterResponse(
+            response, lambda: self._run_shadow(event_id, body, content_type, accept)
+        )
 
-    def _run_shadow(self, event_id: str, body: bytes, content_type: str, accept: str | None) -> None:
+    def _run_shadow(
+        self, event_id: str, body: bytes, content_type: str, accept: str | None
+    ) -> None:
         assert self.shadow is not None
         handler = self.handlers[self.shadow.name]
         started = time.perf_counter()
         try:
-            result = _with_timeout(self.spec.timeout_seconds, lambda: handler.invoke(body, content_type, accept))
+            result = _with_timeout(
+                self.spec.timeout_seconds, lambda: handler.invoke(body, content_type, accept)
+            )
             self._capture(self.shadow.name, event_id, body, content_type, result)
         except Exception as err:
             failed = Invocation(b"", "text/plain", time.perf_counter() - started)
@@ -104,14 +125,25 @@ class InferenceApp:
             self._capture(self.shadow.name, event_id, body, content_type, failed, error=message)
 
     def _capture(
-        self, variant: str, event_id: str, body: bytes, content_type: str, result: Invocation,
+        self,
+        variant: str,
+        event_id: str,
+        body: bytes,
+        content_type: str,
+        result: Invocation,
         error: str | None = None,
     ) -> None:
         assert self.capture is not None
         when = capture_mod.now()
         line = capture_mod.record(
-            event_id=event_id, request=body, request_type=content_type, response=result.body,
-            response_type=result.content_type, latency_ms=result.seconds * 1000, when=when, error=error,
+            event_id=event_id,
+            request=body,
+            request_type=content_type,
+            response=result.body,
+            response_type=result.content_type,
+            latency_ms=result.seconds * 1000,
+            when=when,
+            error=error,
         )
         try:
             self.capture.write(variant, line, when)
@@ -142,7 +174,9 @@ class InferenceApp:
             "split it into smaller requests or use batch-transform"
         )
 
-    def _respond(self, start_response: StartResponse, status: int, body: bytes, content_type: str) -> list[bytes]:
+    def _respond(
+        self, start_response: StartResponse, status: int, body: bytes, content_type: str
+    ) -> list[bytes]:
         start_response(
             f"{status} {REASONS.get(status, 'Error')}",
             [
@@ -195,7 +229,9 @@ def _with_timeout(seconds: float, call: Callable[[], Invocation]) -> Invocation:
 def build_app(spec: EndpointSpec) -> InferenceApp:
     """Load every variant's handler and return the WSGI app."""
     handlers = {
-        variant.name: load_handler(Path(variant.model_dir), module_name=f"_sagepipe_handler_{variant.name}")
+        variant.name: load_handler(
+            Path(variant.model_dir), module_name=f"_sagepipe_handler_{variant.name}"
+        )
         for variant in spec.variants
     }
     return InferenceApp(spec, handlers)

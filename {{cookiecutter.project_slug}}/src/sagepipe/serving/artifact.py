@@ -24,11 +24,14 @@ def sha256_file(path: Path) -> str:
 def verify(path: Path, expected_sha256: str | None) -> str:
     """Return the artifact's digest; refuse it when it differs from the registered one."""
     if not path.is_file():
-        raise ModelLoadError(f"model artifact {path} does not exist; was the training run cleaned up?")
+        raise ModelLoadError(
+            f"model artifact {path} does not exist; was the training run cleaned up?"
+        )
     actual = sha256_file(path)
     if not expected_sha256:
         raise ModelLoadError(
-            f"no SHA-256 recorded for {path}; register the model with model_data_sha256 so it can be checked"
+            f"no SHA-256 recorded for {path}; "
+            "register the model with model_data_sha256 so it can be checked"
         )
     if actual != expected_sha256.lower():
         raise ModelLoadError(
@@ -50,14 +53,16 @@ def unpack(path: Path, expected_sha256: str | None, cache_root: Path) -> Path:
         with tarfile.open(path, "r:*") as archive:
             for member in archive.getmembers():
                 _check_member(member, path)
-            archive.extractall(staging)  # noqa: S202 - every member checked above
+            archive.extractall(staging)
         try:
             os.replace(staging, target)  # atomic: a half-unpacked model is never visible
         except OSError:
             if not target.is_dir():
                 raise
     except tarfile.TarError as err:
-        raise ModelLoadError(f"{path} is not a readable tar.gz ({err}); re-run the training step") from err
+        raise ModelLoadError(
+            f"{path} is not a readable tar.gz ({err}); re-run the training step"
+        ) from err
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -67,8 +72,11 @@ def unpack(path: Path, expected_sha256: str | None, cache_root: Path) -> Path:
 def _check_member(member: tarfile.TarInfo, path: Path) -> None:
     name = PurePosixPath(member.name)
     if name.is_absolute() or ".." in name.parts:
-        raise ModelLoadError(f"{path} contains the unsafe path {member.name!r}; refusing to unpack it")
+        raise ModelLoadError(
+            f"{path} contains the unsafe path {member.name!r}; refusing to unpack it"
+        )
     if not (member.isfile() or member.isdir()):
         raise ModelLoadError(
-            f"{path} contains {member.name!r}, which is not a regular file or folder; refusing to unpack it"
+            f"{path} contains {member.name!r}, which is not a regular file or folder; "
+            "refusing to unpack it"
         )

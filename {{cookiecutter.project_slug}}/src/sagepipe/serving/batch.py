@@ -57,11 +57,18 @@ class TransformConfig:
             ("join_source", self.join_source, ("Input", "None")),
         ):
             if value not in allowed:
-                raise TransformError(f"{name}={value!r} is not valid; use one of {', '.join(allowed)}")
+                raise TransformError(
+                    f"{name}={value!r} is not valid; use one of {', '.join(allowed)}"
+                )
         if not 0 < self.max_payload_mb <= 100:
-            raise TransformError(f"max_payload_mb={self.max_payload_mb} must be in (0, 100], like SageMaker's")
+            raise TransformError(
+                f"max_payload_mb={self.max_payload_mb} must be in (0, 100], like SageMaker's"
+            )
         if media_type(self.content_type) not in (CSV, JSON):
-            raise TransformError(f"content_type {self.content_type!r} is not supported; use text/csv or application/json")
+            raise TransformError(
+                f"content_type {self.content_type!r} is not supported; "
+                "use text/csv or application/json"
+            )
         if self.split_type == "None" and (self.join_source == "Input" or self.input_filter != "$"):
             raise TransformError("filters and join_source=Input need split_type=Line")
 
@@ -76,7 +83,12 @@ class TransformResult:
 
 
 def transform(
-    handler: ModelHandler, source: Path, output: Path, config: TransformConfig, *, progress: bool = True
+    handler: ModelHandler,
+    source: Path,
+    output: Path,
+    config: TransformConfig,
+    *,
+    progress: bool = True,
 ) -> TransformResult:
     """Transform ``source`` (a file or folder) into ``output``; nothing half-written on failure."""
     config.validate()
@@ -100,7 +112,10 @@ def transform(
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".partial")
             try:
-                with path.open("rb") as reader, partial.open("w", encoding="utf-8", newline="") as writer:
+                with (
+                    path.open("rb") as reader,
+                    partial.open("w", encoding="utf-8", newline="") as writer,
+                ):
                     job = _FileJob(handler, config, in_filter, out_filter, path, writer)
                     for batch in _batches(reader, config, path):
                         job.run(batch)
@@ -116,13 +131,18 @@ def transform(
     return result
 
 
-def _batches(reader: IO[bytes], config: TransformConfig, path: Path) -> Iterator[list[tuple[int, bytes]]]:
+def _batches(
+    reader: IO[bytes], config: TransformConfig, path: Path
+) -> Iterator[list[tuple[int, bytes]]]:
     """Yield lists of (line number, raw line) sized by the strategy and payload limit."""
     limit = int(config.max_payload_mb * MB)
     if config.split_type == "None":
         body = reader.read(limit + 1)
         if len(body) > limit:
-            raise TransformError(f"{path} is larger than max_payload_mb={config.max_payload_mb:g}; use split_type=Line")
+            raise TransformError(
+                f"{path} is larger than max_payload_mb={config.max_payload_mb:g}; "
+                "use split_type=Line"
+            )
         yield [(1, body)]
         return
     batch: list[tuple[int, bytes]] = []
@@ -133,7 +153,8 @@ def _batches(reader: IO[bytes], config: TransformConfig, path: Path) -> Iterator
             continue
         if len(line) > limit:
             raise TransformError(
-                f"{path} line {number} is {len(line)} bytes, over max_payload_mb={config.max_payload_mb:g}; "
+                f"{path} line {number} is {len(line)} bytes, "
+                f"over max_payload_mb={config.max_payload_mb:g}; "
                 "raise max_payload_mb"
             )
         if batch and (config.batch_strategy == "SingleRecord" or size + len(line) + 1 > limit):
@@ -149,8 +170,13 @@ class _FileJob:
     """Turns batches of one input file into output lines."""
 
     def __init__(
-        self, handler: ModelHandler, config: TransformConfig, in_filter: list[tuple[str, Any]],
-        out_filter: list[tuple[str, Any]], path: Path, writer: IO[str],
+        self,
+        handler: ModelHandler,
+        config: TransformConfig,
+        in_filter: list[tuple[str, Any]],
+        out_filter: list[tuple[str, Any]],
+        path: Path,
+        writer: IO[str],
     ) -> None:
         self.handler = handler
         self.config = config
@@ -161,9 +187,10 @@ class _FileJob:
         self.csv_in = media_type(config.content_type) == CSV
         self.records = 0
         self.requests = 0
-        self.raw_output = (
-            config.split_type == "None"
-            or (config.join_source == "None" and config.input_filter == "$" and config.output_filter == "$")
+        self.raw_output = config.split_type == "None" or (
+            config.join_source == "None"
+            and config.input_filter == "$"
+            and config.output_filter == "$"
         )
 
     def run(self, batch: list[tuple[int, bytes]]) -> None:
@@ -181,13 +208,20 @@ class _FileJob:
             self.writer.write(answer.body.decode("utf-8"))
             return
         outputs = _split_output(answer.body, answer.content_type, len(batch), where)
-        for record, output in zip(records, outputs):
+        for record, output in zip(records, outputs, strict=True):
             if self.config.join_source == "Input":
                 output = _join(record, output)
             if self.out_filter:
                 output = jsonpath.apply(self.out_filter, output)
-            self.writer.write(_format(output, answer.content_type if not self.config.join_source == "Input"
-                                      else self.config.content_type) + "\n")
+            self.writer.write(
+                _format(
+                    output,
+                    answer.content_type
+                    if self.config.join_source != "Input"
+                    else self.config.content_type,
+                )
+                + "\n"
+            )
 
     def _parse(self, raw: bytes) -> Any:
         text = raw.decode("utf-8")
@@ -198,7 +232,7 @@ class _FileJob:
         return json.loads(text)
 
     def _body(self, sent: list[Any], batch: list[tuple[int, bytes]]) -> bytes:
-        if self.config.split_type == "None" or self.config.input_filter == "$" and self.csv_in:
+        if self.config.split_type == "None" or (self.config.input_filter == "$" and self.csv_in):
             return b"\n".join(raw for _, raw in batch)  # the bytes exactly as read
         if self.csv_in:
             return "\n".join(_csv_line(record) for record in sent).encode()
@@ -214,11 +248,15 @@ def _split_output(body: bytes, content_type: str, count: int, where: str) -> lis
             data = data["predictions"]
         items = data if isinstance(data, list) and (count > 1 or len(data) == 1) else [data]
     else:
-        items = [next(csv.reader([line])) for line in body.decode("utf-8").splitlines() if line.strip()]
+        items = [
+            next(csv.reader([line])) for line in body.decode("utf-8").splitlines() if line.strip()
+        ]
         items = [row[0] if len(row) == 1 else row for row in items]
     if len(items) != count:
-        raise TransformError(f"{where}: the model returned {len(items)} records for {count} inputs; "
-                             "AssembleWith=Line needs one output per input line")
+        raise TransformError(
+            f"{where}: the model returned {len(items)} records for {count} inputs; "
+            "AssembleWith=Line needs one output per input line"
+        )
     return items
 
 

@@ -84,7 +84,8 @@ class CaptureWriter:
                 current[1].close()
             folder = self.root / variant / hour
             folder.mkdir(parents=True, exist_ok=True)
-            name = f"{when.strftime('%M-%S-')}{when.microsecond // 1000:03d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+            stamp = f"{when.strftime('%M-%S-')}{when.microsecond // 1000:03d}"
+            name = f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
             current = (hour, (folder / name).open("a", encoding="utf-8"))
             self._open[variant] = current
         current[1].write(json.dumps(line, separators=(",", ":")) + "\n")

@@ -40,9 +40,7 @@ def decode(body: bytes, content_type: str) -> Any:
     if kind == NPY:
         return _decode_npy(body)
     if not kind:
-        raise UnsupportedContentType(
-            f"missing Content-Type; send one of {', '.join(SUPPORTED)}"
-        )
+        raise UnsupportedContentType(f"missing Content-Type; send one of {', '.join(SUPPORTED)}")
     raise UnsupportedContentType(
         f"Content-Type {kind!r} is not supported; send one of {', '.join(SUPPORTED)}"
     )
@@ -87,7 +85,9 @@ def _decode_json(body: bytes) -> Any:
     try:
         data = json.loads(_text(body, JSON))
     except json.JSONDecodeError as err:
-        raise BadRequest(f"application/json body is not valid JSON ({err.msg} at {err.pos})") from err
+        raise BadRequest(
+            f"application/json body is not valid JSON ({err.msg} at {err.pos})"
+        ) from err
     if isinstance(data, dict):
         for key in ("instances", "inputs", "data"):
             if key in data:
@@ -151,11 +151,15 @@ def encode(prediction: Any, accept: str) -> bytes:
         return out.getvalue().encode()
     if kind == NPY:
         if array.dtype == object:
-            raise NotAcceptable("prediction is not numeric, so it cannot be sent as application/x-npy")
+            raise NotAcceptable(
+                "prediction is not numeric, so it cannot be sent as application/x-npy"
+            )
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
         return buffer.getvalue()
-    raise NotAcceptable(f"cannot encode a prediction as {kind!r}; accept one of {', '.join(SUPPORTED)}")
+    raise NotAcceptable(
+        f"cannot encode a prediction as {kind!r}; accept one of {', '.join(SUPPORTED)}"
+    )
 
 
 def _csv_value(value: Any) -> Any:
@@ -199,5 +203,7 @@ def negotiate(accept: str | None, content_type: str, default: str | None = None)
         for candidate in candidates[:1]:
             choices.append((-quality, position, candidate))
     if not choices:
-        raise NotAcceptable(f"Accept {accept!r} matches no supported type; accept one of {', '.join(SUPPORTED)}")
+        raise NotAcceptable(
+            f"Accept {accept!r} matches no supported type; accept one of {', '.join(SUPPORTED)}"
+        )
     return sorted(choices)[0][2]

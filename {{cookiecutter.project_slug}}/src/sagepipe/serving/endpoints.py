@@ -73,7 +73,7 @@ def deploy(
     workers: int,
     timeout: float = READY_TIMEOUT_SECONDS,
 ) -> EndpointState:
-    """Start the endpoint, or replace the model of the one already running; return when InService."""
+    """Start the endpoint, or switch the running one to a new model; return when InService."""
     folder = endpoints_root(workspace) / spec.endpoint_name
     from .app import build_app  # numpy and the model's libraries: only deploy needs them
 
@@ -98,21 +98,46 @@ def deploy(
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, "1")  # workers use the cores; native pools would oversubscribe them
     command = [
-        sys.executable, "-m", "sagepipe.serving", "run", "--spec", str(spec_path),
-        "--host", host, "--port", str(port), "--workers", str(workers), "--pidfile", str(pidfile),
+        sys.executable,
+        "-m",
+        "sagepipe.serving",
+        "run",
+        "--spec",
+        str(spec_path),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--pidfile",
+        str(pidfile),
     ]
     with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,  # survives the CLI that started it
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # survives the CLI that started it
         )
     url = f"http://{_url_host(host)}:{port}"
     now = _now()
     state = EndpointState(
-        name=spec.endpoint_name, stage=stage, url=url, host=host, port=port, pid=process.pid,
-        workers=workers, model_package=spec.production.model_package,
+        name=spec.endpoint_name,
+        stage=stage,
+        url=url,
+        host=host,
+        port=port,
+        pid=process.pid,
+        workers=workers,
+        model_package=spec.production.model_package,
         shadow_package=spec.shadow.model_package if spec.shadow else "",
-        started_at=now, updated_at=now, spec_path=str(spec_path), log_path=str(log_path),
+        started_at=now,
+        updated_at=now,
+        spec_path=str(spec_path),
+        log_path=str(log_path),
     )
     try:
         _wait_ready(url, spec.production.model_package, timeout, process=process, log_path=log_path)
@@ -125,12 +150,16 @@ def deploy(
     return state
 
 
-def _reload(current: EndpointState, spec: EndpointSpec, folder: Path, stage: str, timeout: float) -> EndpointState:
+def _reload(
+    current: EndpointState, spec: EndpointSpec, folder: Path, stage: str, timeout: float
+) -> EndpointState:
     spec.write(Path(current.spec_path))
     os.kill(current.pid, signal.SIGHUP)
     # Every worker answers with the new model once the old ones are gone: check that
     # several consecutive pings (spread over the workers) all report the new version.
-    _wait_ready(current.url, spec.production.model_package, timeout, consecutive=current.workers * 4)
+    _wait_ready(
+        current.url, spec.production.model_package, timeout, consecutive=current.workers * 4
+    )
     current.model_package = spec.production.model_package
     current.shadow_package = spec.shadow.model_package if spec.shadow else ""
     current.stage = stage
@@ -184,25 +213,34 @@ def _write_state(folder: Path, state: EndpointState) -> None:
 
 
 def _wait_ready(
-    url: str, model_package: str, timeout: float, *, process: subprocess.Popen[bytes] | None = None,
-    log_path: Path | None = None, consecutive: int = 1,
+    url: str,
+    model_package: str,
+    timeout: float,
+    *,
+    process: subprocess.Popen[bytes] | None = None,
+    log_path: Path | None = None,
+    consecutive: int = 1,
 ) -> None:
     deadline = time.monotonic() + timeout
     streak = 0
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise EndpointError(f"the model server exited with code {process.returncode}: {_last_line(log_path)}")
+            raise EndpointError(
+                f"the model server exited with code {process.returncode}: {_last_line(log_path)}"
+            )
         model = _ping_model(url)
         streak = streak + 1 if model == model_package else 0
         if streak >= consecutive:
             return
         time.sleep(0.05 if streak else 0.1)
-    raise EndpointError(f"{url}/ping did not answer with {model_package} within {timeout:g} s; see {log_path}")
+    raise EndpointError(
+        f"{url}/ping did not answer with {model_package} within {timeout:g} s; see {log_path}"
+    )
 
 
 def _ping_model(url: str) -> str | None:
     try:
-        with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
             return response.headers.get("X-Sagepipe-Model") if response.status == 200 else None
     except (urllib.error.URLError, OSError):
         return None
@@ -242,12 +280,13 @@ def _refuse_busy_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError:
             raise EndpointError(
-                f"port {port} on {host} is already in use; stop what listens there or choose another port"
+                f"port {port} on {host} is already in use; "
+                "stop what listens there or choose another port"
             ) from None
 
 
 def _url_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - display only
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
 
 def _now() -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import zipfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,9 +90,12 @@ class ModelHandler:
         """Run one request through the handler; raises ServingError subclasses for 4xx."""
         started = time.perf_counter()
         response_type = content_types.negotiate(accept, content_type, self.default_accept)
-        if self.transform_fn is not None:
-            result = _guard(lambda: self.transform_fn(self.model, body, content_type, response_type),
-                            "transform_fn")
+        transform_fn = self.transform_fn
+        if transform_fn is not None:
+            result = _guard(
+                lambda: transform_fn(self.model, body, content_type, response_type),
+                "transform_fn",
+            )
         else:
             data = _guard(lambda: self.input_fn(body, content_type), "input_fn")
             prediction = _guard(lambda: self.predict_fn(data, self.model), "predict_fn")
@@ -102,7 +105,9 @@ class ModelHandler:
         if isinstance(result, str):
             result = result.encode()
         if not isinstance(result, (bytes, bytearray)):
-            raise TypeError(f"handler returned {type(result).__name__}; output_fn must return bytes")
+            raise TypeError(
+                f"handler returned {type(result).__name__}; output_fn must return bytes"
+            )
         return Invocation(bytes(result), response_type, time.perf_counter() - started)
 
 
@@ -125,11 +130,15 @@ def load_handler(model_dir: Path | str, *, module_name: str | None = None) -> Mo
     """Import ``code/inference.py`` of an unpacked model and call its ``model_fn``."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
-        raise ModelLoadError(f"model directory {model_dir} does not exist; unpack model.tar.gz first")
+        raise ModelLoadError(
+            f"model directory {model_dir} does not exist; unpack model.tar.gz first"
+        )
     functions: dict[str, Callable[..., Any]] = {}
     script = model_dir / "code" / "inference.py"
     if script.is_file():
-        functions = _import_handler(script, module_name or f"_sagepipe_handler_{abs(hash(str(model_dir)))}")
+        functions = _import_handler(
+            script, module_name or f"_sagepipe_handler_{abs(hash(str(model_dir)))}"
+        )
     if "transform_fn" in functions and {"input_fn", "predict_fn", "output_fn"} & functions.keys():
         raise ModelLoadError(
             f"{script} defines transform_fn together with input_fn/predict_fn/output_fn; "
@@ -141,7 +150,9 @@ def load_handler(model_dir: Path | str, *, module_name: str | None = None) -> Mo
     except ModelLoadError:
         raise
     except Exception as err:
-        raise ModelLoadError(f"model_fn failed for {model_dir}: {type(err).__name__}: {err}") from err
+        raise ModelLoadError(
+            f"model_fn failed for {model_dir}: {type(err).__name__}: {err}"
+        ) from err
     info_path = model_dir / "sagepipe-model.json"
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     return ModelHandler(
@@ -168,4 +179,8 @@ def _import_handler(script: Path, module_name: str) -> dict[str, Callable[..., A
         spec.loader.exec_module(module)
     except Exception as err:
         raise ModelLoadError(f"importing {script} failed: {type(err).__name__}: {err}") from err
-    return {name: getattr(module, name) for name in HANDLER_FUNCTIONS if callable(getattr(module, name, None))}
+    return {
+        name: getattr(module, name)
+        for name in HANDLER_FUNCTIONS
+        if callable(getattr(module, name, None))
+    }

@@ -87,12 +87,31 @@ class DeploymentHistory:
             conn.close()
 
     def record(
-        self, *, action: str, stage: str, endpoint: str, group: str, version: int | None,
-        shadow_version: int | None = None, url: str = "", note: str = "",
+        self,
+        *,
+        action: str,
+        stage: str,
+        endpoint: str,
+        group: str,
+        version: int | None,
+        shadow_version: int | None = None,
+        url: str = "",
+        note: str = "",
     ) -> Deployment:
         """Append one deployment action and return it."""
-        row = (_now(), _user(), socket.gethostname(), action, stage, endpoint, group, version,
-               shadow_version, url, note)
+        row = (
+            _now(),
+            _user(),
+            socket.gethostname(),
+            action,
+            stage,
+            endpoint,
+            group,
+            version,
+            shadow_version,
+            url,
+            note,
+        )
         with self._connect() as conn:
             cursor = conn.execute(
                 "INSERT INTO deployments (at, user, host, action, stage, endpoint, "
@@ -118,7 +137,8 @@ class DeploymentHistory:
         """Store the outcome of one smoke test."""
         with self._connect() as conn:
             conn.execute(
-                "INSERT INTO smoke_tests (at, user, stage, model_package_group, version, passed, details) "
+                "INSERT INTO smoke_tests "
+                "(at, user, stage, model_package_group, version, passed, details) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (_now(), _user(), stage, group, version, int(passed), json.dumps(details)),
             )

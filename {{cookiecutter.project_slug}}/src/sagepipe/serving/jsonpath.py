@@ -21,7 +21,9 @@ def compile_path(expression: str) -> list[tuple[str, Any]]:
     """Parse ``expression`` into steps; raise JsonPathError with the supported forms."""
     text = expression.strip()
     if not text.startswith("$"):
-        raise JsonPathError(f"JSONPath {expression!r} must start with '$' (e.g. '$[1:]' or '$.features')")
+        raise JsonPathError(
+            f"JSONPath {expression!r} must start with '$' (e.g. '$[1:]' or '$.features')"
+        )
     steps: list[tuple[str, Any]] = []
     position = 1
     while position < len(text):
@@ -47,7 +49,9 @@ def _bracket(content: str, expression: str) -> tuple[str, Any]:
     if len(parts) == 1 and ":" in parts[0]:
         bounds = parts[0].split(":")
         if len(bounds) != 2:
-            raise JsonPathError(f"JSONPath {expression!r}: steps in slices are not supported; use $[a:b]")
+            raise JsonPathError(
+                f"JSONPath {expression!r}: steps in slices are not supported; use $[a:b]"
+            )
         try:
             start, stop = (int(b) if b.strip() else None for b in bounds)
         except ValueError:
@@ -70,7 +74,11 @@ def apply(steps: list[tuple[str, Any]], record: Any) -> Any:
             if kind == "key":
                 value = value[arg]
             elif kind == "keys":
-                value = {key: value[key] for key in arg} if isinstance(value, dict) else [value[k] for k in arg]
+                value = (
+                    {key: value[key] for key in arg}
+                    if isinstance(value, dict)
+                    else [value[k] for k in arg]
+                )
             elif kind == "index":
                 value = value[arg]
             elif kind == "indices":
@@ -78,5 +86,7 @@ def apply(steps: list[tuple[str, Any]], record: Any) -> Any:
             else:
                 value = value[arg]
         except (KeyError, IndexError, TypeError) as err:
-            raise JsonPathError(f"JSONPath step {kind} {arg!r} does not fit the record ({err})") from None
+            raise JsonPathError(
+                f"JSONPath step {kind} {arg!r} does not fit the record ({err})"
+            ) from None
     return value

@@ -29,7 +29,8 @@ def require_approved(package: ModelPackage) -> None:
     """Refuse a version that is not Approved, naming its status."""
     if package.approval_status != APPROVED:
         raise RegistryError(
-            f"{package.group} version {package.version} is {package.approval_status}, not Approved; "
+            f"{package.group} version {package.version} is {package.approval_status}, "
+            "not Approved; "
             "approve it first or pick an Approved version"
         )
 
@@ -39,8 +40,14 @@ def package_id(package: ModelPackage) -> str:
     return f"{package.group}/{package.version}"
 
 
-def prepare(package: ModelPackage, workspace: Path, *, name: str, role: str = "production",
-            sampling_percentage: float = 100.0) -> VariantSpec:
+def prepare(
+    package: ModelPackage,
+    workspace: Path,
+    *,
+    name: str,
+    role: str = "production",
+    sampling_percentage: float = 100.0,
+) -> VariantSpec:
     """Check the artifact against the registered digest, unpack it once, return a variant."""
     path = package.model_data_path
     if path is None:
@@ -50,6 +57,10 @@ def prepare(package: ModelPackage, workspace: Path, *, name: str, role: str = "p
         )
     model_dir = artifact.unpack(Path(path), package.model_data_sha256, Path(workspace) / "models")
     return VariantSpec(
-        name=name, model_dir=str(model_dir), model_package=package_id(package),
-        model_sha256=package.model_data_sha256 or "", role=role, sampling_percentage=sampling_percentage,
+        name=name,
+        model_dir=str(model_dir),
+        model_package=package_id(package),
+        model_sha256=package.model_data_sha256 or "",
+        role=role,
+        sampling_percentage=sampling_percentage,
     )

@@ -49,7 +49,9 @@ def env_int(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise SystemExit(f"error: {name}={raw!r} is not an integer; set it to a whole number") from None
+        raise SystemExit(
+            f"error: {name}={raw!r} is not an integer; set it to a whole number"
+        ) from None
     if value <= 0:
         raise SystemExit(f"error: {name}={value} must be positive")
     return value
@@ -60,7 +62,7 @@ def default_port() -> int:
     return env_int("SAGEMAKER_BIND_TO_PORT", DEFAULT_PORT)
 
 
-class ModelServer(BaseApplication):  # type: ignore[misc]
+class ModelServer(BaseApplication):
     """A gunicorn application whose workers build the app from the spec file when they start."""
 
     def __init__(self, spec_path: Path, options: ServerOptions) -> None:

@@ -61,7 +61,8 @@ def compare(capture_root: Path, endpoint: str, production: str, shadow: str) -> 
     shadow_records = _by_event(root / shadow)
     if not shadow_records:
         raise ValueError(
-            f"no captured shadow traffic under {root / shadow}; deploy with a shadow variant and send requests"
+            f"no captured shadow traffic under {root / shadow}; "
+            "deploy with a shadow variant and send requests"
         )
     matches = total = 0
     deltas: list[float] = []
@@ -73,7 +74,7 @@ def compare(capture_root: Path, endpoint: str, production: str, shadow: str) -> 
         paired += 1
         prod_rows = _rows(prod_record["captureData"]["endpointOutput"])
         shadow_rows = _rows(shadow_record["captureData"]["endpointOutput"])
-        for a, b in zip(prod_rows, shadow_rows):
+        for a, b in zip(prod_rows, shadow_rows, strict=False):  # shorter shadow = error
             total += 1
             matches += int(bool(a and b and a[0] == b[0]))
             if a and b and isinstance(a[-1], float) and isinstance(b[-1], float):
@@ -98,9 +99,18 @@ def _by_event(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def _stats(name: str, records: dict[str, dict[str, Any]]) -> VariantStats:
-    latencies = sorted(float(r["eventMetadata"].get("latencyMs", math.nan)) for r in records.values())
+    latencies = sorted(
+        float(r["eventMetadata"].get("latencyMs", math.nan)) for r in records.values()
+    )
     errors = sum("error" in r["eventMetadata"] for r in records.values())
-    return VariantStats(name, len(records), errors, _percentile(latencies, 50), _percentile(latencies, 99), latencies)
+    return VariantStats(
+        name,
+        len(records),
+        errors,
+        _percentile(latencies, 50),
+        _percentile(latencies, 99),
+        latencies,
+    )
 
 
 def _percentile(ordered: list[float], pct: float) -> float:
@@ -116,8 +126,19 @@ def _rows(side: dict[str, str]) -> list[list[Any]]:
         data = json.loads(text)
         if isinstance(data, dict):
             data = data.get("predictions", [data])
-        return [[_number(v) for v in (row.values() if isinstance(row, dict) else row if isinstance(row, list) else [row])]
-                for row in data]
+        return [
+            [
+                _number(v)
+                for v in (
+                    row.values()
+                    if isinstance(row, dict)
+                    else row
+                    if isinstance(row, list)
+                    else [row]
+                )
+            ]
+            for row in data
+        ]
     return [[_number(v) for v in row] for row in csv.reader(text.splitlines()) if row]
 
 
@@ -139,8 +160,13 @@ def render_table(report: ShadowReport) -> str:
         f"{'variant':<16}{'requests':>10}{'errors':>8}{'p50 ms':>10}{'p99 ms':>10}",
     ]
     for stats in (report.production, report.shadow):
-        lines.append(f"{stats.name:<16}{stats.requests:>10}{stats.errors:>8}{stats.p50_ms:>10.2f}{stats.p99_ms:>10.2f}")
+        lines.append(
+            f"{stats.name:<16}{stats.requests:>10}{stats.errors:>8}{stats.p50_ms:>10.2f}{stats.p99_ms:>10.2f}"
+        )
     return "\n".join(lines)
+
+
+STYLE = "body { font-family: sans-serif; margin: 2em } pre { background: #f4f4f4; padding: 1em }"
 
 
 def render_html(report: ShadowReport) -> str:
@@ -148,8 +174,7 @@ def render_html(report: ShadowReport) -> str:
     table = html.escape(render_table(report))
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Shadow test "
-        f"{html.escape(report.endpoint)}</title><style>body{{font-family:sans-serif;margin:2em}}"
-        "pre{background:#f4f4f4;padding:1em}</style></head><body>"
+        f"{html.escape(report.endpoint)}</title><style>{STYLE}</style></head><body>"
         f"<h1>Shadow test: {html.escape(report.endpoint)}</h1><pre>{table}</pre>"
         "<h2>Prediction deltas (shadow - production, last column)</h2>"
         f"{_histogram_svg(report.deltas)}"
@@ -169,17 +194,22 @@ def _histogram_svg(values: list[float], bins: int = 30, width: int = 640, height
     top = max(counts)
     bar = width / bins
     rects = "".join(
-        f"<rect x='{i * bar:.1f}' y='{height - 20 - c / top * (height - 40):.1f}' width='{bar - 1:.1f}' "
+        f"<rect x='{i * bar:.1f}' y='{height - 20 - c / top * (height - 40):.1f}' "
+        f"width='{bar - 1:.1f}' "
         f"height='{c / top * (height - 40):.1f}' fill='#4a78b5'><title>{c}</title></rect>"
         for i, c in enumerate(counts)
     )
-    labels = (f"<text x='0' y='{height - 4}' font-size='11'>{low:.3g}</text>"
-              f"<text x='{width}' y='{height - 4}' font-size='11' text-anchor='end'>{high:.3g}</text>")
-    return f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>{rects}{labels}</svg>"
+    labels = (
+        f"<text x='0' y='{height - 4}' font-size='11'>{low:.3g}</text>"
+        f"<text x='{width}' y='{height - 4}' font-size='11' text-anchor='end'>{high:.3g}</text>"
+    )
+    return f"{_svg_open(width, height)}{rects}{labels}</svg>"
 
 
 def _latency_svg(variants: list[VariantStats], width: int = 640) -> str:
-    rows = [(v.name, "p50", v.p50_ms) for v in variants] + [(v.name, "p99", v.p99_ms) for v in variants]
+    rows = [(v.name, "p50", v.p50_ms) for v in variants] + [
+        (v.name, "p99", v.p99_ms) for v in variants
+    ]
     finite = [value for _, _, value in rows if not math.isnan(value)]
     top = max(finite, default=1.0) or 1.0
     height = 26 * len(rows) + 10
@@ -187,9 +217,14 @@ def _latency_svg(variants: list[VariantStats], width: int = 640) -> str:
     for i, (name, label, value) in enumerate(rows):
         length = 0 if math.isnan(value) else value / top * (width - 260)
         y = 10 + i * 26
+        colour = "#4a78b5" if label == "p50" else "#c0504d"
         parts.append(
             f"<text x='0' y='{y + 14}' font-size='12'>{html.escape(name)} {label}</text>"
-            f"<rect x='160' y='{y}' width='{length:.1f}' height='18' fill='{'#4a78b5' if label == 'p50' else '#c0504d'}'/>"
+            f"<rect x='160' y='{y}' width='{length:.1f}' height='18' fill='{colour}'/>"
             f"<text x='{165 + length:.1f}' y='{y + 14}' font-size='12'>{value:.2f}</text>"
         )
-    return f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>{''.join(parts)}</svg>"
+    return f"{_svg_open(width, height)}{''.join(parts)}</svg>"
+
+
+def _svg_open(width: int, height: int) -> str:
+    return f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"

@@ -36,7 +36,14 @@ def _one_line_errors(func: F) -> F:
         except operations.PromotionRefused as err:
             click.echo(f"refused: {err}", err=True)
             sys.exit(EXIT_REFUSED)
-        except (ValueError, LookupError, EndpointError, ModelLoadError, TransformError, OSError) as err:
+        except (
+            ValueError,
+            LookupError,
+            EndpointError,
+            ModelLoadError,
+            TransformError,
+            OSError,
+        ) as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(1)
 
@@ -45,14 +52,19 @@ def _one_line_errors(func: F) -> F:
 
 def _workspace_option(func: F) -> F:
     return click.option(
-        "--workspace", type=click.Path(path_type=Path), default=None,
+        "--workspace",
+        type=click.Path(path_type=Path),
+        default=None,
         help="Workspace folder (default: SAGEPIPE_WORKSPACE or <project>/.mlops).",
     )(func)
 
 
 def _stage_option(default: str | None = None) -> Callable[[F], F]:
     return click.option(
-        "--stage", type=click.Choice(stages.available()), default=default, required=default is None,
+        "--stage",
+        type=click.Choice(stages.available()),
+        default=default,
+        required=default is None,
         help="Stage whose config (deploy/stages/<stage>.toml) to use.",
     )
 
@@ -62,16 +74,24 @@ def _echo_json(data: Any) -> None:
 
 
 @click.command()
-@click.option("--version", "version", default="latest-approved", show_default=True,
-              help="Registry version number, 'latest' or 'latest-approved'.")
+@click.option(
+    "--version",
+    "version",
+    default="latest-approved",
+    show_default=True,
+    help="Registry version number, 'latest' or 'latest-approved'.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: SAGEMAKER_BIND_TO_PORT or 8080.")
-@click.option("--workers", type=int, default=0, help="Default: SAGEMAKER_MODEL_SERVER_WORKERS or cores.")
+@click.option(
+    "--workers", type=int, default=0, help="Default: SAGEMAKER_MODEL_SERVER_WORKERS or cores."
+)
 @click.option("--capture/--no-capture", default=False, help="Write data capture for this server.")
 @_workspace_option
 @_one_line_errors
-def serve(version: str, host: str, port: int | None, workers: int, capture: bool,
-          workspace: Path | None) -> None:
+def serve(
+    version: str, host: str, port: int | None, workers: int, capture: bool, workspace: Path | None
+) -> None:
     """Serve a registered model in the foreground (Ctrl-C stops it)."""
     from sagepipe.registry import parse_version
     from sagepipe.serving import models, server
@@ -85,7 +105,9 @@ def serve(version: str, host: str, port: int | None, workers: int, capture: bool
     spec = EndpointSpec(
         endpoint_name=name,
         variants=[models.prepare(package, ctx.workspace, name="AllTraffic")],
-        capture=CaptureSpec(enabled=capture, destination=str(operations.capture_destination(ctx, "dev"))),
+        capture=CaptureSpec(
+            enabled=capture, destination=str(operations.capture_destination(ctx, "dev"))
+        ),
         timeout_seconds=float(server.env_int("SAGEMAKER_MODEL_SERVER_TIMEOUT", 60)),
     )
     from sagepipe.serving.app import build_app
@@ -93,31 +115,55 @@ def serve(version: str, host: str, port: int | None, workers: int, capture: bool
     build_app(spec)  # fail here, with one line, rather than in every worker
     spec_path = ctx.workspace / "endpoints" / name / "spec.json"
     spec.write(spec_path)
-    click.echo(f"serving {models.package_id(package)} on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    click.echo(
+        f"serving {models.package_id(package)} on http://{host}:{port} (Ctrl-C to stop)", err=True
+    )
     server.run(spec_path, server.ServerOptions(host=host, port=port, workers=workers))
 
 
 @click.command()
 @_stage_option()
-@click.option("--version", type=int, default=None, help="Serve this version instead of the stage's rule.")
-@click.option("--shadow-version", type=int, default=None, help="Copy traffic to this version (shadow test).")
+@click.option(
+    "--version", type=int, default=None, help="Serve this version instead of the stage's rule."
+)
+@click.option(
+    "--shadow-version", type=int, default=None, help="Copy traffic to this version (shadow test)."
+)
 @click.option("--shadow-percentage", type=click.FloatRange(0, 100), default=None)
 @click.option("--port", type=int, default=None, help="Override the stage's port.")
 @click.option("--workers", type=int, default=None, help="Override the stage's worker count.")
 @click.option("--json", "as_json", is_flag=True, help="Print the endpoint as JSON.")
 @_workspace_option
 @_one_line_errors
-def deploy(stage: str, version: int | None, shadow_version: int | None, shadow_percentage: float | None,
-           port: int | None, workers: int | None, as_json: bool, workspace: Path | None) -> None:
+def deploy(
+    stage: str,
+    version: int | None,
+    shadow_version: int | None,
+    shadow_percentage: float | None,
+    port: int | None,
+    workers: int | None,
+    as_json: bool,
+    workspace: Path | None,
+) -> None:
     """Start (or switch) the stage's endpoint; returns once it answers /ping."""
     ctx = operations.context(workspace)
-    state = operations.deploy(ctx, stage, version=version, shadow_version=shadow_version,
-                              shadow_percentage=shadow_percentage, port=port, workers=workers)
+    state = operations.deploy(
+        ctx,
+        stage,
+        version=version,
+        shadow_version=shadow_version,
+        shadow_percentage=shadow_percentage,
+        port=port,
+        workers=workers,
+    )
     if as_json:
         _echo_json(state.to_dict())
     else:
         shadow = f", shadow {state.shadow_package}" if state.shadow_package else ""
-        click.echo(f"{state.name} InService at {state.url} serving {state.model_package}{shadow} (pid {state.pid})")
+        click.echo(
+            f"{state.name} InService at {state.url} serving {state.model_package}{shadow} "
+            f"(pid {state.pid})"
+        )
 
 
 @click.command()
@@ -152,7 +198,10 @@ def endpoints_command(as_json: bool, workspace: Path | None) -> None:
         return
     click.echo(f"{'STAGE':<9}{'STATUS':<11}{'URL':<24}{'MODEL':<32}{'SHADOW':<24}PID")
     for s in states:
-        click.echo(f"{s.stage:<9}{s.status:<11}{s.url:<24}{s.model_package:<32}{s.shadow_package or '-':<24}{s.pid}")
+        click.echo(
+            f"{s.stage:<9}{s.status:<11}{s.url:<24}{s.model_package:<32}"
+            f"{s.shadow_package or '-':<24}{s.pid}"
+        )
 
 
 @click.command(name="smoke-test")
@@ -168,8 +217,10 @@ def smoke_test(stage: str, as_json: bool, workspace: Path | None) -> None:
         _echo_json(result.to_dict())
     else:
         served = ", ".join(f"{k} {v:.4f}" for k, v in result.served_metrics.items())
-        click.echo(f"{stage} version {result.version}: {result.rows} rows, {result.requests} requests, "
-                   f"p99 {result.p99_latency_ms:.1f} ms, {served}")
+        click.echo(
+            f"{stage} version {result.version}: {result.rows} rows, {result.requests} requests, "
+            f"p99 {result.p99_latency_ms:.1f} ms, {served}"
+        )
         for failure in result.failures:
             click.echo(f"FAILED: {failure}")
         click.echo("PASSED" if result.passed else "smoke test failed")
@@ -183,7 +234,9 @@ def smoke_test(stage: str, as_json: bool, workspace: Path | None) -> None:
 @click.option("--workers", type=int, default=None, help="Override prod's worker count.")
 @_workspace_option
 @_one_line_errors
-def promote(version: int | None, port: int | None, workers: int | None, workspace: Path | None) -> None:
+def promote(
+    version: int | None, port: int | None, workers: int | None, workspace: Path | None
+) -> None:
     """Deploy a version to prod if it is Approved and passed the staging smoke test."""
     ctx = operations.context(workspace)
     state = operations.promote(ctx, version, port=port, workers=workers)
@@ -192,13 +245,20 @@ def promote(version: int | None, port: int | None, workers: int | None, workspac
 
 @click.command()
 @_stage_option("prod")
-@click.option("--to-version", type=int, default=None, help="Default: the previous Approved version served.")
+@click.option(
+    "--to-version", type=int, default=None, help="Default: the previous Approved version served."
+)
 @click.option("--port", type=int, default=None, help="Override the stage's port.")
 @click.option("--workers", type=int, default=None, help="Override the stage's worker count.")
 @_workspace_option
 @_one_line_errors
-def rollback(stage: str, to_version: int | None, port: int | None, workers: int | None,
-             workspace: Path | None) -> None:
+def rollback(
+    stage: str,
+    to_version: int | None,
+    port: int | None,
+    workers: int | None,
+    workspace: Path | None,
+) -> None:
     """Serve an earlier Approved version on a stage, in one step."""
     ctx = operations.context(workspace)
     state = operations.rollback(ctx, stage, to_version, port=port, workers=workers)
@@ -211,21 +271,43 @@ def rollback(stage: str, to_version: int | None, port: int | None, workers: int 
 @click.option("--version", default="latest-approved", show_default=True)
 @click.option("--content-type", default="text/csv", show_default=True)
 @click.option("--accept", default="text/csv", show_default=True)
-@click.option("--split-type", type=click.Choice(["Line", "None"]), default="Line", show_default=True)
-@click.option("--batch-strategy", type=click.Choice(["MultiRecord", "SingleRecord"]),
-              default="MultiRecord", show_default=True)
+@click.option(
+    "--split-type", type=click.Choice(["Line", "None"]), default="Line", show_default=True
+)
+@click.option(
+    "--batch-strategy",
+    type=click.Choice(["MultiRecord", "SingleRecord"]),
+    default="MultiRecord",
+    show_default=True,
+)
 @click.option("--max-payload-mb", type=float, default=6.0, show_default=True)
-@click.option("--assemble-with", type=click.Choice(["Line", "None"]), default="Line", show_default=True)
+@click.option(
+    "--assemble-with", type=click.Choice(["Line", "None"]), default="Line", show_default=True
+)
 @click.option("--input-filter", default="$", show_default=True, help="JSONPath, e.g. '$[1:]'.")
-@click.option("--join-source", type=click.Choice(["Input", "None"]), default="None", show_default=True)
+@click.option(
+    "--join-source", type=click.Choice(["Input", "None"]), default="None", show_default=True
+)
 @click.option("--output-filter", default="$", show_default=True, help="JSONPath, e.g. '$[0,-1]'.")
 @click.option("--progress/--no-progress", default=True)
 @_workspace_option
 @_one_line_errors
-def batch_transform(source: Path, output: Path, version: str, content_type: str, accept: str,
-                    split_type: str, batch_strategy: str, max_payload_mb: float, assemble_with: str,
-                    input_filter: str, join_source: str, output_filter: str, progress: bool,
-                    workspace: Path | None) -> None:
+def batch_transform(
+    source: Path,
+    output: Path,
+    version: str,
+    content_type: str,
+    accept: str,
+    split_type: str,
+    batch_strategy: str,
+    max_payload_mb: float,
+    assemble_with: str,
+    input_filter: str,
+    join_source: str,
+    output_filter: str,
+    progress: bool,
+    workspace: Path | None,
+) -> None:
     """Run a registered model over a file or folder, like a SageMaker TransformJob."""
     from sagepipe.registry import parse_version
     from sagepipe.serving import batch, models
@@ -236,30 +318,51 @@ def batch_transform(source: Path, output: Path, version: str, content_type: str,
     package = models.resolve(ctx.registry, ctx.group, wanted)
     variant = models.prepare(package, ctx.workspace, name="AllTraffic")
     config = batch.TransformConfig(
-        content_type=content_type, accept=accept, split_type=split_type,
-        batch_strategy=batch_strategy, max_payload_mb=max_payload_mb, assemble_with=assemble_with,
-        input_filter=input_filter, join_source=join_source, output_filter=output_filter,
+        content_type=content_type,
+        accept=accept,
+        split_type=split_type,
+        batch_strategy=batch_strategy,
+        max_payload_mb=max_payload_mb,
+        assemble_with=assemble_with,
+        input_filter=input_filter,
+        join_source=join_source,
+        output_filter=output_filter,
     )
-    result = batch.transform(load_handler(Path(variant.model_dir)), source, output, config, progress=progress)
-    click.echo(f"{models.package_id(package)}: {result.records} records in {result.requests} requests "
-               f"-> {', '.join(str(p) for p in result.files)}")
+    result = batch.transform(
+        load_handler(Path(variant.model_dir)), source, output, config, progress=progress
+    )
+    click.echo(
+        f"{models.package_id(package)}: {result.records} records in {result.requests} requests "
+        f"-> {', '.join(str(p) for p in result.files)}"
+    )
 
 
 @click.command(name="shadow-report")
 @_stage_option("prod")
-@click.option("--html", "html_path", type=click.Path(path_type=Path), default=None,
-              help="Also write an HTML page with charts here.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write an HTML page with charts here.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @_workspace_option
 @_one_line_errors
-def shadow_report(stage: str, html_path: Path | None, as_json: bool, workspace: Path | None) -> None:
+def shadow_report(
+    stage: str, html_path: Path | None, as_json: bool, workspace: Path | None
+) -> None:
     """Compare the shadow variant with production: agreement, deltas, p50/p99 latency."""
     from sagepipe.serving import shadow
 
     ctx = operations.context(workspace)
     config = stages.load(stage)
-    report = shadow.compare(operations.capture_destination(ctx, stage), operations.endpoint_name(stage),
-                            config.variant_name, config.shadow_variant_name)
+    report = shadow.compare(
+        operations.capture_destination(ctx, stage),
+        operations.endpoint_name(stage),
+        config.variant_name,
+        config.shadow_variant_name,
+    )
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)
         html_path.write_text(shadow.render_html(report))
@@ -285,12 +388,23 @@ def deployments(stage: str | None, as_json: bool, workspace: Path | None) -> Non
         return
     click.echo(f"{'AT':<27}{'USER':<12}{'ACTION':<10}{'STAGE':<9}{'VERSION':<9}SHADOW")
     for r in rows:
-        click.echo(f"{r.at:<27}{r.user:<12}{r.action:<10}{r.stage:<9}{r.version or '-'!s:<9}{r.shadow_version or '-'}")
+        click.echo(
+            f"{r.at:<27}{r.user:<12}{r.action:<10}{r.stage:<9}{r.version or '-'!s:<9}"
+            f"{r.shadow_version or '-'}"
+        )
 
 
 COMMANDS: list[click.Command] = [
-    serve, deploy, undeploy, endpoints_command, smoke_test, promote, rollback,
-    batch_transform, shadow_report, deployments,
+    serve,
+    deploy,
+    undeploy,
+    endpoints_command,
+    smoke_test,
+    promote,
+    rollback,
+    batch_transform,
+    shadow_report,
+    deployments,
 ]
 
 

@@ -7,9 +7,9 @@ Approved and passed the staging smoke test (``promote``), or an earlier Approved
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sagepipe.registry import ModelPackage, ModelRegistry
 from sagepipe.serving import endpoints, models
@@ -64,7 +64,9 @@ def capture_destination(ctx: Context, stage: str) -> Path:
     return ctx.workspace / "s3" / config.bucket / config.prefix / "datacapture"
 
 
-def version_for_stage(ctx: Context, config: stages.StageConfig, requested: int | None) -> ModelPackage:
+def version_for_stage(
+    ctx: Context, config: stages.StageConfig, requested: int | None
+) -> ModelPackage:
     """Which version a deploy serves: the explicit one, else the stage's ``model_version`` rule."""
     if requested is not None:
         return models.resolve(ctx.registry, ctx.group, requested)
@@ -83,7 +85,8 @@ def version_for_stage(ctx: Context, config: stages.StageConfig, requested: int |
         return models.resolve(ctx.registry, ctx.group, int(rule))
     except ValueError:
         raise ValueError(
-            f"stage {config.stage}: model_version={rule!r} must be 'latest-approved', 'promoted' or a number"
+            f"stage {config.stage}: model_version={rule!r} must be 'latest-approved', "
+            "'promoted' or a number"
         ) from None
 
 
@@ -96,9 +99,16 @@ def promoted_version(ctx: Context, stage: str) -> int | None:
 
 
 def deploy(
-    ctx: Context, stage: str, *, version: int | None = None, shadow_version: int | None = None,
-    shadow_percentage: float | None = None, port: int | None = None, workers: int | None = None,
-    action: str = "deploy", package: ModelPackage | None = None,
+    ctx: Context,
+    stage: str,
+    *,
+    version: int | None = None,
+    shadow_version: int | None = None,
+    shadow_percentage: float | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    action: str = "deploy",
+    package: ModelPackage | None = None,
 ) -> endpoints.EndpointState:
     """Serve a version on a stage's endpoint (start it, or switch it without dropping requests)."""
     config = stages.load(stage)
@@ -108,10 +118,17 @@ def deploy(
     shadow_package = None
     if shadow_version is not None:
         shadow_package = models.resolve(ctx.registry, ctx.group, shadow_version)
-        variants.append(models.prepare(
-            shadow_package, ctx.workspace, name=config.shadow_variant_name, role="shadow",
-            sampling_percentage=config.shadow_percentage if shadow_percentage is None else shadow_percentage,
-        ))
+        variants.append(
+            models.prepare(
+                shadow_package,
+                ctx.workspace,
+                name=config.shadow_variant_name,
+                role="shadow",
+                sampling_percentage=config.shadow_percentage
+                if shadow_percentage is None
+                else shadow_percentage,
+            )
+        )
     spec = EndpointSpec(
         endpoint_name=endpoint_name(stage),
         variants=variants,
@@ -124,13 +141,20 @@ def deploy(
         timeout_seconds=config.timeout_seconds,
     )
     state = endpoints.deploy(
-        spec, workspace=ctx.workspace, stage=stage, host=config.host,
+        spec,
+        workspace=ctx.workspace,
+        stage=stage,
+        host=config.host,
         port=config.port if port is None else port,
         workers=_workers(config.workers if workers is None else workers),
     )
     ctx.history.record(
-        action=action, stage=stage, endpoint=spec.endpoint_name, group=ctx.group,
-        version=package.version, shadow_version=shadow_package.version if shadow_package else None,
+        action=action,
+        stage=stage,
+        endpoint=spec.endpoint_name,
+        group=ctx.group,
+        version=package.version,
+        shadow_version=shadow_package.version if shadow_package else None,
         url=state.url,
     )
     return state
@@ -149,8 +173,14 @@ def undeploy(ctx: Context, stage: str) -> endpoints.EndpointState | None:
     state = endpoints.stop(ctx.workspace, endpoint_name(stage))
     if state is not None:
         version = int(state.model_package.rsplit("/", 1)[-1]) if state.model_package else None
-        ctx.history.record(action="undeploy", stage=stage, endpoint=state.name, group=ctx.group,
-                           version=version, url=state.url)
+        ctx.history.record(
+            action="undeploy",
+            stage=stage,
+            endpoint=state.name,
+            group=ctx.group,
+            version=version,
+            url=state.url,
+        )
     return state
 
 
@@ -158,7 +188,9 @@ def served_version(ctx: Context, stage: str) -> int:
     """The version the running endpoint of ``stage`` serves; refuses when none runs."""
     state = endpoints.read_state(ctx.workspace, endpoint_name(stage))
     if state is None:
-        raise PromotionRefused(f"no {stage} endpoint is running; run `deploy --stage {stage}` first")
+        raise PromotionRefused(
+            f"no {stage} endpoint is running; run `deploy --stage {stage}` first"
+        )
     return int(state.model_package.rsplit("/", 1)[-1])
 
 
@@ -185,7 +217,9 @@ def check_promotion(ctx: Context, version: int | None) -> ModelPackage:
     return package
 
 
-def promote(ctx: Context, version: int | None = None, **deploy_options: object) -> endpoints.EndpointState:
+def promote(
+    ctx: Context, version: int | None = None, **deploy_options: object
+) -> endpoints.EndpointState:
     """Send a version that passed the gates to prod."""
     package = check_promotion(ctx, version)
     return deploy(ctx, "prod", package=package, action="promote", **deploy_options)  # type: ignore[arg-type]
@@ -196,8 +230,11 @@ def rollback_target(ctx: Context, stage: str, to_version: int | None) -> ModelPa
     if to_version is not None:
         package = models.resolve(ctx.registry, ctx.group, to_version)
     else:
-        served = [r.version for r in ctx.history.deployments(stage)
-                  if r.action in ("deploy", "promote", "rollback") and r.version is not None]
+        served = [
+            r.version
+            for r in ctx.history.deployments(stage)
+            if r.action in ("deploy", "promote", "rollback") and r.version is not None
+        ]
         current = served[-1] if served else None
         earlier = [v for v in reversed(served) if v != current]
         candidates = [models.resolve(ctx.registry, ctx.group, v) for v in dict.fromkeys(earlier)]
@@ -214,7 +251,9 @@ def rollback_target(ctx: Context, stage: str, to_version: int | None) -> ModelPa
     return package
 
 
-def rollback(ctx: Context, stage: str, to_version: int | None = None, **deploy_options: object) -> endpoints.EndpointState:
+def rollback(
+    ctx: Context, stage: str, to_version: int | None = None, **deploy_options: object
+) -> endpoints.EndpointState:
     """Serve an earlier Approved version on ``stage`` in one step."""
     package = rollback_target(ctx, stage, to_version)
     return deploy(ctx, stage, package=package, action="rollback", **deploy_options)  # type: ignore[arg-type]
@@ -227,11 +266,18 @@ def smoke_test(ctx: Context, stage: str, root: Path | None = None) -> smoke.Smok
     config = stages.load(stage)
     state = endpoints.read_state(ctx.workspace, endpoint_name(stage))
     if state is None:
-        raise PromotionRefused(f"no {stage} endpoint is running; run `deploy --stage {stage}` first")
+        raise PromotionRefused(
+            f"no {stage} endpoint is running; run `deploy --stage {stage}` first"
+        )
     package = models.resolve(ctx.registry, ctx.group, served_version(ctx, stage))
     rows = smoke.held_out_rows(package, root)
     registered = smoke.registered_metrics(package, ctx.workspace / "s3")
     result = smoke.run(state.url, package, rows, registered, config.smoke)
-    ctx.history.record_smoke_test(stage=stage, group=ctx.group, version=package.version,
-                                  passed=result.passed, details=result.to_dict())
+    ctx.history.record_smoke_test(
+        stage=stage,
+        group=ctx.group,
+        version=package.version,
+        passed=result.passed,
+        details=result.to_dict(),
+    )
     return result

@@ -65,15 +65,15 @@ def registered_metrics(package: ModelPackage, s3_root: Path) -> dict[str, float]
     """The evaluation registered with the version, flattened to ``{name: value}``."""
     report: dict[str, Any] = dict(package.metrics)
     if not report:
-        uri = (package.model_metrics.get("ModelQuality", {}).get("Statistics", {}).get("S3Uri", ""))
+        uri = package.model_metrics.get("ModelQuality", {}).get("Statistics", {}).get("S3Uri", "")
         if uri.startswith("s3://"):
-            path = s3_root / uri[len("s3://"):]
+            path = s3_root / uri[len("s3://") :]
             if path.is_file():
                 report = json.loads(path.read_text())
     block = report.get("binary_classification_metrics", report)
     flat: dict[str, float] = {}
-    for name, value in block.items():
-        value = value.get("value") if isinstance(value, dict) else value
+    for name, entry in block.items():
+        value: Any = entry.get("value") if isinstance(entry, dict) else entry
         try:
             flat[name] = float(value)
         except (TypeError, ValueError):
@@ -81,8 +81,13 @@ def registered_metrics(package: ModelPackage, s3_root: Path) -> dict[str, float]
     return flat
 
 
-def run(url: str, package: ModelPackage, rows: pd.DataFrame, registered: dict[str, float],
-        options: dict[str, Any]) -> SmokeResult:
+def run(
+    url: str,
+    package: ModelPackage,
+    rows: pd.DataFrame,
+    registered: dict[str, float],
+    options: dict[str, Any],
+) -> SmokeResult:
     """Send the rows to ``url`` and check status, shape, latency and metric agreement."""
     batch_rows = int(options.get("batch_rows", 100))
     tolerance = float(options.get("tolerance", 0.02))
@@ -94,11 +99,15 @@ def run(url: str, package: ModelPackage, rows: pd.DataFrame, registered: dict[st
     probabilities: list[float] = []
     requests = 0
     for start in range(0, len(records), batch_rows):
-        chunk = records[start:start + batch_rows]
-        status, body, _ = _post(url, json.dumps({"instances": chunk}).encode(), JSON_TYPE, JSON_TYPE)
+        chunk = records[start : start + batch_rows]
+        status, body, _ = _post(
+            url, json.dumps({"instances": chunk}).encode(), JSON_TYPE, JSON_TYPE
+        )
         requests += 1
         if status != 200:
-            failures.append(f"rows {start}-{start + len(chunk) - 1} answered {status}: {body[:200]!r}")
+            failures.append(
+                f"rows {start}-{start + len(chunk) - 1} answered {status}: {body[:200]!r}"
+            )
             break
         predictions = json.loads(body).get("predictions", [])
         if len(predictions) != len(chunk):
@@ -110,7 +119,7 @@ def run(url: str, package: ModelPackage, rows: pd.DataFrame, registered: dict[st
     for record in records[: int(options.get("latency_requests", 20))]:
         line = ",".join("" if record[name] is None else str(record[name]) for name in data.FEATURES)
         started = time.perf_counter()
-        status, body, content_type = _post(url, line.encode(), "text/csv", "text/csv")
+        status, body, _ = _post(url, line.encode(), "text/csv", "text/csv")
         latencies.append((time.perf_counter() - started) * 1000)
         requests += 1
         if status != 200 or len(body.decode().strip().splitlines()) != 1:
@@ -119,10 +128,16 @@ def run(url: str, package: ModelPackage, rows: pd.DataFrame, registered: dict[st
     p99 = float(np.percentile(latencies, 99)) if latencies else math.nan
     if latencies and p99 > max_latency:
         failures.append(f"p99 latency {p99:.1f} ms is over max_latency_ms={max_latency:g}")
-    served = _metrics(rows[data.TARGET].to_numpy()[: len(labels)], labels, probabilities) if labels else {}
+    served = (
+        _metrics(rows[data.TARGET].to_numpy()[: len(labels)], labels, probabilities)
+        if labels
+        else {}
+    )
     for name in wanted:
         if name not in registered:
-            failures.append(f"the registered evaluation has no {name!r}; register the evaluation report")
+            failures.append(
+                f"the registered evaluation has no {name!r}; register the evaluation report"
+            )
         elif name in served and abs(served[name] - registered[name]) > tolerance:
             failures.append(
                 f"served {name} {served[name]:.4f} differs from registered {registered[name]:.4f} "
@@ -142,11 +157,13 @@ def _metrics(truth: np.ndarray, labels: list[int], probabilities: list[float]) -
 
 def _post(url: str, body: bytes, content_type: str, accept: str) -> tuple[int, bytes, str]:
     request = urllib.request.Request(
-        f"{url}/invocations", data=body, method="POST",
+        f"{url}/invocations",
+        data=body,
+        method="POST",
         headers={"Content-Type": content_type, "Accept": accept},
     )
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - local endpoint
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read(), response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as err:
         return err.code, err.read(), err.headers.get("Content-Type", "")

@@ -47,7 +47,8 @@ def load(stage: str, folder: Path = STAGES_DIR) -> StageConfig:
     path = folder / f"{stage}.toml"
     if not path.is_file():
         raise ValueError(
-            f"stage {stage!r} has no config {path}; use one of {', '.join(available())} or add the file"
+            f"stage {stage!r} has no config {path}; "
+            f"use one of {', '.join(available())} or add the file"
         )
     try:
         raw = tomllib.loads(path.read_text())
@@ -65,7 +66,8 @@ def load(stage: str, folder: Path = STAGES_DIR) -> StageConfig:
             port=int(server.get("port", 8080)),
             workers=int(server.get("workers", 0)),
             timeout_seconds=float(
-                os.environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or server.get("timeout_seconds", 60)
+                os.environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT")
+                or server.get("timeout_seconds", 60)
             ),
             max_payload_mb=float(server.get("max_payload_mb", 6)),
             variant_name=str(variant.get("name", "AllTraffic")),
@@ -78,9 +80,13 @@ def load(stage: str, folder: Path = STAGES_DIR) -> StageConfig:
             smoke=dict(raw.get("smoke_test", {})),
         )
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{path}: a value has the wrong type ({err}); compare with staging.toml") from None
-    for name, value in (("capture.sampling_percentage", config.capture_percentage),
-                        ("shadow.sampling_percentage", config.shadow_percentage)):
+        raise ValueError(
+            f"{path}: a value has the wrong type ({err}); compare with staging.toml"
+        ) from None
+    for name, value in (
+        ("capture.sampling_percentage", config.capture_percentage),
+        ("shadow.sampling_percentage", config.shadow_percentage),
+    ):
         if not 0 <= value <= 100:
             raise ValueError(f"{path}: {name}={value} must be between 0 and 100")
     if not 0 < config.port < 65536:
