@@ -13,3 +13,14 @@ from __future__ import annotations
 
 class MigrationError(Exception):
     """A one-line problem with the user's input: names the value, the rule and the fix."""
+
+
+def require(module: str, purpose: str) -> None:
+    """Fail with the install command when an optional dependency of migrate is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MigrationError(
+            f"{purpose} needs the Python package {module!r}, which is not installed; install "
+            "the project's 'migrate' extra (pip install -e '.[migrate]')"
+        )

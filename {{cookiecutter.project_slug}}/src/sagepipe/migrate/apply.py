@@ -18,6 +18,7 @@ from . import MigrationError
 from .build import Migration, build
 from .generate import Layout, generate
 from .notebook import read_notebook
+from .polish import polish
 from .planfile import assignments, parameter_values, read_plan
 from .project import Project
 
@@ -71,7 +72,8 @@ def load_migration(project: Project, plan: Path) -> tuple[Migration, Layout]:
 def apply_plan(project: Project, plan: Path) -> ApplyResult:
     """Generate the plan's files into the project; raise MigrationError on any conflict."""
     migration, layout = load_migration(project, plan)
-    files = generate(migration, layout)
+    files = {path: polish(text, path, project.root)
+             for path, text in generate(migration, layout).items()}
     manifest_file = manifest_path(plan)
     previous: dict[str, str] = {}
     if manifest_file.is_file():

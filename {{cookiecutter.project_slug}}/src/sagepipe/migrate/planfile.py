@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import MigrationError
+from . import MigrationError, require
 from .build import Migration
 from .generate import camel
 from .project import Project
@@ -92,6 +92,7 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
 
 def write_plan(migration: Migration, project: Project, path: Path) -> Path:
     """Write the plan YAML to ``path`` (folders created); return the path."""
+    require("yaml", "writing a migration plan")
     import yaml
 
     path = Path(path)
@@ -126,6 +127,7 @@ def _dumper() -> Any:
 
 def read_plan(path: Path) -> dict[str, Any]:
     """Read and check a plan; raise MigrationError naming the bad value and the fix."""
+    require("yaml", "reading a migration plan")
     import yaml
 
     path = Path(path)

@@ -11,6 +11,7 @@ this migration exists to avoid.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tarfile
@@ -125,10 +126,9 @@ def load_value(folder: Path, name: str) -> Any:
         frame.index.name = meta["index_name"]
         for column, dtype in meta["dtypes"].items():
             if str(frame[column].dtype) != dtype:
-                try:
+                # If a dtype cannot be restored, keep what CSV gave; the file documents it.
+                with contextlib.suppress(TypeError, ValueError):
                     frame[column] = frame[column].astype(dtype)
-                except (TypeError, ValueError):
-                    pass  # keep what CSV gave; the dtype file still documents the original
         if meta["kind"] == "series":
             series = frame.iloc[:, 0]
             series.name = meta["name"]

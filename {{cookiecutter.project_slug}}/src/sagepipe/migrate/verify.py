@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import MigrationError
+from . import MigrationError, require
 from .apply import load_migration
 from .build import Migration
 from .generate import Layout, camel, input_folder, output_folder
@@ -102,6 +102,8 @@ class VerifyReport:
 
 def run_notebook(migration: Migration, timeout: int) -> dict[str, dict[str, Any]]:
     """Run the notebook with probes; return ``{step: {"values": ..., "metrics": ...}}``."""
+    require("nbclient", "running the notebook")
+    require("ipykernel", "running the notebook")
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
