@@ -177,6 +177,26 @@ def test_input_uri_must_be_s3_or_an_expression() -> None:
     )
 
 
+def test_a_step_object_as_an_input_points_at_its_outputs() -> None:
+    source = prep()
+    trained = fit(source)
+    raises(
+        lambda: Processing(
+            "Evaluate",
+            steps.evaluate,
+            inputs={"model": trained, "test": source},
+            outputs=["evaluation"],
+        ),
+        "step 'Evaluate': input 'model' is the step 'Train' itself; pass Train.model_artifacts "
+        "(its packed model)",
+    )
+    raises(
+        lambda: Training("Train2", steps.train, channels={"train": source}),
+        "step 'Train2': channel 'train' is the step 'Preprocess' itself; pass one of its "
+        "outputs, e.g. .outputs.test",
+    )
+
+
 def test_duplicate_step_names() -> None:
     first, second = prep(), prep()
     raises(

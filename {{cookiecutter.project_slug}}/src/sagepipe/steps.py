@@ -809,6 +809,16 @@ def _check_script(step_name: str, script: Any) -> Path:
 
 
 def _check_uri_value(step_name: str, label: str, value: Any) -> None:
+    if isinstance(value, Training):
+        raise GraphError(
+            f"step {step_name!r}: {label} is the step {value.name!r} itself; pass "
+            f"{value.name}.model_artifacts (its packed model)"
+        )
+    if isinstance(value, Processing):
+        raise GraphError(
+            f"step {step_name!r}: {label} is the step {value.name!r} itself; pass one of its "
+            f"outputs, e.g. .outputs.{sorted(value.outputs)[0] if len(value.outputs) else 'NAME'}"
+        )
     if isinstance(value, Parameter) and not isinstance(value, ParameterString):
         raise GraphError(
             f"step {step_name!r}: {label} is {value!r}; an S3 location must be a ParameterString"
