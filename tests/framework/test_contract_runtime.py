@@ -314,3 +314,43 @@ def test_bind_processing_creates_output_folders(tmp_path: Path) -> None:
     assert kwargs == {"raw": tmp_path / "raw", "train": tmp_path / "tr", "test": tmp_path / "te"}
     assert (tmp_path / "tr").is_dir() and (tmp_path / "te").is_dir()
     assert not (tmp_path / "raw").exists()  # inputs are never invented
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Path", Path),
+        ("pathlib.Path | None", Path),
+        ("int | None", int),
+        ("Optional[float]", float),
+        ("typing.Optional[bool]", bool),
+        ("None | str", str),
+        ("list[str]", None),
+        ("int | str", None),
+    ],
+)
+def test_annotations_read_as_text_for_older_container_pythons(
+    text: str, expected: type | None
+) -> None:
+    # Python 3.9 (SageMaker's scikit-learn 1.2-1 image) cannot evaluate `X | None`.
+    assert contract._annotation_from_text(text) is expected
+
+
+def test_describe_falls_back_to_annotation_text_when_evaluation_fails() -> None:
+    def step(data, flag=False):  # type: ignore[no-untyped-def]
+        return None
+
+    # What `from __future__ import annotations` leaves behind, with a name that does not
+    # resolve in this module, as `X | None` does not on Python 3.9.
+    step.__annotations__ = {"data": "Path | NotDefinedHere", "flag": "bool"}
+    with pytest.raises(contract.ContractError, match="cannot read the annotations"):
+        contract.describe(step)
+    step.__annotations__ = {"data": "Path | None", "flag": "bool", "missing": "Undefined"}
+    with pytest.raises(contract.ContractError, match="cannot read the annotations"):
+        contract.describe(step)
+    step.__annotations__ = {"data": "Path | None", "flag": "Optional[bool]"}
+    specs = contract.describe(step)
+    assert [(s.name, s.is_path, s.type) for s in specs] == [
+        ("data", True, Path),
+        ("flag", False, bool),
+    ]

@@ -65,8 +65,15 @@ def describe(fn: Callable[..., Any]) -> list[ParamSpec]:
     """Classify the parameters of ``fn`` into folders (``Path``) and scalar values."""
     try:
         hints = typing.get_type_hints(fn)
-    except Exception as exc:  # a broken annotation deserves its own message
-        raise ContractError(f"cannot read the annotations of {_label(fn)}: {exc}") from exc
+    except Exception as exc:
+        # An older container Python (SageMaker's scikit-learn 1.2-1 image runs 3.9) cannot
+        # evaluate `Path | None`; the contract only needs simple names, so read the text.
+        hints = {}
+        for name, annotation in getattr(fn, "__annotations__", {}).items():
+            resolved = _annotation_from_text(annotation) if isinstance(annotation, str) else None
+            if resolved is None:
+                raise ContractError(f"cannot read the annotations of {_label(fn)}: {exc}") from exc
+            hints[name] = resolved
     specs = []
     for param in inspect.signature(fn).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
@@ -302,6 +309,31 @@ def _decode_hp(text: str) -> Any:
         except ValueError:
             return text
     return text
+
+
+_NAMED_TYPES: dict[str, Any] = {
+    "Path": Path,
+    "pathlib.Path": Path,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "None": type(None),
+}
+
+
+def _annotation_from_text(text: str) -> Any:
+    """Resolve ``"Path"``, ``"int | None"``, ``"Optional[str]"`` without evaluating them."""
+    cleaned = text.strip()
+    for prefix in ("typing.Optional[", "Optional["):
+        if cleaned.startswith(prefix) and cleaned.endswith("]"):
+            cleaned = cleaned[len(prefix) : -1] + " | None"
+    members = [part.strip() for part in cleaned.split("|")]
+    types_found = [_NAMED_TYPES.get(member) for member in members]
+    if any(t is None for t in types_found):
+        return None
+    real = [t for t in types_found if t is not type(None)]
+    return real[0] if len(real) == 1 else None
 
 
 def _unwrap_optional(annotation: Any) -> Any:
