@@ -21,7 +21,8 @@ from .errors import GraphError
 from .expressions import ExecutionVariables, Join, render
 from .graph import Pipeline
 from .parameters import Parameter
-from .steps import Condition, Fail, FunctionStep, Processing, RegisterModel, Step, Training
+from .register import RegisterModel
+from .steps import Condition, Fail, FunctionStep, Processing, Step, Training
 
 DEFINITION_VERSION = "2020-12-01"
 PROCESSING_ROOT = "/opt/ml/processing"

@@ -53,19 +53,17 @@ from .parameters import (
     ParameterInteger,
     ParameterString,
 )
+from .register import MetricsSource, ModelMetrics, RegisterModel
 from .steps import (
     CacheConfig,
     Condition,
     Fail,
     FunctionStep,
-    MetricsSource,
-    ModelMetrics,
     Processing,
     PropertyFile,
-    RegisterModel,
     Step,
     Training,
-    _walk_values,
+    walk_values,
 )
 
 __all__ = [
@@ -224,7 +222,7 @@ class Pipeline:
                     f"step {step.name!r} uses parameter {parameter.name!r}, which the pipeline "
                     "does not declare; add it to Pipeline(parameters=...)"
                 )
-            for value in _walk_values(step.values()):
+            for value in walk_values(step.values()):
                 if isinstance(value, JsonGet) and value.property_file.step is None:
                     raise GraphError(
                         f"step {step.name!r} reads property file {value.property_file.name!r}, "

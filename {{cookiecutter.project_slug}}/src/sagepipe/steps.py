@@ -1,4 +1,4 @@
-"""Steps of a pipeline: Processing, Training, Condition, Fail, RegisterModel.
+"""Steps of a pipeline: Processing, Training, Condition and Fail (RegisterModel: register.py).
 
 Steps only describe the graph; ``compile.py`` turns them into definition JSON. Every
 constructor validates eagerly, so a mistake fails where the pipeline is built, with one
@@ -22,7 +22,6 @@ from .expressions import (
     Value,
     check_value,
     parameters_of,
-    render,
     steps_of,
 )
 from .parameters import Parameter, ParameterString
@@ -30,7 +29,8 @@ from .parameters import Parameter, ParameterString
 # SageMaker's rule for step names (the public definition schema).
 _STEP_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+# Step types SageMaker allows inside a Condition's branches (of those sagepipe builds).
+BRANCH_STEP_TYPES = ("Processing", "Training", "RegisterModel", "Fail")
 # The code tree of a processing step arrives in /opt/ml/processing/input/code.
 RESERVED_INPUTS = ("code",)
 
@@ -401,7 +401,7 @@ class Processing(FunctionStep):
                     "rename the function parameter"
                 )
             self._check_bound_folder("input", input_name)
-            _check_uri_value(name, f"input {input_name!r}", value)
+            check_uri_value(name, f"input {input_name!r}", value)
         for output_name in output_names:
             if output_names.count(output_name) > 1:
                 raise GraphError(f"step {name!r}: output {output_name!r} is listed twice")
@@ -510,7 +510,7 @@ class Training(FunctionStep):
                     f"step {name!r}: channel name {channel!r} must be a Python identifier"
                 )
             self._check_bound_folder("channel", channel)
-            _check_uri_value(name, f"channel {channel!r}", value)
+            check_uri_value(name, f"channel {channel!r}", value)
         for spec in self.specs.values():
             if (
                 spec.is_path
@@ -566,7 +566,7 @@ class Condition(Step):
         self.conditions = flatten(list(conditions))
         for label, branch in (("if_steps", if_steps), ("else_steps", else_steps)):
             for step in branch:
-                if not isinstance(step, (Processing, Training, Fail, RegisterModel)):
+                if step.type_name not in BRANCH_STEP_TYPES:
                     raise GraphError(
                         f"step {name!r}: {label} entry {step!r} cannot run in a branch; "
                         "use Processing, Training, RegisterModel or Fail steps"
@@ -576,16 +576,6 @@ class Condition(Step):
 
     def values(self) -> list[Any]:
         return [v for condition in self.conditions for v in condition.values()]
-
-    def property_file_reads(self) -> list[PropertyFile]:
-        """Return the property files the conditions read."""
-        from .expressions import JsonGet
-
-        found: list[PropertyFile] = []
-        for value in _walk_values(self.values()):
-            if isinstance(value, JsonGet):
-                found.append(value.property_file)
-        return found
 
     def branch_steps(self) -> list[Step]:
         """Return the steps of both branches."""
@@ -614,169 +604,6 @@ class Fail(Step):
 
     def values(self) -> list[Any]:
         return [self.message]
-
-
-@dataclass(frozen=True)
-class MetricsSource:
-    """One ``MetricsSource`` of ``ModelMetrics``: a JSON (or CSV) report in S3."""
-
-    s3_uri: Value
-    content_type: str = "application/json"
-
-    def to_request(self) -> dict[str, Any]:
-        """Return the JSON form of the source."""
-        return {"ContentType": self.content_type, "S3Uri": render(self.s3_uri)}
-
-
-@dataclass(frozen=True)
-class ModelMetrics:
-    """SageMaker's ``ModelMetrics``; ``model_statistics`` is the usual evaluation report."""
-
-    model_statistics: MetricsSource | None = None
-    model_constraints: MetricsSource | None = None
-    data_statistics: MetricsSource | None = None
-    data_constraints: MetricsSource | None = None
-
-    def sources(self) -> list[MetricsSource]:
-        """Return the sources that are set."""
-        return [
-            s
-            for s in (
-                self.model_statistics,
-                self.model_constraints,
-                self.data_statistics,
-                self.data_constraints,
-            )
-            if s is not None
-        ]
-
-    def to_request(self, *, empty_sections: bool = True) -> dict[str, Any]:
-        """Return the ``ModelMetrics`` JSON, with the empty sections the SDK emits.
-
-        ``empty_sections=False`` gives the ``DriftCheckBaselines`` form, which has none.
-        """
-        model_quality: dict[str, Any] = {}
-        if self.model_statistics:
-            model_quality["Statistics"] = self.model_statistics.to_request()
-        if self.model_constraints:
-            model_quality["Constraints"] = self.model_constraints.to_request()
-        data_quality: dict[str, Any] = {}
-        if self.data_statistics:
-            data_quality["Statistics"] = self.data_statistics.to_request()
-        if self.data_constraints:
-            data_quality["Constraints"] = self.data_constraints.to_request()
-        request: dict[str, Any] = {"Bias": {}, "Explainability": {}} if empty_sections else {}
-        if model_quality:
-            request["ModelQuality"] = model_quality
-        if data_quality:
-            request["ModelDataQuality"] = data_quality
-        return request
-
-
-class RegisterModel(Step):
-    """Register a trained model as a new version of a model package group.
-
-    ``model`` is a Training step (its packed model) or an S3 URI expression.
-    ``metrics`` is an S3 URI (for example ``report.uri``) of an evaluation report in
-    SageMaker's ModelMetrics layout, or a :class:`ModelMetrics`. ``inference_program``
-    is the handler inside ``model.tar.gz``'s ``code/`` folder that serving runs.
-    """
-
-    type_name = "RegisterModel"
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        model: Training | Value,
-        group: str | ParameterString,
-        metrics: ModelMetrics | Value | None = None,
-        approval_status: str | ParameterString = "PendingManualApproval",
-        content_types: Sequence[str] = ("text/csv",),
-        response_types: Sequence[str] | None = None,
-        inference_instances: Sequence[str] | None = None,
-        transform_instances: Sequence[str] | None = None,
-        image_uri: str | None = None,
-        inference_program: str | None = "inference.py",
-        environment: Mapping[str, Value] | None = None,
-        customer_metadata: Mapping[str, str] | None = None,
-        drift_check_baselines: ModelMetrics | None = None,
-        model_description: str | None = None,
-        depends_on: Sequence[Step] | None = None,
-        display_name: str | None = None,
-        description: str | None = None,
-    ) -> None:
-        super().__init__(
-            name, depends_on=depends_on, display_name=display_name, description=description
-        )
-        if isinstance(model, Training):
-            self.model_data: Value = model.model_artifacts
-            self.training: Training | None = model
-        else:
-            _check_uri_value(name, "model", model)
-            self.model_data = model
-            self.training = None
-        if not isinstance(group, (str, ParameterString)) or (isinstance(group, str) and not group):
-            raise GraphError(
-                f"step {name!r}: group={group!r} must name a model package group, "
-                "for example 'churn-model'"
-            )
-        self.group = group
-        if metrics is None or isinstance(metrics, ModelMetrics):
-            self.metrics = metrics
-        else:
-            _check_uri_value(name, "metrics", metrics)
-            self.metrics = ModelMetrics(model_statistics=MetricsSource(metrics))
-        if isinstance(approval_status, str) and approval_status not in APPROVAL_STATUSES:
-            raise GraphError(
-                f"step {name!r}: approval_status {approval_status!r} is not one of "
-                f"{', '.join(APPROVAL_STATUSES)}"
-            )
-        if not isinstance(approval_status, (str, ParameterString)):
-            raise GraphError(
-                f"step {name!r}: approval_status={approval_status!r} must be a string or a "
-                "ParameterString"
-            )
-        self.approval_status = approval_status
-        if isinstance(content_types, str) or not content_types:
-            raise GraphError(
-                f"step {name!r}: content_types must be a non-empty list like ['text/csv']"
-            )
-        self.content_types = list(content_types)
-        self.response_types = list(response_types) if response_types else list(content_types)
-        self.inference_instances = list(inference_instances) if inference_instances else None
-        self.transform_instances = list(transform_instances) if transform_instances else None
-        self.image_uri = image_uri
-        self.inference_program = inference_program
-        self.environment = dict(environment or {})
-        self.customer_metadata = dict(customer_metadata or {})
-        for key, value in self.customer_metadata.items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise GraphError(
-                    f"step {name!r}: customer_metadata {key!r}={value!r} must map strings "
-                    "to strings"
-                )
-        if drift_check_baselines is not None and not isinstance(
-            drift_check_baselines, ModelMetrics
-        ):
-            raise GraphError(
-                f"step {name!r}: drift_check_baselines must be a ModelMetrics of baseline "
-                "statistics and constraints"
-            )
-        self.drift_check_baselines = drift_check_baselines
-        self.model_description = model_description
-
-    def values(self) -> list[Any]:
-        metric_uris = [s.s3_uri for s in self.metrics.sources()] if self.metrics else []
-        if self.drift_check_baselines is not None:
-            metric_uris += [s.s3_uri for s in self.drift_check_baselines.sources()]
-        return [
-            self.model_data,
-            self.group,
-            self.approval_status,
-            *metric_uris,
-            *self.environment.values(),
-        ]
 
 
 def _check_function(step_name: str, fn: Any) -> Callable[..., Any]:
@@ -808,7 +635,7 @@ def _check_script(step_name: str, script: Any) -> Path:
     return path
 
 
-def _check_uri_value(step_name: str, label: str, value: Any) -> None:
+def check_uri_value(step_name: str, label: str, value: Any) -> None:
     if isinstance(value, Training):
         raise GraphError(
             f"step {step_name!r}: {label} is the step {value.name!r} itself; pass "
@@ -839,13 +666,13 @@ def _as_text(value: str | int | float | bool) -> str:
     return str(value)
 
 
-def _walk_values(values: list[Any]) -> list[Any]:
-    """Flatten nested Join values so that JsonGet inside a Join is found too."""
+def walk_values(values: list[Any]) -> list[Any]:
+    """The values and, recursively, the values inside Joins (to find every JsonGet)."""
     from .expressions import Join
 
     flat: list[Any] = []
     for value in values:
         flat.append(value)
         if isinstance(value, Join):
-            flat.extend(_walk_values(value.values))
+            flat.extend(walk_values(value.values))
     return flat
