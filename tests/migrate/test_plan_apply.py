@@ -173,3 +173,34 @@ def test_apply_refuses_a_plan_for_an_edited_notebook(make_project) -> None:
     result = invoke(root, "apply", str(path))
     assert result.exit_code == 1
     assert "the notebook changed since churn_messy.yaml was written" in result.output
+
+
+def test_tags_and_step_comments_name_the_steps(make_project) -> None:
+    root = make_project("sections_h2.ipynb")
+    _, document = plan(root, "sections_h2.ipynb")
+    steps = {s["name"]: s for s in document["steps"]}
+    assert list(steps) == ["preprocess", "split", "fit", "evaluate"]
+    assert steps["fit"]["kind"] == "Training" and steps["split"]["role"] == "preprocess"
+    # the scaler was fitted in `fit`, so `evaluate` reads it (and the model) from there
+    assert steps["evaluate"]["inputs"]["from fit"] == ["clf", "scaler", "X_tr_s"]
+    reasons = {c["cell"]: c["reason"] for c in document["cells"]}
+    assert reasons[7] == "cell tag 'step:split'" and reasons[9] == "comment '# step: fit'"
+    assert reasons[3] == "heading 'Load'"
+
+
+def test_folder_parameters_never_shadow_notebook_variables(make_project) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    root = make_project()
+    notebook = new_notebook()
+    notebook.cells = [
+        new_code_cell("import pandas as pd\ndata_dir = 'data'\noutput_dir = 'results'"),
+        new_code_cell("df = pd.read_csv('data/customers.csv')\nprint(data_dir, output_dir)"),
+    ]
+    nbformat.write(notebook, root / "notebooks" / "clash.ipynb")
+    path, _ = plan(root, "clash.ipynb")
+    assert invoke(root, "apply", str(path)).exit_code == 0
+    code = next((root / "src").glob("*/steps/clash/preprocess.py")).read_text()
+    assert "input_data_dir: Path" in code and "step_output_dir: Path" in code
+    compile(code, "preprocess.py", "exec")

@@ -38,6 +38,7 @@ def verify(root: Path, plan: Path):  # noqa: ANN201
     [
         ("churn_messy.ipynb", {"auc", "scores.forest", "scores.logreg"}),
         ("houses_percent.py", {"mae.ridge", "mae.boost", "r2"}),
+        ("sections_h2.ipynb", {"f1", "cv[0]", "cv[1]", "cv[2]"}),
     ],
 )
 def test_migrated_steps_reproduce_the_notebook(make_project, notebook: str,

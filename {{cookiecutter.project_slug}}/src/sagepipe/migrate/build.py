@@ -316,12 +316,17 @@ def _data_inputs(path: Path, parameters: list[Parameter], parsed: dict[int, list
         folder = file.parent
         if folder not in folders:
             label = "data_dir" if not folders else f"data_dir_{len(folders) + 1}"
+            while label in used:
+                label = f"input_{label}"
             folders[folder] = DataInput(label, folder)
         entry = folders[folder]
         if file.name not in entry.files:
             entry.files.append(file.name)
         return entry.name, file.name
 
+    # Input folder names must not shadow a notebook variable (a `data_dir = ...` cell).
+    used = {n.id for s in parsed.values() for st in s for n in ast.walk(st)
+            if isinstance(n, ast.Name)} | {p.name for p in parameters}
     path_constants: dict[str, tuple[str, str]] = {}
     for parameter in parameters:
         if isinstance(parameter.value, str):
@@ -535,6 +540,12 @@ def _data_flow(migration: Migration) -> None:
                                 step.data_inputs.append(data.name)
             step.metrics.extend(m for m in _metric_targets(statement) if m not in step.metrics)
         # Names imported and also used inside helpers the step calls are the helpers' business.
+    for step in migration.steps:
+        names = {n.id for _, s in step.statements for n in ast.walk(s) if isinstance(n, ast.Name)}
+        if step.role == "train" and "model_dir" in names:
+            migration.warnings.append(
+                f"step {step.name}: the notebook uses a variable 'model_dir', which is also the "
+                "training job's model folder; rename the variable in the generated step")
     by_name = {s.name: s for s in migration.steps}
     for step in migration.steps:
         for producer, names in step.inputs.items():

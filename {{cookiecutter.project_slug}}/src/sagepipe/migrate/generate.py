@@ -53,8 +53,15 @@ def camel(name: str) -> str:
 
 
 def output_folder(step: Step) -> str:
-    """The Path parameter a step writes into: Training steps write the model folder."""
-    return MODEL_FOLDER if step.role == "train" else OUTPUT_FOLDER
+    """The Path parameter a step writes into: Training steps write the model folder.
+
+    A processing step whose notebook code has its own ``output_dir`` variable gets
+    ``step_output_dir`` instead, so the notebook's variable cannot redirect the outputs.
+    """
+    if step.role == "train":
+        return MODEL_FOLDER
+    names = {n.id for _, s in step.statements for n in ast.walk(s) if isinstance(n, ast.Name)}
+    return OUTPUT_FOLDER if OUTPUT_FOLDER not in names else f"step_{OUTPUT_FOLDER}"
 
 
 def input_folder(producer: str, taken: set[str]) -> str:
@@ -326,7 +333,7 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
         for producer in step.inputs:
             source = by_name[producer]
             reference = (f"{producer}_step.model_artifacts" if source.role == "train"
-                         else f"{producer}_step.outputs.{OUTPUT_FOLDER}")
+                         else f"{producer}_step.outputs.{output_folder(source)}")
             folders[input_folder(producer, taken)] = reference
         values = {name: f"{name.lower()}_param" for name in step.parameters
                   if name in parameters}
@@ -344,7 +351,7 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
             lines.append(f"        {camel(step.name)!r},")
             lines.append(f"        {step.name},")
             lines.append(f"        inputs={folder_text},")
-            lines.append(f"        outputs=[{OUTPUT_FOLDER!r}],")
+            lines.append(f"        outputs=[{output_folder(step)!r}],")
             lines.append(f"        arguments={value_text},")
         lines.append("    )")
     parameter_list = [d.name for d in migration.data_inputs] + [

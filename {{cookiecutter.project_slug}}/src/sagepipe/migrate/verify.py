@@ -231,12 +231,9 @@ def run_executor(migration: Migration, layout: Layout, project: Project, work: P
             done[step.name] = folder
         else:
             outputs = properties["ProcessingOutputConfig"]["Outputs"]
-            entry = outputs[0] if isinstance(outputs, list) else outputs[OUTPUT_KEY]
+            entry = outputs[0] if isinstance(outputs, list) else outputs[output_folder(step)]
             done[step.name] = uri_to_path(s3_root, entry["S3Output"]["S3Uri"])
     return done
-
-
-OUTPUT_KEY = "output_dir"
 
 
 def _forget(package: str) -> None:
