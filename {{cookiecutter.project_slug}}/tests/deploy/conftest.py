@@ -27,6 +27,18 @@ from sagepipe.serving.spec import CaptureSpec, EndpointSpec, VariantSpec
 from .helpers import pack
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_native_thread() -> Iterator[None]:
+    """Run in-process models on one OpenMP/BLAS thread, as the server's workers do.
+
+    Small predictions on a busy 2-core machine were 20x slower with a thread pool per call.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 def _register(
     registry: ModelRegistry,
     workspace: Path,
