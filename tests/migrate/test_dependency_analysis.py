@@ -9,7 +9,7 @@ import pytest
 from sagepipe.migrate.analysis import effects, function_free_names
 
 
-def run(source: str):  # noqa: ANN201
+def run(source: str):
     return effects(ast.parse(source).body)
 
 

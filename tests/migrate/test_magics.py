@@ -17,8 +17,12 @@ def test_pip_install_becomes_requirements_without_flags() -> None:
 def test_every_other_magic_and_shell_line_is_a_todo() -> None:
     source = "%matplotlib inline\n!ls -la\nfiles = !ls\n%load_ext autoreload\ny = 2"
     clean = strip_magics(source)
-    assert [n.line for n in clean.notes] == ["%matplotlib inline", "!ls -la", "files = !ls",
-                                             "%load_ext autoreload"]
+    assert [n.line for n in clean.notes] == [
+        "%matplotlib inline",
+        "!ls -la",
+        "files = !ls",
+        "%load_ext autoreload",
+    ]
     assert all(n.action for n in clean.notes)
     assert ast.parse(clean.source)  # what is left is Python
 

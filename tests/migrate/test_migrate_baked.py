@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import FIXTURES
 
 pytestmark = pytest.mark.slow
@@ -22,8 +23,15 @@ MIGRATE = "from sagepipe.migrate.cli import migrate; migrate()"
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(project / "src"), "GX_ANALYTICS_ENABLED": "false"}
-    return subprocess.run([sys.executable, *args], cwd=project, env=env, capture_output=True,
-                          text=True, timeout=900, check=False)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def test_messy_notebook_becomes_a_pipeline_that_runs_locally(bake_project) -> None:
@@ -43,8 +51,17 @@ def test_messy_notebook_becomes_a_pipeline_that_runs_locally(bake_project) -> No
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "5 passed" in tests.stdout
 
-    verified = run(project, "-c", MIGRATE, "verify", "migrations/churn_messy.yaml",
-                   "--runner", "local", "--timeout", "300")
+    verified = run(
+        project,
+        "-c",
+        MIGRATE,
+        "verify",
+        "migrations/churn_messy.yaml",
+        "--runner",
+        "local",
+        "--timeout",
+        "300",
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "verified: the pipeline (local) reproduces the notebook" in verified.stdout
     assert "metric auc" in verified.stdout

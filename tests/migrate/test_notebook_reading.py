@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
+from conftest import FIXTURES
 from sagepipe.migrate import MigrationError
 from sagepipe.migrate.notebook import read_notebook
 
@@ -47,8 +47,9 @@ def test_percent_tags_are_read(tmp_path: Path) -> None:
         ("nb.py", "x = 1\n", "no '# %%' cell markers"),
     ],
 )
-def test_bad_notebooks_fail_with_one_line_reason(tmp_path: Path, name: str, content: str,
-                                                 message: str) -> None:
+def test_bad_notebooks_fail_with_one_line_reason(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(MigrationError, match=message) as caught:

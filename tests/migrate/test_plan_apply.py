@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sagepipe.migrate.cli import migrate
 
 
-def invoke(root: Path, *args: str):  # noqa: ANN201
+def invoke(root: Path, *args: str):
     return CliRunner().invoke(migrate, [*args, "--project", str(root)])
 
 
@@ -37,9 +37,19 @@ def test_plan_shows_roles_steps_and_data_flow(make_project) -> None:
     root = make_project("churn_messy.ipynb")
     _, document = plan(root, "churn_messy.ipynb")
     roles = {c["cell"]: c["role"] for c in document["cells"]}
-    assert roles == {0: "shared", 1: "parameters", 2: "preprocess", 3: "preprocess",
-                     4: "shared", 5: "preprocess", 6: "skip", 7: "preprocess", 8: "train",
-                     9: "evaluate", 10: "register"}
+    assert roles == {
+        0: "shared",
+        1: "parameters",
+        2: "preprocess",
+        3: "preprocess",
+        4: "shared",
+        5: "preprocess",
+        6: "skip",
+        7: "preprocess",
+        8: "train",
+        9: "evaluate",
+        10: "register",
+    }
     steps = {s["name"]: s for s in document["steps"]}
     assert list(steps) == ["preprocess", "train", "evaluate", "register"]
     assert steps["train"]["inputs"] == {"from preprocess": ["X_train", "y_train"]}
@@ -48,10 +58,14 @@ def test_plan_shows_roles_steps_and_data_flow(make_project) -> None:
     assert steps["evaluate"]["inputs"]["from train"] == ["models"]
     assert steps["evaluate"]["metrics"] == ["scores", "auc"]
     assert {p["name"]: p["value"] for p in document["parameters"]} == {
-        "TEST_SIZE": 0.25, "SEED": 42, "N_TREES": 60}
+        "TEST_SIZE": 0.25,
+        "SEED": 42,
+        "N_TREES": 60,
+    }
     assert document["data_inputs"][0]["files"] == ["customers.csv"]
-    assert document["helpers"] == [{"name": "add_features", "cell": 4,
-                                    "globals_as_parameters": ["ref_charge"]}]
+    assert document["helpers"] == [
+        {"name": "add_features", "cell": 4, "globals_as_parameters": ["ref_charge"]}
+    ]
 
 
 def test_plan_reports_magics_pip_and_out_of_order_cells(make_project) -> None:
@@ -59,8 +73,12 @@ def test_plan_reports_magics_pip_and_out_of_order_cells(make_project) -> None:
     _, document = plan(root, "churn_messy.ipynb")
     assert document["dependencies"] == ["scikit-learn", "joblib"]
     todo_lines = [t["line"] for t in document["todos"]]
-    assert todo_lines == ["%matplotlib inline", "!pip install -q scikit-learn joblib", "%%time",
-                          "!ls -la"]
+    assert todo_lines == [
+        "%matplotlib inline",
+        "!pip install -q scikit-learn joblib",
+        "%%time",
+        "!ls -la",
+    ]
     assert any("cell 5 ran as execution 6, before cell 4" in w for w in document["warnings"])
 
 
@@ -81,8 +99,14 @@ def test_apply_writes_steps_that_cite_their_cells(make_project) -> None:
     package = next(p for p in (root / "src").iterdir())
     steps = package / "steps" / "churn_messy"
     assert sorted(p.name for p in steps.glob("*.py")) == [
-        "__init__.py", "_io.py", "evaluate.py", "helpers.py", "preprocess.py", "register.py",
-        "train.py"]
+        "__init__.py",
+        "_io.py",
+        "evaluate.py",
+        "helpers.py",
+        "preprocess.py",
+        "register.py",
+        "train.py",
+    ]
     # ruff (when installed) formats the code: compare with one kind of quotes
     preprocess = (steps / "preprocess.py").read_text().replace("'", '"')
     cited = re.findall(r"# --- notebook cell (\d+)", preprocess)

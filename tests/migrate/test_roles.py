@@ -22,22 +22,28 @@ def roles(tmp_path: Path, cells: list) -> dict[int, tuple[str, str | None]]:  # 
 
 
 def test_code_decides_when_nothing_else_does(tmp_path: Path) -> None:
-    found = roles(tmp_path, [
-        new_code_cell("import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})"),
-        new_code_cell("model = Thing()\nmodel.fit(df)"),
-        new_code_cell("acc = accuracy_score(df.a, model.predict(df))"),
-        new_code_cell("df.head()"),
-    ])
+    found = roles(
+        tmp_path,
+        [
+            new_code_cell("import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})"),
+            new_code_cell("model = Thing()\nmodel.fit(df)"),
+            new_code_cell("acc = accuracy_score(df.a, model.predict(df))"),
+            new_code_cell("df.head()"),
+        ],
+    )
     assert [found[i][0] for i in range(4)] == ["preprocess", "train", "evaluate", "skip"]
 
 
 def test_headings_at_any_level_are_matched_by_meaning(tmp_path: Path) -> None:
-    found = roles(tmp_path, [
-        new_markdown_cell("#### Model evaluation"),
-        new_code_cell("model = Thing()\nmodel.fit(df)"),  # the heading wins over fit
-        new_markdown_cell("# Fitting the candidates"),
-        new_code_cell("x = df + 1"),
-    ])
+    found = roles(
+        tmp_path,
+        [
+            new_markdown_cell("#### Model evaluation"),
+            new_code_cell("model = Thing()\nmodel.fit(df)"),  # the heading wins over fit
+            new_markdown_cell("# Fitting the candidates"),
+            new_code_cell("x = df + 1"),
+        ],
+    )
     assert found[1][0] == "evaluate"
     assert found[3][0] == "train"
 
@@ -45,11 +51,14 @@ def test_headings_at_any_level_are_matched_by_meaning(tmp_path: Path) -> None:
 def test_tags_and_step_comments_win_over_headings(tmp_path: Path) -> None:
     tagged = new_code_cell("x = df + 1")
     tagged.metadata["tags"] = ["step:features"]
-    found = roles(tmp_path, [
-        new_markdown_cell("## Evaluation"),
-        tagged,
-        new_code_cell("# step: train\ny = x * 2"),
-    ])
+    found = roles(
+        tmp_path,
+        [
+            new_markdown_cell("## Evaluation"),
+            tagged,
+            new_code_cell("# step: train\ny = x * 2"),
+        ],
+    )
     assert found[1] == ("preprocess", "features")  # 'features' means preprocessing
     assert found[2] == ("train", "train")
 

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.slow
 
 def migrate_notebook(root: Path, notebook: str) -> Path:
     runner = CliRunner()
-    planned = runner.invoke(migrate, ["plan", str(root / "notebooks" / notebook),
-                                      "--project", str(root)])
+    planned = runner.invoke(
+        migrate, ["plan", str(root / "notebooks" / notebook), "--project", str(root)]
+    )
     assert planned.exit_code == 0, planned.output
     plan = Path(planned.stdout.strip().splitlines()[-1])
     applied = runner.invoke(migrate, ["apply", str(plan), "--project", str(root)])
@@ -28,9 +29,21 @@ def migrate_notebook(root: Path, notebook: str) -> Path:
     return plan
 
 
-def verify(root: Path, plan: Path):  # noqa: ANN201
-    return CliRunner().invoke(migrate, ["verify", str(plan), "--runner", "direct", "--json",
-                                        "--timeout", "120", "--project", str(root)])
+def verify(root: Path, plan: Path):
+    return CliRunner().invoke(
+        migrate,
+        [
+            "verify",
+            str(plan),
+            "--runner",
+            "direct",
+            "--json",
+            "--timeout",
+            "120",
+            "--project",
+            str(root),
+        ],
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,8 +54,9 @@ def verify(root: Path, plan: Path):  # noqa: ANN201
         ("sections_h2.ipynb", {"f1", "cv[0]", "cv[1]", "cv[2]"}),
     ],
 )
-def test_migrated_steps_reproduce_the_notebook(make_project, notebook: str,
-                                               metrics: set[str]) -> None:
+def test_migrated_steps_reproduce_the_notebook(
+    make_project, notebook: str, metrics: set[str]
+) -> None:
     root = make_project(notebook)
     plan = migrate_notebook(root, notebook)
     result = verify(root, plan)
@@ -59,9 +73,13 @@ def test_mismatch_is_reported_at_the_step_where_it_starts(make_project) -> None:
     root = make_project("churn_messy.ipynb")
     plan = migrate_notebook(root, "churn_messy.ipynb")
     step = next((root / "src").glob("*/steps/churn_messy/preprocess.py"))
-    step.write_text(step.read_text().replace(
-        "    df = pd.read_csv(DATA)\n", "    df = pd.read_csv(DATA).iloc[:-20]\n"))
-    result = CliRunner().invoke(migrate, ["verify", str(plan), "--runner", "direct",
-                                          "--project", str(root)])
+    step.write_text(
+        step.read_text().replace(
+            "    df = pd.read_csv(DATA)\n", "    df = pd.read_csv(DATA).iloc[:-20]\n"
+        )
+    )
+    result = CliRunner().invoke(
+        migrate, ["verify", str(plan), "--runner", "direct", "--project", str(root)]
+    )
     assert result.exit_code == 1
     assert "mismatch starts at step 'preprocess': X_train" in result.output

@@ -15,35 +15,126 @@ from dataclasses import dataclass, field
 BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__", "display", "get_ipython"}
 
 # Methods that change their receiver whatever their arguments (estimators and containers).
-MUTATING_METHODS = frozenset({
-    "fit", "partial_fit", "fit_transform", "fit_predict", "fit_resample", "set_params",
-    "append", "extend", "insert", "remove", "pop", "popitem", "clear", "sort", "reverse",
-    "update", "setdefault", "add", "discard", "intersection_update", "difference_update",
-    "symmetric_difference_update", "set_index_inplace", "seed", "shuffle",
-})
+MUTATING_METHODS = frozenset(
+    {
+        "fit",
+        "partial_fit",
+        "fit_transform",
+        "fit_predict",
+        "fit_resample",
+        "set_params",
+        "append",
+        "extend",
+        "insert",
+        "remove",
+        "pop",
+        "popitem",
+        "clear",
+        "sort",
+        "reverse",
+        "update",
+        "setdefault",
+        "add",
+        "discard",
+        "intersection_update",
+        "difference_update",
+        "symmetric_difference_update",
+        "set_index_inplace",
+        "seed",
+        "shuffle",
+    }
+)
 # Functions that change their first argument (``random.shuffle(xs)``, ``rng.shuffle(a)``).
 MUTATING_FUNCTIONS = frozenset({"shuffle"})
 
-METRIC_FUNCTIONS = frozenset({
-    "accuracy_score", "balanced_accuracy_score", "f1_score", "fbeta_score", "precision_score",
-    "recall_score", "roc_auc_score", "average_precision_score", "log_loss", "brier_score_loss",
-    "mean_squared_error", "root_mean_squared_error", "mean_absolute_error", "r2_score",
-    "median_absolute_error", "mean_absolute_percentage_error", "explained_variance_score",
-    "matthews_corrcoef", "cohen_kappa_score", "jaccard_score", "hamming_loss", "zero_one_loss",
-    "confusion_matrix", "classification_report", "cross_val_score", "cross_validate",
-    "mean_squared_log_error", "max_error", "top_k_accuracy_score", "d2_absolute_error_score",
-})
+METRIC_FUNCTIONS = frozenset(
+    {
+        "accuracy_score",
+        "balanced_accuracy_score",
+        "f1_score",
+        "fbeta_score",
+        "precision_score",
+        "recall_score",
+        "roc_auc_score",
+        "average_precision_score",
+        "log_loss",
+        "brier_score_loss",
+        "mean_squared_error",
+        "root_mean_squared_error",
+        "mean_absolute_error",
+        "r2_score",
+        "median_absolute_error",
+        "mean_absolute_percentage_error",
+        "explained_variance_score",
+        "matthews_corrcoef",
+        "cohen_kappa_score",
+        "jaccard_score",
+        "hamming_loss",
+        "zero_one_loss",
+        "confusion_matrix",
+        "classification_report",
+        "cross_val_score",
+        "cross_validate",
+        "mean_squared_log_error",
+        "max_error",
+        "top_k_accuracy_score",
+        "d2_absolute_error_score",
+    }
+)
 TRAINING_METHODS = frozenset({"fit", "partial_fit", "train"})
-REGISTER_CALLS = frozenset({
-    "dump", "save_model", "log_model", "register_model", "save", "create_model_package",
-})
-DISPLAY_METHODS = frozenset({
-    "head", "tail", "describe", "info", "plot", "hist", "boxplot", "show", "sample",
-    "value_counts", "style", "to_markdown", "display", "corr", "nunique", "isna", "isnull",
-    "dtypes", "shape", "columns", "memory_usage", "savefig", "heatmap", "pairplot",
-    "scatter", "bar", "barh", "figure", "subplots", "title", "xlabel", "ylabel", "legend",
-    "tight_layout", "countplot", "histplot", "lineplot", "scatterplot", "boxplot", "unique",
-})
+REGISTER_CALLS = frozenset(
+    {
+        "dump",
+        "save_model",
+        "log_model",
+        "register_model",
+        "save",
+        "create_model_package",
+    }
+)
+DISPLAY_METHODS = frozenset(
+    {
+        "head",
+        "tail",
+        "describe",
+        "info",
+        "plot",
+        "hist",
+        "boxplot",
+        "show",
+        "sample",
+        "value_counts",
+        "style",
+        "to_markdown",
+        "display",
+        "corr",
+        "nunique",
+        "isna",
+        "isnull",
+        "dtypes",
+        "shape",
+        "columns",
+        "memory_usage",
+        "savefig",
+        "heatmap",
+        "pairplot",
+        "scatter",
+        "bar",
+        "barh",
+        "figure",
+        "subplots",
+        "title",
+        "xlabel",
+        "ylabel",
+        "legend",
+        "tight_layout",
+        "countplot",
+        "histplot",
+        "lineplot",
+        "scatterplot",
+        "unique",
+    }
+)
 PLOT_MODULES = frozenset({"plt", "sns", "px", "go", "alt", "matplotlib", "seaborn", "plotly"})
 
 
@@ -155,14 +246,17 @@ def function_free_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Class
         local = {name for s in node.body for name in _local_bindings(s)}
         return list(dict.fromkeys(n for n in outer if n not in local))
     found: list[str] = []
-    for expr in [*node.decorator_list, *node.args.defaults,
-                 *(d for d in node.args.kw_defaults if d is not None)]:
+    for expr in [
+        *node.decorator_list,
+        *node.args.defaults,
+        *(d for d in node.args.kw_defaults if d is not None),
+    ]:
         _free_loads(expr, set(), found)
     local = _arg_names(node.args)
     declared_global: set[str] = set()
-    for statement in ast.walk(node):
-        if isinstance(statement, ast.Global):
-            declared_global |= set(statement.names)
+    for child in ast.walk(node):
+        if isinstance(child, ast.Global):
+            declared_global |= set(child.names)
     for statement in node.body:
         local |= _local_bindings(statement)
     local -= declared_global
@@ -186,7 +280,8 @@ def _local_bindings(statement: ast.AST) -> set[str]:
 
 
 def mutated_by_call(call: ast.Call, aliases: dict[str, str] | None = None) -> list[str]:
-    """Variables a call changes: ``x.fit()``, ``x.append()``, ``x.m(inplace=True)``, ``shuffle(x)``."""
+    """Variables a call changes: ``x.fit()``, ``x.append()``, ``x.m(inplace=True)``,
+    ``shuffle(x)``."""
     aliases = aliases or {}
     changed: list[str] = []
     name = called_name(call)
@@ -217,8 +312,9 @@ def effects(statements: list[ast.stmt], known: Iterable[str] = ()) -> Effects:
     return result
 
 
-def _block(statements: list[ast.stmt], defined: set[str], out: Effects,
-           aliases: dict[str, str]) -> None:
+def _block(
+    statements: list[ast.stmt], defined: set[str], out: Effects, aliases: dict[str, str]
+) -> None:
     for statement in statements:
         _statement(statement, defined, out, aliases)
 
@@ -264,11 +360,11 @@ def _target(target: ast.AST, defined: set[str], out: Effects) -> None:
             _mutate([root], defined, out)
 
 
-def _statement(node: ast.stmt, defined: set[str], out: Effects,
-               aliases: dict[str, str]) -> None:
+def _statement(node: ast.stmt, defined: set[str], out: Effects, aliases: dict[str, str]) -> None:
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        _define([(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"],
-                defined, out)
+        _define(
+            [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"], defined, out
+        )
     elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         _use(function_free_names(node), defined, out)
         _define([node.name], defined, out)
@@ -381,7 +477,8 @@ def is_metric_call(node: ast.AST) -> bool:
 
 
 def literal_value(node: ast.AST) -> tuple[bool, object]:
-    """(True, value) when ``node`` is a literal (``-1``, ``"a"``, ``[1, 2]``), else (False, None)."""
+    """(True, value) when ``node`` is a literal (``-1``, ``"a"``, ``[1, 2]``), else
+    (False, None)."""
     try:
         return True, ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):

@@ -18,8 +18,8 @@ from . import MigrationError
 from .build import Migration, build
 from .generate import Layout, generate
 from .notebook import read_notebook
-from .polish import polish
 from .planfile import assignments, parameter_values, read_plan
+from .polish import polish
 from .project import Project
 
 # Files several migrations share: created when missing, never claimed or overwritten.
@@ -56,9 +56,14 @@ def load_migration(project: Project, plan: Path) -> tuple[Migration, Layout]:
         raise MigrationError(
             f"{document['notebook']}: the notebook changed since {plan.name} was written; run "
             f"`migrate plan {document['notebook']} -o {project.relative(plan)}` again "
-            "(redo your plan edits)")
-    migration = build(notebook, assignments=assignments(document),
-                      parameter_values=parameter_values(document), name=document["name"])
+            "(redo your plan edits)"
+        )
+    migration = build(
+        notebook,
+        assignments=assignments(document),
+        parameter_values=parameter_values(document),
+        name=document["name"],
+    )
     package = str(document.get("package") or project.package)
     layout = Layout(
         package=package,
@@ -72,8 +77,9 @@ def load_migration(project: Project, plan: Path) -> tuple[Migration, Layout]:
 def apply_plan(project: Project, plan: Path) -> ApplyResult:
     """Generate the plan's files into the project; raise MigrationError on any conflict."""
     migration, layout = load_migration(project, plan)
-    files = {path: polish(text, path, project.root)
-             for path, text in generate(migration, layout).items()}
+    files = {
+        path: polish(text, path, project.root) for path, text in generate(migration, layout).items()
+    }
     manifest_file = manifest_path(plan)
     previous: dict[str, str] = {}
     if manifest_file.is_file():
@@ -107,20 +113,27 @@ def apply_plan(project: Project, plan: Path) -> ApplyResult:
             result.kept_edits.append(relative)
             recorded[relative] = generated_before
         else:
-            conflicts.append(f"{relative} was edited since the last apply and the plan now "
-                             "generates different code")
+            conflicts.append(
+                f"{relative} was edited since the last apply and the plan now "
+                "generates different code"
+            )
     if conflicts:
         raise MigrationError(
             "conflict, nothing written: " + "; ".join(conflicts) + ". Move your edits out "
-            "(or delete the file) and apply again, or rename the migration in the plan")
+            "(or delete the file) and apply again, or rename the migration in the plan"
+        )
 
     for relative, content in to_write.items():
         _write(project.root / relative, content)
         result.written.append(relative)
-    result.dependencies_added = add_dependencies(project.root / "pyproject.toml",
-                                                 migration.requirements)
-    manifest = {"plan": project.relative(plan), "notebook": layout.notebook,
-                "files": dict(sorted(recorded.items()))}
+    result.dependencies_added = add_dependencies(
+        project.root / "pyproject.toml", migration.requirements
+    )
+    manifest = {
+        "plan": project.relative(plan),
+        "notebook": layout.notebook,
+        "files": dict(sorted(recorded.items())),
+    }
     _write(manifest_file, json.dumps(manifest, indent=2) + "\n")
     return result
 
@@ -146,7 +159,8 @@ def add_dependencies(pyproject: Path, requirements: list[str]) -> list[str]:
     if match is None:
         raise MigrationError(
             f"{pyproject}: no multi-line 'dependencies = [' list under [project]; add "
-            f"{', '.join(requirements)} to the dependencies by hand")
+            f"{', '.join(requirements)} to the dependencies by hand"
+        )
     present = {_normalise(item) for item in re.findall(r"\"([^\"]+)\"", match.group("body"))}
     added = [r for r in requirements if _normalise(r) not in present]
     added = list(dict.fromkeys(added))

@@ -134,8 +134,13 @@ def module_name(path: Path) -> str:
     return stem
 
 
-def build(notebook: Notebook, *, assignments: dict[int, tuple[str, str | None]] | None = None,
-          parameter_values: dict[str, Any] | None = None, name: str | None = None) -> Migration:
+def build(
+    notebook: Notebook,
+    *,
+    assignments: dict[int, tuple[str, str | None]] | None = None,
+    parameter_values: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Migration:
     """Analyse ``notebook``; ``assignments`` (cell -> (role, step)) override the guesses."""
     warnings: list[str] = []
     todos: list[dict[str, Any]] = []
@@ -154,11 +159,18 @@ def build(notebook: Notebook, *, assignments: dict[int, tuple[str, str | None]] 
             parsed[cell.index] = ast.parse(clean.source).body
         except SyntaxError as exc:
             parsed[cell.index] = []
-            message = f"cell {cell.index}: not valid Python ({exc.msg}, line {exc.lineno}); " \
-                      "it is left out of every step, port it by hand"
+            message = (
+                f"cell {cell.index}: not valid Python ({exc.msg}, line {exc.lineno}); "
+                "it is left out of every step, port it by hand"
+            )
             warnings.append(message)
-            todos.append({"cell": cell.index, "line": (exc.text or "").strip(),
-                          "action": "syntax error: port by hand"})
+            todos.append(
+                {
+                    "cell": cell.index,
+                    "line": (exc.text or "").strip(),
+                    "action": "syntax error: port by hand",
+                }
+            )
 
     out_of_order = _execution_order(notebook)
     warnings.extend(out_of_order)
@@ -168,22 +180,40 @@ def build(notebook: Notebook, *, assignments: dict[int, tuple[str, str | None]] 
     data_inputs, data_path_constants = _data_inputs(notebook.path, parameters, parsed)
     parameters = [p for p in parameters if p.name not in data_path_constants]
     helpers = _helpers(parsed, imports, warnings)
-    cells = _classify(notebook, parsed, parameters, constants, data_path_constants, helpers,
-                      cell_todos, assignments or {})
+    cells = _classify(
+        notebook,
+        parsed,
+        parameters,
+        constants,
+        data_path_constants,
+        helpers,
+        cell_todos,
+        assignments or {},
+    )
     needs = {h.name: h.needs for h in helpers}
-    for cell in cells:
-        cell.source = sources.get(cell.index, "")
-    for cell in cells:  # helpers now take the globals they read: pass them at each call
-        rewritten = [pass_globals(s, needs) for s in cell.statements]
-        cell.statements = [s for s, _ in rewritten]
-        cell.uses_partial = any(p for _, p in rewritten)
+    for plan in cells:
+        plan.source = sources.get(plan.index, "")
+    for plan in cells:  # helpers now take the globals they read: pass them at each call
+        rewritten = [pass_globals(s, needs) for s in plan.statements]
+        plan.statements = [s for s, _ in rewritten]
+        plan.uses_partial = any(p for _, p in rewritten)
     steps = _group(cells, warnings)
     migration = Migration(
-        notebook=notebook, name=name or module_name(notebook.path), cells=cells,
-        parameters=parameters, constants=constants, data_inputs=data_inputs,
-        data_path_constants=data_path_constants, helpers=helpers, imports=imports,
-        star_imports=star_imports, steps=steps, requirements=requirements, todos=todos,
-        warnings=warnings, out_of_order=out_of_order,
+        notebook=notebook,
+        name=name or module_name(notebook.path),
+        cells=cells,
+        parameters=parameters,
+        constants=constants,
+        data_inputs=data_inputs,
+        data_path_constants=data_path_constants,
+        helpers=helpers,
+        imports=imports,
+        star_imports=star_imports,
+        steps=steps,
+        requirements=requirements,
+        todos=todos,
+        warnings=warnings,
+        out_of_order=out_of_order,
     )
     _data_flow(migration)
     return migration
@@ -207,14 +237,16 @@ def _execution_order(notebook: Notebook) -> list[str]:
         previous = (cell.index, count)
     counts = [c.execution_count for c in notebook.code_cells if c.source.strip()]
     if any(c is None for c in counts) and any(c is not None for c in counts):
-        missing = [c.index for c in notebook.code_cells
-                   if c.source.strip() and c.execution_count is None]
+        missing = [
+            c.index for c in notebook.code_cells if c.source.strip() and c.execution_count is None
+        ]
         notes.append(f"cells {missing} were never run in the saved notebook")
     return notes
 
 
-def _imports(parsed: dict[int, list[ast.stmt]],
-             warnings: list[str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+def _imports(
+    parsed: dict[int, list[ast.stmt]], warnings: list[str]
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
     imports: dict[str, str] = {}
     stars: list[dict[str, Any]] = []
     for index, statements in parsed.items():
@@ -223,17 +255,20 @@ def _imports(parsed: dict[int, list[ast.stmt]],
                 for alias in statement.names:
                     bound = (alias.asname or alias.name).split(".")[0]
                     line = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
-                    imports[bound] = line if alias.asname or "." not in alias.name else \
-                        f"import {alias.name}"
+                    imports[bound] = (
+                        line if alias.asname or "." not in alias.name else f"import {alias.name}"
+                    )
             elif isinstance(statement, ast.ImportFrom):
                 module = "." * statement.level + (statement.module or "")
                 for alias in statement.names:
                     if alias.name == "*":
                         names = _star_names(module)
                         if names is None:
-                            warnings.append(f"cell {index}: 'from {module} import *' could not "
-                                            "be expanded (module not importable here); replace "
-                                            "it with explicit names")
+                            warnings.append(
+                                f"cell {index}: 'from {module} import *' could not "
+                                "be expanded (module not importable here); replace "
+                                "it with explicit names"
+                            )
                             continue
                         stars.append({"cell": index, "module": module, "names": names})
                         for name in names:
@@ -241,7 +276,8 @@ def _imports(parsed: dict[int, list[ast.stmt]],
                         continue
                     bound = alias.asname or alias.name
                     imports[bound] = f"from {module} import {alias.name}" + (
-                        f" as {alias.asname}" if alias.asname else "")
+                        f" as {alias.asname}" if alias.asname else ""
+                    )
     return imports, stars
 
 
@@ -272,15 +308,22 @@ def _module_stores(parsed: dict[int, list[ast.stmt]]) -> dict[str, int]:
 
 
 def _is_constant_assignment(statement: ast.stmt) -> tuple[str, Any] | None:
-    if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
-            and isinstance(statement.targets[0], ast.Name)):
+    if not (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+    ):
         return None
     ok, value = literal_value(statement.value)
     return (statement.targets[0].id, value) if ok else None
 
 
-def _constants(notebook: Notebook, parsed: dict[int, list[ast.stmt]], stores: dict[str, int],
-               overrides: dict[str, Any]) -> tuple[list[Parameter], list[Constant]]:
+def _constants(
+    notebook: Notebook,
+    parsed: dict[int, list[ast.stmt]],
+    stores: dict[str, int],
+    overrides: dict[str, Any],
+) -> tuple[list[Parameter], list[Constant]]:
     parameters: list[Parameter] = []
     constants: list[Constant] = []
     for index, statements in parsed.items():
@@ -308,8 +351,9 @@ def _resolve_file(notebook_dir: Path, text: str) -> Path | None:
         return None
 
 
-def _data_inputs(path: Path, parameters: list[Parameter], parsed: dict[int, list[ast.stmt]]
-                 ) -> tuple[list[DataInput], dict[str, tuple[str, str]]]:
+def _data_inputs(
+    path: Path, parameters: list[Parameter], parsed: dict[int, list[ast.stmt]]
+) -> tuple[list[DataInput], dict[str, tuple[str, str]]]:
     folders: dict[Path, DataInput] = {}
 
     def register(file: Path) -> tuple[str, str]:
@@ -325,8 +369,9 @@ def _data_inputs(path: Path, parameters: list[Parameter], parsed: dict[int, list
         return entry.name, file.name
 
     # Input folder names must not shadow a notebook variable (a `data_dir = ...` cell).
-    used = {n.id for s in parsed.values() for st in s for n in ast.walk(st)
-            if isinstance(n, ast.Name)} | {p.name for p in parameters}
+    used = {
+        n.id for s in parsed.values() for st in s for n in ast.walk(st) if isinstance(n, ast.Name)
+    } | {p.name for p in parameters}
     path_constants: dict[str, tuple[str, str]] = {}
     for parameter in parameters:
         if isinstance(parameter.value, str):
@@ -337,28 +382,37 @@ def _data_inputs(path: Path, parameters: list[Parameter], parsed: dict[int, list
         for statement in statements:
             written = written_constants(statement)
             for node in ast.walk(statement):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                        and id(node) not in written:
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and id(node) not in written
+                ):
                     file = _resolve_file(path.parent, node.value)
                     if file:
                         register(file)
     return list(folders.values()), path_constants
 
 
-def _helpers(parsed: dict[int, list[ast.stmt]], imports: dict[str, str],
-             warnings: list[str]) -> list[Helper]:
+def _helpers(
+    parsed: dict[int, list[ast.stmt]], imports: dict[str, str], warnings: list[str]
+) -> list[Helper]:
     helpers: dict[str, Helper] = {}
     for index, statements in parsed.items():
         for statement in statements:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 if statement.name in helpers:
-                    warnings.append(f"cell {index}: {statement.name} is defined again (first in "
-                                    f"cell {helpers[statement.name].cell}); the last definition "
-                                    "is used")
+                    warnings.append(
+                        f"cell {index}: {statement.name} is defined again (first in "
+                        f"cell {helpers[statement.name].cell}); the last definition "
+                        "is used"
+                    )
                 helpers[statement.name] = Helper(statement.name, index, statement)
     free = {
-        name: [n for n in function_free_names(h.node)  # type: ignore[arg-type]
-               if n not in BUILTINS and n not in imports and n != name]
+        name: [
+            n
+            for n in function_free_names(h.node)  # type: ignore[arg-type]
+            if n not in BUILTINS and n not in imports and n != name
+        ]
         for name, h in helpers.items()
     }
     needs = {name: [n for n in names if n not in helpers] for name, names in free.items()}
@@ -375,17 +429,24 @@ def _helpers(parsed: dict[int, list[ast.stmt]], imports: dict[str, str],
     for name, helper in helpers.items():
         helper.needs = needs[name]
         if isinstance(helper.node, ast.ClassDef) and helper.needs:
-            warnings.append(f"cell {helper.cell}: class {name} reads the notebook globals "
-                            f"{', '.join(helper.needs)}; pass them to its constructor by hand")
+            warnings.append(
+                f"cell {helper.cell}: class {name} reads the notebook globals "
+                f"{', '.join(helper.needs)}; pass them to its constructor by hand"
+            )
             helper.needs = []
     return list(helpers.values())
 
 
-def _classify(notebook: Notebook, parsed: dict[int, list[ast.stmt]],
-              parameters: list[Parameter], constants: list[Constant],
-              data_paths: dict[str, tuple[str, str]], helpers: list[Helper],
-              cell_todos: dict[int, list[dict[str, str]]],
-              assignments: dict[int, tuple[str, str | None]]) -> list[CellPlan]:
+def _classify(
+    notebook: Notebook,
+    parsed: dict[int, list[ast.stmt]],
+    parameters: list[Parameter],
+    constants: list[Constant],
+    data_paths: dict[str, tuple[str, str]],
+    helpers: list[Helper],
+    cell_todos: dict[int, list[dict[str, str]]],
+    assignments: dict[int, tuple[str, str | None]],
+) -> list[CellPlan]:
     moved = {p.name for p in parameters} | {c.name for c in constants} | set(data_paths)
     helper_names = {h.name for h in helpers}
     heading_role: tuple[str, str] | None = None
@@ -402,21 +463,33 @@ def _classify(notebook: Notebook, parsed: dict[int, list[ast.stmt]],
         dropped: list[str] = []
         shared = 0
         for statement in statements:
-            if isinstance(statement, (ast.Import, ast.ImportFrom)):
-                shared += 1
-            elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                    and statement.name in helper_names:
-                shared += 1
-            elif (found := _is_constant_assignment(statement)) and found[0] in moved:
+            if (
+                isinstance(statement, (ast.Import, ast.ImportFrom))
+                or (
+                    isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                    and statement.name in helper_names
+                )
+                or ((found := _is_constant_assignment(statement)) and found[0] in moved)
+            ):
                 shared += 1
             elif is_display_statement(statement) and not any(
-                    is_metric_call(n) for n in ast.walk(statement)):
+                is_metric_call(n) for n in ast.walk(statement)
+            ):
                 dropped.append(ast.unparse(statement))
             else:
                 body.append(statement)
-        plan = CellPlan(cell.index, "code", cell.execution_count, "skip", None, "",
-                        first[:80], statements=body, dropped=dropped,
-                        todos=cell_todos.get(cell.index, []))
+        plan = CellPlan(
+            cell.index,
+            "code",
+            cell.execution_count,
+            "skip",
+            None,
+            "",
+            first[:80],
+            statements=body,
+            dropped=dropped,
+            todos=cell_todos.get(cell.index, []),
+        )
         if cell.index in assignments:
             plan.role, plan.step = assignments[cell.index]
             plan.reason = "set in the plan"
@@ -427,14 +500,19 @@ def _classify(notebook: Notebook, parsed: dict[int, list[ast.stmt]],
                 plan.step = plan.role
         elif not statements or (not body and not dropped):
             if shared:
-                plan.role, plan.reason = "shared", "imports, definitions or constants only; " \
-                    "they move to the steps that use them"
+                plan.role, plan.reason = (
+                    "shared",
+                    "imports, definitions or constants only; they move to the steps that use them",
+                )
             else:
                 plan.role, plan.reason = "skip", "empty after removing magics"
-        elif (explicit := explicit_step(cell.tags, cell.source)):
+        elif explicit := explicit_step(cell.tags, cell.source):
             step_name, evidence = explicit
-            role = step_name if step_name in ROLES else (
-                role_from_words(step_name) or role_from_code(body)[0])
+            role = (
+                step_name
+                if step_name in ROLES
+                else (role_from_words(step_name) or role_from_code(body)[0])
+            )
             plan.role, plan.step, plan.reason = role, step_name, evidence
         elif not body:
             plan.role, plan.reason = "skip", "only displays or plots"
@@ -460,18 +538,27 @@ def _group(cells: list[CellPlan], warnings: list[str]) -> list[Step]:
     for cell in cells:
         if cell.step is None or cell.role in ("skip", "shared", "parameters"):
             continue
-        if steps and steps[-1].cells and _base(steps[-1].name) == cell.step \
-                and steps[-1].name == _current_name(cell.step, used):
+        if (
+            steps
+            and steps[-1].cells
+            and _base(steps[-1].name) == cell.step
+            and steps[-1].name == _current_name(cell.step, used)
+        ):
             steps[-1].cells.append(cell.index)
             steps[-1].statements.extend((cell.index, s) for s in cell.statements)
             continue
         used[cell.step] = used.get(cell.step, 0) + 1
         name = _current_name(cell.step, used)
         if used[cell.step] > 1:
-            warnings.append(f"cell {cell.index}: step {cell.step!r} appears again after other "
-                            f"steps; it becomes a separate step {name!r}")
-        steps.append(Step(name, cell.role, [cell.index],
-                          statements=[(cell.index, s) for s in cell.statements]))
+            warnings.append(
+                f"cell {cell.index}: step {cell.step!r} appears again after other "
+                f"steps; it becomes a separate step {name!r}"
+            )
+        steps.append(
+            Step(
+                name, cell.role, [cell.index], statements=[(cell.index, s) for s in cell.statements]
+            )
+        )
     return steps
 
 
@@ -515,11 +602,13 @@ def _data_flow(migration: Migration) -> None:
                 step.imports.append(name)
             elif name in defined_by:
                 migration.warnings.append(
-                    f"step {step.name}: {name!r} was deleted (del) before this step uses it")
+                    f"step {step.name}: {name!r} was deleted (del) before this step uses it"
+                )
             else:
                 migration.warnings.append(
                     f"step {step.name} (cells {step.cells}): {name!r} is never defined in the "
-                    "notebook; define it or import it, or the step fails with NameError")
+                    "notebook; define it or import it, or the step fails with NameError"
+                )
         for name in found.deletes:
             latest.pop(name, None)
         for name in [*found.defines, *found.mutates]:
@@ -530,22 +619,25 @@ def _data_flow(migration: Migration) -> None:
         for _, statement in step.statements:
             written = written_constants(statement)
             for node in ast.walk(statement):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                        and id(node) not in written:
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and id(node) not in written
+                ):
                     resolved = _resolve_file(migration.notebook.path.parent, node.value)
                     if resolved:
                         for data in migration.data_inputs:
-                            if data.folder == resolved.parent and data.name not in \
-                                    step.data_inputs:
+                            if data.folder == resolved.parent and data.name not in step.data_inputs:
                                 step.data_inputs.append(data.name)
             step.metrics.extend(m for m in _metric_targets(statement) if m not in step.metrics)
         # Names imported and also used inside helpers the step calls are the helpers' business.
     for step in migration.steps:
-        names = {n.id for _, s in step.statements for n in ast.walk(s) if isinstance(n, ast.Name)}
-        if step.role == "train" and "model_dir" in names:
+        seen = {n.id for _, s in step.statements for n in ast.walk(s) if isinstance(n, ast.Name)}
+        if step.role == "train" and "model_dir" in seen:
             migration.warnings.append(
                 f"step {step.name}: the notebook uses a variable 'model_dir', which is also the "
-                "training job's model folder; rename the variable in the generated step")
+                "training job's model folder; rename the variable in the generated step"
+            )
     by_name = {s.name: s for s in migration.steps}
     for step in migration.steps:
         for producer, names in step.inputs.items():
@@ -554,17 +646,23 @@ def _data_flow(migration: Migration) -> None:
         if step.role == "train":  # fitted models leave the step as files, for registration
             fitted = effects([s for _, s in step.statements]).mutates
             for name in fitted:
-                if latest.get(name) == step.name and name not in step.outputs \
-                        and _is_fitted(step, name):
+                if (
+                    latest.get(name) == step.name
+                    and name not in step.outputs
+                    and _is_fitted(step, name)
+                ):
                     step.outputs.append(name)
 
 
 def _is_fitted(step: Step, name: str) -> bool:
     for _, statement in step.statements:
         for node in ast.walk(statement):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in ("fit", "partial_fit") \
-                    and base_name(node.func.value) == name:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("fit", "partial_fit")
+                and base_name(node.func.value) == name
+            ):
                 return True
     return False
 

@@ -10,25 +10,102 @@ from __future__ import annotations
 import ast
 import re
 
-from .analysis import REGISTER_CALLS, TRAINING_METHODS, calls_in, is_display_statement, \
-    is_metric_call
+from .analysis import (
+    REGISTER_CALLS,
+    TRAINING_METHODS,
+    calls_in,
+    is_display_statement,
+    is_metric_call,
+)
 
 ROLES = ("preprocess", "train", "evaluate", "register", "skip")
 # Checked in this order; the first role with a matching word wins, so "model evaluation"
 # is evaluate (not train) and "explore the data" is skip (not preprocess).
 _PHRASES = (
     ("preprocess", ("train test split", "train/test split", "train-test split", "split")),
-    ("register", ("register", "save the model", "saving", "export", "persist", "deploy",
-                  "publish", "serializ", "store the model", "save model")),
-    ("evaluate", ("evaluat", "metric", "score", "validat", "assess", "performance",
-                  "compar", "accuracy", "result", "test set")),
-    ("train", ("train", "fit", "model", "learn", "tuning", "hyperparam", "estimator",
-               "classifier", "regressor", "candidate")),
-    ("skip", ("plot", "visuali", "explor", "eda", "chart", "graph", "figure", "inspect",
-              "look at", "overview", "sanity", "display")),
-    ("preprocess", ("load", "read", "clean", "prepar", "preprocess", "feature", "engineer",
-                    "transform", "encod", "imput", "wrangl", "data", "ingest", "merge",
-                    "filter", "missing")),
+    (
+        "register",
+        (
+            "register",
+            "save the model",
+            "saving",
+            "export",
+            "persist",
+            "deploy",
+            "publish",
+            "serializ",
+            "store the model",
+            "save model",
+        ),
+    ),
+    (
+        "evaluate",
+        (
+            "evaluat",
+            "metric",
+            "score",
+            "validat",
+            "assess",
+            "performance",
+            "compar",
+            "accuracy",
+            "result",
+            "test set",
+        ),
+    ),
+    (
+        "train",
+        (
+            "train",
+            "fit",
+            "model",
+            "learn",
+            "tuning",
+            "hyperparam",
+            "estimator",
+            "classifier",
+            "regressor",
+            "candidate",
+        ),
+    ),
+    (
+        "skip",
+        (
+            "plot",
+            "visuali",
+            "explor",
+            "eda",
+            "chart",
+            "graph",
+            "figure",
+            "inspect",
+            "look at",
+            "overview",
+            "sanity",
+            "display",
+        ),
+    ),
+    (
+        "preprocess",
+        (
+            "load",
+            "read",
+            "clean",
+            "prepar",
+            "preprocess",
+            "feature",
+            "engineer",
+            "transform",
+            "encod",
+            "imput",
+            "wrangl",
+            "data",
+            "ingest",
+            "merge",
+            "filter",
+            "missing",
+        ),
+    ),
 )
 _STEP_COMMENT = re.compile(r"^\s*#\s*step\s*:\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$", re.M)
 _STEP_TAG = re.compile(r"^step[:=](?P<name>[A-Za-z_][A-Za-z0-9_]*)$")

@@ -13,9 +13,10 @@ from pathlib import Path
 import click
 
 from . import MigrationError
+from .project import Project
 
 
-def _project(project_dir: Path | None, package: str | None):  # noqa: ANN202
+def _project(project_dir: Path | None, package: str | None) -> Project:
     from .project import find_project
 
     return find_project(project_dir, package)
@@ -32,23 +33,42 @@ def migrate() -> None:
 
 
 _project_option = click.option(
-    "--project", "project_dir", type=click.Path(path_type=Path, file_okay=False),
-    default=None, help="Project root (default: the nearest folder with pyproject.toml).")
-_package_option = click.option("--package", default=None,
-                               help="Project package (default: the only one in src/).")
+    "--project",
+    "project_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Project root (default: the nearest folder with pyproject.toml).",
+)
+_package_option = click.option(
+    "--package", default=None, help="Project package (default: the only one in src/)."
+)
 
 
 @migrate.command("plan")
 @click.argument("notebook", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Plan file (default: migrations/<notebook name>.yaml).")
-@click.option("--name", default=None, help="Module name for the migration (default: from the "
-                                           "notebook file name).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Plan file (default: migrations/<notebook name>.yaml).",
+)
+@click.option(
+    "--name",
+    default=None,
+    help="Module name for the migration (default: from the notebook file name).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON too.")
 @_project_option
 @_package_option
-def plan_command(notebook: Path, output: Path | None, name: str | None, as_json: bool,
-                 project_dir: Path | None, package: str | None) -> None:
+def plan_command(
+    notebook: Path,
+    output: Path | None,
+    name: str | None,
+    as_json: bool,
+    project_dir: Path | None,
+    package: str | None,
+) -> None:
     """Write a reviewable YAML plan for NOTEBOOK (.ipynb or percent .py); print its path."""
     from .build import build, module_name
     from .notebook import read_notebook
@@ -66,14 +86,17 @@ def plan_command(notebook: Path, output: Path | None, name: str | None, as_json:
         return
     if as_json:
         click.echo(json.dumps(to_document(migration, project), indent=2, default=str))
-    summary = ", ".join(f"{s.name} (cells {', '.join(map(str, s.cells))})"
-                        for s in migration.steps) or "no steps"
+    summary = (
+        ", ".join(f"{s.name} (cells {', '.join(map(str, s.cells))})" for s in migration.steps)
+        or "no steps"
+    )
     click.echo(f"steps: {summary}", err=True)
     for warning in migration.warnings:
         click.echo(f"warning: {warning}", err=True)
     if migration.todos:
-        click.echo(f"{len(migration.todos)} TODO entries (magics, shell lines) are in the plan",
-                   err=True)
+        click.echo(
+            f"{len(migration.todos)} TODO entries (magics, shell lines) are in the plan", err=True
+        )
     click.echo(str(path))
 
 
@@ -82,8 +105,7 @@ def plan_command(notebook: Path, output: Path | None, name: str | None, as_json:
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @_project_option
 @_package_option
-def apply_command(plan: Path, as_json: bool, project_dir: Path | None,
-                  package: str | None) -> None:
+def apply_command(plan: Path, as_json: bool, project_dir: Path | None, package: str | None) -> None:
     """Write the step modules, pipeline module and tests that PLAN describes."""
     from .apply import apply_plan
 
@@ -94,13 +116,24 @@ def apply_command(plan: Path, as_json: bool, project_dir: Path | None,
         _fail(exc)
         return
     if as_json:
-        click.echo(json.dumps({
-            "written": result.written, "unchanged": result.unchanged,
-            "kept_edits": result.kept_edits, "dependencies_added": result.dependencies_added,
-            "manifest": str(result.manifest)}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "written": result.written,
+                    "unchanged": result.unchanged,
+                    "kept_edits": result.kept_edits,
+                    "dependencies_added": result.dependencies_added,
+                    "manifest": str(result.manifest),
+                },
+                indent=2,
+            )
+        )
         return
-    for label, items in (("wrote", result.written), ("unchanged", result.unchanged),
-                         ("kept your edits", result.kept_edits)):
+    for label, items in (
+        ("wrote", result.written),
+        ("unchanged", result.unchanged),
+        ("kept your edits", result.kept_edits),
+    ):
         for item in items:
             click.echo(f"{label}: {item}")
     if result.dependencies_added:
@@ -109,16 +142,31 @@ def apply_command(plan: Path, as_json: bool, project_dir: Path | None,
 
 @migrate.command("verify")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--timeout", default=600, show_default=True, type=click.IntRange(min=1),
-              help="Time limit per notebook cell, in seconds.")
-@click.option("--runner", type=click.Choice(["local", "direct"]), default="local",
-              show_default=True,
-              help="local: compile and run with the local executor; direct: call the steps.")
+@click.option(
+    "--timeout",
+    default=600,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Time limit per notebook cell, in seconds.",
+)
+@click.option(
+    "--runner",
+    type=click.Choice(["local", "direct"]),
+    default="local",
+    show_default=True,
+    help="local: compile and run with the local executor; direct: call the steps.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_project_option
 @_package_option
-def verify_command(plan: Path, timeout: int, runner: str, as_json: bool,
-                   project_dir: Path | None, package: str | None) -> None:
+def verify_command(
+    plan: Path,
+    timeout: int,
+    runner: str,
+    as_json: bool,
+    project_dir: Path | None,
+    package: str | None,
+) -> None:
     """Run the notebook and the migrated pipeline; compare metrics and data shapes."""
     from .verify import verify
 
@@ -139,13 +187,16 @@ def verify_command(plan: Path, timeout: int, runner: str, as_json: bool,
                 click.echo(f"{row['step']:<14} {name:<20} notebook {want} pipeline {got} {mark}")
         for key, entry in report.metrics.items():
             mark = "ok" if entry["same"] else "DIFFERS"
-            click.echo(f"metric {key:<24} notebook {entry['notebook']} pipeline "
-                       f"{entry['pipeline']} {mark}")
+            click.echo(
+                f"metric {key:<24} notebook {entry['notebook']} pipeline {entry['pipeline']} {mark}"
+            )
     if not report.ok:
         first = next(d for d in report.differences if d.step == report.first_mismatch)
-        click.echo(f"error: mismatch starts at step {report.first_mismatch!r}: {first.name} is "
-                   f"{first.notebook} in the notebook but {first.pipeline} in the pipeline",
-                   err=True)
+        click.echo(
+            f"error: mismatch starts at step {report.first_mismatch!r}: {first.name} is "
+            f"{first.notebook} in the notebook but {first.pipeline} in the pipeline",
+            err=True,
+        )
         sys.exit(1)
     if not as_json:
         click.echo(f"verified: the pipeline ({runner}) reproduces the notebook")

@@ -10,6 +10,7 @@ import ast
 import keyword
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,12 @@ from .imports import import_block
 from .rewrite import add_keyword_parameters, pass_globals, relocate_paths
 
 _TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool"}
-_PARAM_CLASS = {"int": "ParameterInteger", "float": "ParameterFloat", "str": "ParameterString",
-                "bool": "ParameterBoolean"}
+_PARAM_CLASS = {
+    "int": "ParameterInteger",
+    "float": "ParameterFloat",
+    "str": "ParameterString",
+    "bool": "ParameterBoolean",
+}
 OUTPUT_FOLDER = "output_dir"
 MODEL_FOLDER = "model_dir"
 
@@ -111,7 +116,7 @@ def _import_lines(names: list[str], migration: Migration) -> list[str]:
 def _statement_text(source: str, statement: ast.stmt, original: ast.stmt | None) -> str:
     if original is not None and ast.dump(original) == ast.dump(statement):
         # Whole lines, so a trailing comment stays with its statement.
-        lines = source.splitlines()[original.lineno - 1:original.end_lineno]
+        lines = source.splitlines()[original.lineno - 1 : original.end_lineno]
         if lines and original.col_offset == 0:
             return "\n".join(lines)
         segment = ast.get_source_segment(source, original)
@@ -120,22 +125,27 @@ def _statement_text(source: str, statement: ast.stmt, original: ast.stmt | None)
     return ast.unparse(statement)
 
 
-def _cell_blocks(migration: Migration, step: Step, rewritten: dict[int, list[ast.stmt]]
-                 ) -> list[str]:
+def _cell_blocks(
+    migration: Migration, step: Step, rewritten: dict[int, list[ast.stmt]]
+) -> list[str]:
     blocks = []
     cells = {c.index: c for c in migration.cells}
     for index in step.cells:
         cell = cells[index]
-        originals = {(s.lineno, s.col_offset): s for s in ast.parse(cell.source).body} \
-            if cell.source.strip() else {}
+        originals = (
+            {(s.lineno, s.col_offset): s for s in ast.parse(cell.source).body}
+            if cell.source.strip()
+            else {}
+        )
         lines = cell.source.splitlines()
         count = f", execution count {cell.execution_count}" if cell.execution_count else ""
         text = [f"# --- notebook cell {index}{count} ---"]
         previous_end = 0
         for statement in rewritten.get(index, []):
             start = statement.lineno
-            comments = [line for line in lines[previous_end:start - 1]
-                        if line.strip().startswith("#")]
+            comments = [
+                line for line in lines[previous_end : start - 1] if line.strip().startswith("#")
+            ]
             text.extend(comments)
             original = originals.get((statement.lineno, statement.col_offset))
             text.append(_statement_text(cell.source, statement, original))
@@ -146,7 +156,7 @@ def _cell_blocks(migration: Migration, step: Step, rewritten: dict[int, list[ast
     return blocks
 
 
-def _data_file(migration: Migration):  # noqa: ANN202
+def _data_file(migration: Migration) -> Callable[[str], tuple[str, str] | None]:
     folders = {str(d.folder): d.name for d in migration.data_inputs}
     base = migration.notebook.path.parent
 
@@ -166,21 +176,21 @@ def _data_file(migration: Migration):  # noqa: ANN202
 
 def _step_module(migration: Migration, layout: Layout, step: Step) -> str:
     out_folder = output_folder(step)
-    needs = {h.name: h.needs for h in migration.helpers}
     rewritten: dict[int, list[ast.stmt]] = {}
     find = _data_file(migration)
     for index, statement in step.statements:
         statement, _ = relocate_paths(statement, find, out_folder)
         rewritten.setdefault(index, []).append(statement)
-    body_names = {n for s in sum(rewritten.values(), []) for n in free_loads(s)}
-    body_names |= set(effects(sum(rewritten.values(), [])).defines)
+    all_statements = [s for block in rewritten.values() for s in block]
+    body_names = {n for s in all_statements for n in free_loads(s)}
+    body_names |= set(effects(all_statements).defines)
     taken = body_names | set(step.parameters) | {out_folder}
     folders = {producer: input_folder(producer, taken) for producer in step.inputs}
     producers = {s.name: s for s in migration.steps}
     uses_partial = any(c.uses_partial for c in migration.cells if c.index in step.cells)
 
     # Imports: what the step's code reads, helpers it calls, and the file helpers.
-    names = [n for s in sum(rewritten.values(), []) for n in free_loads(s)]
+    names = [n for s in all_statements for n in free_loads(s)]
     imports = _import_lines(names, migration)
     if uses_partial:
         imports.insert(0, "import functools")
@@ -191,7 +201,7 @@ def _step_module(migration: Migration, layout: Layout, step: Step) -> str:
     signature: list[str] = []
     for data_name in step.data_inputs:
         signature.append(f"{data_name}: Path")
-    for producer, folder in folders.items():
+    for folder in folders.values():
         signature.append(f"{folder}: Path")
     signature.append(f"{out_folder}: Path")
     parameters = {p.name: p for p in migration.parameters}
@@ -205,8 +215,9 @@ def _step_module(migration: Migration, layout: Layout, step: Step) -> str:
         preamble.append(f"{name} = str({data_name} / {file!r})  # was a notebook constant")
     constants = {c.name: c for c in migration.constants}
     for name in step.constants:
-        preamble.append(f"{constants[name].source}  # constant from notebook cell "
-                        f"{constants[name].cell}")
+        preamble.append(
+            f"{constants[name].source}  # constant from notebook cell {constants[name].cell}"
+        )
     for producer, variables in step.inputs.items():
         for variable in variables:
             preamble.append(f"{variable} = load_value({folders[producer]}, {variable!r})")
@@ -222,8 +233,7 @@ def _step_module(migration: Migration, layout: Layout, step: Step) -> str:
     cells_label = ("cell " if len(step.cells) == 1 else "cells ") + cells
     helper_names = sorted(set(step.helpers) & {h.name for h in migration.helpers})
     lines = [
-        f'"""Step `{step.name}` ({step.role}), migrated from {layout.notebook} '
-        f'({cells_label}).',
+        f'"""Step `{step.name}` ({step.role}), migrated from {layout.notebook} ({cells_label}).',
         "",
         "Generated by `migrate apply`; edit freely: applying again keeps your edits or stops",
         'with a conflict message."""',
@@ -259,15 +269,18 @@ def _helpers_module(migration: Migration, layout: Layout) -> str:
     names: list[str] = []
     partial = False
     for helper in migration.helpers:
-        node, used_partial = pass_globals(helper.node, {k: v for k, v in needs.items()
-                                                         if k != helper.name})
+        node, used_partial = pass_globals(
+            helper.node, {k: v for k, v in needs.items() if k != helper.name}
+        )
         partial = partial or used_partial
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and helper.needs:
             add_keyword_parameters(node, helper.needs)
         names.extend(free_loads(node))
         cell = next(c for c in migration.cells if c.index == helper.cell)
-        original = next((s for s in ast.parse(cell.source).body
-                         if getattr(s, "name", None) == helper.name), None)
+        original = next(
+            (s for s in ast.parse(cell.source).body if getattr(s, "name", None) == helper.name),
+            None,
+        )
         text = _statement_text(cell.source, node, original)
         note = f"# --- notebook cell {helper.cell} ---"
         if helper.needs:
@@ -283,15 +296,15 @@ def _helpers_module(migration: Migration, layout: Layout) -> str:
         '"""',
         "",
     ]
-    block = import_block(["from __future__ import annotations", *imports],
-                         {layout.package, "sagepipe"})
+    block = import_block(
+        ["from __future__ import annotations", *imports], {layout.package, "sagepipe"}
+    )
     return "\n".join(header + block + ["", ""]) + "\n\n\n".join(blocks) + "\n"
 
 
 def _pipeline_module(migration: Migration, layout: Layout) -> str:
     parameters = {p.name: p for p in migration.parameters}
-    used = [p for p in migration.parameters
-            if any(p.name in s.parameters for s in migration.steps)]
+    used = [p for p in migration.parameters if any(p.name in s.parameters for s in migration.steps)]
     lines = [
         f'"""Pipeline migrated from {layout.notebook} by `migrate apply`.',
         "",
@@ -304,25 +317,33 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
     api |= {_PARAM_CLASS[p.type] for p in used}
     if any(s.role == "train" for s in migration.steps):
         api.add("Training")
-    block = ["from __future__ import annotations",
-             f"from sagepipe import {', '.join(sorted(api))}",
-             "from .. import settings as project_settings"]
+    block = [
+        "from __future__ import annotations",
+        f"from sagepipe import {', '.join(sorted(api))}",
+        "from .. import settings as project_settings",
+    ]
     block += [f"from ..steps.{layout.name}.{s.name} import {s.name}" for s in migration.steps]
     lines.extend(import_block(block, {layout.package, "sagepipe"}))
     lines += ["", f'NAME = "{layout.name}"', "", ""]
-    lines.append("def build_pipeline(settings: project_settings.Settings | None = None) "
-                 "-> Pipeline:")
+    lines.append(
+        "def build_pipeline(settings: project_settings.Settings | None = None) -> Pipeline:"
+    )
     lines.append(f'    """Return the pipeline migrated from {Path(layout.notebook).name}."""')
     lines.append("    settings = settings or project_settings.load()")
-    lines.append("    # Put the notebook's data files under this prefix (s3:// or the local "
-                 ".mlops/s3/).")
+    lines.append(
+        "    # Put the notebook's data files under this prefix (s3:// or the local .mlops/s3/)."
+    )
     lines.append('    data_root = f"s3://{settings.bucket}/{settings.prefix}/migrated/{NAME}"')
     for data in migration.data_inputs:
-        lines.append(f"    {data.name} = ParameterString({camel(layout.name + '_' + data.name)!r}, "
-                     f'default=f"{{data_root}}/{data.name}")')
+        lines.append(
+            f"    {data.name} = ParameterString({camel(layout.name + '_' + data.name)!r}, "
+            f'default=f"{{data_root}}/{data.name}")'
+        )
     for parameter in used:
-        lines.append(f"    {parameter.name.lower()}_param = {_PARAM_CLASS[parameter.type]}("
-                     f"{camel(parameter.name)!r}, default={parameter.value!r})")
+        lines.append(
+            f"    {parameter.name.lower()}_param = {_PARAM_CLASS[parameter.type]}("
+            f"{camel(parameter.name)!r}, default={parameter.value!r})"
+        )
     by_name = {s.name: s for s in migration.steps}
     for step in migration.steps:
         variable = f"{step.name}_step"
@@ -332,11 +353,13 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
         taken = _taken_names(migration, step)
         for producer in step.inputs:
             source = by_name[producer]
-            reference = (f"{producer}_step.model_artifacts" if source.role == "train"
-                         else f"{producer}_step.outputs.{output_folder(source)}")
+            reference = (
+                f"{producer}_step.model_artifacts"
+                if source.role == "train"
+                else f"{producer}_step.outputs.{output_folder(source)}"
+            )
             folders[input_folder(producer, taken)] = reference
-        values = {name: f"{name.lower()}_param" for name in step.parameters
-                  if name in parameters}
+        values = {name: f"{name.lower()}_param" for name in step.parameters if name in parameters}
         folder_text = _dict_text(folders)
         value_text = _dict_text(values)
         lines.append(f"    # cells {', '.join(str(c) for c in step.cells)}")
@@ -355,7 +378,8 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
             lines.append(f"        arguments={value_text},")
         lines.append("    )")
     parameter_list = [d.name for d in migration.data_inputs] + [
-        f"{p.name.lower()}_param" for p in used]
+        f"{p.name.lower()}_param" for p in used
+    ]
     lines.append("    return Pipeline(")
     lines.append(f'        f"{{settings.pipeline_name}}-{layout.name.replace("_", "-")}",')
     lines.append(f"        parameters=[{', '.join(parameter_list)}],")
@@ -388,23 +412,33 @@ def _test_module(migration: Migration, layout: Layout) -> str:
         'to the next. Edit freely: applying again keeps your edits."""',
         "",
     ]
-    block = ["from __future__ import annotations", "import json", "import math",
-             "from pathlib import Path", "import pytest",
-             f"from {package}.pipelines.{layout.name} import build_pipeline",
-             f"from {package}.steps.{layout.name}._io import load_value"]
-    block += [f"from {package}.steps.{layout.name}.{s.name} import {s.name}"
-              for s in migration.steps]
+    block = [
+        "from __future__ import annotations",
+        "import json",
+        "import math",
+        "from pathlib import Path",
+        "import pytest",
+        f"from {package}.pipelines.{layout.name} import build_pipeline",
+        f"from {package}.steps.{layout.name}._io import load_value",
+    ]
+    block += [
+        f"from {package}.steps.{layout.name}.{s.name} import {s.name}" for s in migration.steps
+    ]
     lines.extend(import_block(block, {package, "sagepipe"}))
     lines += ["", "PROJECT = Path(__file__).resolve().parents[2]"]
     lines.append("DATA = {")
     for data_name, folder in layout.data_dirs.items():
         lines.append(f"    {data_name!r}: PROJECT / {folder!r},")
     lines.append("}")
-    lines += ["", "", '@pytest.fixture(scope="module")',
-              "def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:",
-              '    """Run the migrated steps in notebook order; return each step\'s output folder."""',
-              '    root = tmp_path_factory.mktemp("migrated")',
-              "    done: dict[str, Path] = {}"]
+    lines += [
+        "",
+        "",
+        '@pytest.fixture(scope="module")',
+        "def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:",
+        '    """Run the migrated steps in notebook order; return each step\'s output folder."""',
+        '    root = tmp_path_factory.mktemp("migrated")',
+        "    done: dict[str, Path] = {}",
+    ]
     for step in migration.steps:
         args = [f"{d}=DATA[{d!r}]" for d in step.data_inputs]
         taken = _taken_names(migration, step)
@@ -418,31 +452,40 @@ def _test_module(migration: Migration, layout: Layout) -> str:
     lines.append("    return done")
     for step in migration.steps:
         if step.outputs:
-            lines += ["", "",
-                      f"def test_{step.name}_hands_on_{'_'.join(step.outputs[:2]).lower()}"
-                      f"{'_and_more' if len(step.outputs) > 2 else ''}"
-                      "(folders: dict[str, Path]) -> None:",
-                      f"    for name in {step.outputs!r}:",
-                      f"        assert load_value(folders[{step.name!r}], name) is not None"]
+            lines += [
+                "",
+                "",
+                f"def test_{step.name}_hands_on_{'_'.join(step.outputs[:2]).lower()}"
+                f"{'_and_more' if len(step.outputs) > 2 else ''}"
+                "(folders: dict[str, Path]) -> None:",
+                f"    for name in {step.outputs!r}:",
+                f"        assert load_value(folders[{step.name!r}], name) is not None",
+            ]
         if step.metrics:
-            lines += ["", "",
-                      f"def test_{step.name}_writes_its_metrics(folders: dict[str, Path]) -> None:",
-                      f"    document = json.loads((folders[{step.name!r}] / "
-                      '"evaluation.json").read_text())',
-                      f"    assert sorted(document[\"metrics\"]) == {sorted(step.metrics)!r}",
-                      "    numbers = [v for v in _leaves(document[\"metrics\"]) "
-                      "if isinstance(v, float)]",
-                      "    assert numbers and all(math.isfinite(v) for v in numbers)"]
-    lines += ["", "",
-              "def test_pipeline_wires_every_migrated_step() -> None:",
-              "    pipeline = build_pipeline()",
-              f"    assert [s.name for s in pipeline.steps] == "
-              f"{[camel(s.name) for s in migration.steps]!r}",
-              "", "",
-              "def _leaves(value: object) -> list[object]:",
-              "    if isinstance(value, dict):",
-              "        return [leaf for item in value.values() for leaf in _leaves(item)]",
-              "    if isinstance(value, list):",
-              "        return [leaf for item in value for leaf in _leaves(item)]",
-              "    return [value]"]
+            lines += [
+                "",
+                "",
+                f"def test_{step.name}_writes_its_metrics(folders: dict[str, Path]) -> None:",
+                f"    document = json.loads((folders[{step.name!r}] / "
+                '"evaluation.json").read_text())',
+                f'    assert sorted(document["metrics"]) == {sorted(step.metrics)!r}',
+                '    numbers = [v for v in _leaves(document["metrics"]) if isinstance(v, float)]',
+                "    assert numbers and all(math.isfinite(v) for v in numbers)",
+            ]
+    lines += [
+        "",
+        "",
+        "def test_pipeline_wires_every_migrated_step() -> None:",
+        "    pipeline = build_pipeline()",
+        f"    assert [s.name for s in pipeline.steps] == "
+        f"{[camel(s.name) for s in migration.steps]!r}",
+        "",
+        "",
+        "def _leaves(value: object) -> list[object]:",
+        "    if isinstance(value, dict):",
+        "        return [leaf for item in value.values() for leaf in _leaves(item)]",
+        "    if isinstance(value, list):",
+        "        return [leaf for item in value for leaf in _leaves(item)]",
+        "    return [value]",
+    ]
     return "\n".join(lines) + "\n"

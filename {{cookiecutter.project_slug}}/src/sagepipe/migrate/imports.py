@@ -39,9 +39,9 @@ def import_block(lines: list[str], first_party: set[str]) -> list[str]:
         if line.startswith("import "):
             plain.setdefault(_section(_module(line), first_party), set()).add(line)
         elif line.startswith("from "):
-            module, _, names = line[5:].partition(" import ")
-            section = froms.setdefault(_section(module, first_party), {})
-            section.setdefault(module, set()).update(n.strip() for n in names.split(","))
+            module, _, imported = line[5:].partition(" import ")
+            modules = froms.setdefault(_section(module, first_party), {})
+            modules.setdefault(module, set()).update(n.strip() for n in imported.split(","))
     out: list[str] = []
     for section in range(5):
         chunk = sorted(plain.get(section, set()), key=lambda s: s.lower())

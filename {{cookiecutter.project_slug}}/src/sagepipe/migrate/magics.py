@@ -12,11 +12,25 @@ from dataclasses import dataclass, field
 
 # Cell magics whose body is not Python: the whole cell becomes a TODO.
 _FOREIGN_CELL_MAGICS = {
-    "bash", "sh", "script", "writefile", "html", "javascript", "js", "latex",
-    "markdown", "svg", "perl", "ruby", "sql", "system",
+    "bash",
+    "sh",
+    "script",
+    "writefile",
+    "html",
+    "javascript",
+    "js",
+    "latex",
+    "markdown",
+    "svg",
+    "perl",
+    "ruby",
+    "sql",
+    "system",
 }
 _ASSIGNED_SHELL = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*=\s*[!%]")
-_PIP = re.compile(r"^\s*[!%]\s*(?:python\s+-m\s+)?(?:pip|pip3|conda|mamba)\s+install\s+(?P<args>.*)$")
+_PIP = re.compile(
+    r"^\s*[!%]\s*(?:python\s+-m\s+)?(?:pip|pip3|conda|mamba)\s+install\s+(?P<args>.*)$"
+)
 
 
 @dataclass
@@ -46,14 +60,20 @@ def strip_magics(source: str) -> CleanCell:
         if name in _FOREIGN_CELL_MAGICS:
             return CleanCell(
                 source="",
-                notes=[MagicNote(first, f"cell magic %%{name}: the cell is not Python; port it "
-                                        "by hand (it is not part of any step)")],
+                notes=[
+                    MagicNote(
+                        first,
+                        f"cell magic %%{name}: the cell is not Python; port it "
+                        "by hand (it is not part of any step)",
+                    )
+                ],
                 foreign=True,
             )
         # %%time, %%capture, %%timeit ...: the body is Python; only the timing goes.
         result = strip_magics("\n".join(lines[1:]))
-        result.notes.insert(0, MagicNote(first, f"cell magic %%{name} removed; the cell body "
-                                                "is kept"))
+        result.notes.insert(
+            0, MagicNote(first, f"cell magic %%{name} removed; the cell body is kept")
+        )
         return result
     kept: list[str] = []
     notes: list[MagicNote] = []
@@ -64,16 +84,26 @@ def strip_magics(source: str) -> CleanCell:
         if pip:
             packages = _requirements(pip.group("args"))
             requirements.extend(packages)
-            notes.append(MagicNote(stripped, "added to the project's dependencies: "
-                                              + (", ".join(packages) or "(nothing to add)")))
+            notes.append(
+                MagicNote(
+                    stripped,
+                    "added to the project's dependencies: "
+                    + (", ".join(packages) or "(nothing to add)"),
+                )
+            )
             continue
         if stripped.startswith(("%", "!")) or _ASSIGNED_SHELL.match(line):
             notes.append(MagicNote(stripped, _advice(stripped)))
-            kept.append(_indent_of(line) + "pass  # TODO(migrate): was " + stripped
-                        if _needs_placeholder(kept, line) else "")
+            kept.append(
+                _indent_of(line) + "pass  # TODO(migrate): was " + stripped
+                if _needs_placeholder(kept, line)
+                else ""
+            )
             continue
-        if stripped.endswith("?") and not stripped.startswith("#") and re.match(
-            r"^[\w.]+\?{1,2}$", stripped
+        if (
+            stripped.endswith("?")
+            and not stripped.startswith("#")
+            and re.match(r"^[\w.]+\?{1,2}$", stripped)
         ):
             notes.append(MagicNote(stripped, "help lookup removed"))
             continue

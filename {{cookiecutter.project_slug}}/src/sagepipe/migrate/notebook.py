@@ -104,16 +104,16 @@ def _read_percent(path: Path, text: str) -> list[Cell]:
             "format (jupytext --to py:percent NOTEBOOK.ipynb)"
         )
     cells: list[Cell] = []
-    kind, tags, body = "code", [], []  # text before the first marker is a code cell
+    # Text before the first marker is a code cell.
+    kind, tags, body = "code", list[str](), list[str]()
     start = _skip_header(lines)
 
     def flush() -> None:
         source = "\n".join(body).strip("\n")
         if kind == "markdown":
             source = "\n".join(_uncomment(line) for line in source.splitlines())
-        if source or kind != "code" or cells:
-            if source or kind != "code":
-                cells.append(Cell(index=len(cells), kind=kind, source=source, tags=tags))
+        if source or kind != "code":
+            cells.append(Cell(index=len(cells), kind=kind, source=source, tags=tags))
 
     for line in lines[start:]:
         marker = _PERCENT_MARKER.match(line)

@@ -51,8 +51,14 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
                 "kind": "Training" if s.role == "train" else "Processing",
                 "cells": s.cells,
                 "inputs": {
-                    **{d: {"data_files": next(i.files for i in migration.data_inputs
-                                              if i.name == d)} for d in s.data_inputs},
+                    **{
+                        d: {
+                            "data_files": next(
+                                i.files for i in migration.data_inputs if i.name == d
+                            )
+                        }
+                        for d in s.data_inputs
+                    },
                     **{f"from {p}": names for p, names in s.inputs.items()},
                 },
                 "outputs": s.outputs,
@@ -63,16 +69,31 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
             for s in migration.steps
         ],
         "parameters": [
-            {"name": p.name, "value": p.value, "type": p.type, "cell": p.cell,
-             "pipeline_parameter": camel(p.name)}
+            {
+                "name": p.name,
+                "value": p.value,
+                "type": p.type,
+                "cell": p.cell,
+                "pipeline_parameter": camel(p.name),
+            }
             for p in migration.parameters
         ],
         "constants": [{"name": c.name, "cell": c.cell} for c in migration.constants],
         "data_inputs": [
-            {"name": d.name, "folder": project.relative(d.folder), "files": d.files,
-             **({"from_constants": sorted(k for k, v in migration.data_path_constants.items()
-                                          if v[0] == d.name)}
-                if any(v[0] == d.name for v in migration.data_path_constants.values()) else {})}
+            {
+                "name": d.name,
+                "folder": project.relative(d.folder),
+                "files": d.files,
+                **(
+                    {
+                        "from_constants": sorted(
+                            k for k, v in migration.data_path_constants.items() if v[0] == d.name
+                        )
+                    }
+                    if any(v[0] == d.name for v in migration.data_path_constants.values())
+                    else {}
+                ),
+            }
             for d in migration.data_inputs
         ],
         "helpers": [
@@ -80,8 +101,11 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
             for h in migration.helpers
         ],
         "star_imports": [
-            {"cell": s["cell"], "module": s["module"],
-             "expanded_to": sorted(n for n in s["names"] if n in used_star)}
+            {
+                "cell": s["cell"],
+                "module": s["module"],
+                "expanded_to": sorted(n for n in s["names"] if n in used_star),
+            }
             for s in migration.star_imports
         ],
         "dependencies": migration.requirements,
@@ -118,8 +142,9 @@ def _dumper() -> Any:
 
     def represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> Any:
         flow = all(isinstance(x, (int, float, str, bool)) and len(str(x)) < 30 for x in data)
-        return dumper.represent_sequence("tag:yaml.org,2002:seq", data,
-                                         flow_style=flow and len(data) <= 12)
+        return dumper.represent_sequence(
+            "tag:yaml.org,2002:seq", data, flow_style=flow and len(data) <= 12
+        )
 
     PlanDumper.add_representer(list, represent_list)
     return PlanDumper
@@ -138,28 +163,37 @@ def read_plan(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise MigrationError(f"{path}: not valid YAML{where}; fix the edit or write the plan "
-                             "again with `migrate plan`") from None
+        raise MigrationError(
+            f"{path}: not valid YAML{where}; fix the edit or write the plan "
+            "again with `migrate plan`"
+        ) from None
     if not isinstance(document, dict) or document.get("version") != PLAN_VERSION:
-        raise MigrationError(f"{path}: not a version {PLAN_VERSION} migration plan; write it "
-                             "again with `migrate plan`")
+        raise MigrationError(
+            f"{path}: not a version {PLAN_VERSION} migration plan; write it "
+            "again with `migrate plan`"
+        )
     for key in ("notebook", "notebook_sha256", "name", "cells", "parameters"):
         if key not in document:
-            raise MigrationError(f"{path}: the plan has no {key!r}; write it again with "
-                                 "`migrate plan`")
+            raise MigrationError(
+                f"{path}: the plan has no {key!r}; write it again with `migrate plan`"
+            )
     if not _IDENTIFIER.match(str(document["name"])):
-        raise MigrationError(f"{path}: name {document['name']!r} must be a lowercase Python "
-                             "identifier (letters, digits, _), for example 'churn'")
+        raise MigrationError(
+            f"{path}: name {document['name']!r} must be a lowercase Python "
+            "identifier (letters, digits, _), for example 'churn'"
+        )
     for entry in document["cells"]:
         role, step = entry.get("role"), entry.get("step")
         if role not in EDITABLE_ROLES:
             raise MigrationError(
                 f"{path}: cell {entry.get('cell')} has role {role!r}; use one of "
-                f"{', '.join(EDITABLE_ROLES)}")
+                f"{', '.join(EDITABLE_ROLES)}"
+            )
         if step is not None and not _IDENTIFIER.match(str(step)):
             raise MigrationError(
                 f"{path}: cell {entry.get('cell')} has step {step!r}; a step name must be a "
-                "lowercase Python identifier, for example 'features'")
+                "lowercase Python identifier, for example 'features'"
+            )
         if role in ("train", "preprocess", "evaluate", "register") and step is None:
             entry["step"] = role
     return document
@@ -178,6 +212,7 @@ def parameter_values(document: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, (bool, int, float, str)):
             raise MigrationError(
                 f"parameter {entry.get('name')!r} has value {value!r}; a pipeline parameter "
-                "must be a number, a string or true/false")
+                "must be a number, a string or true/false"
+            )
         values[str(entry["name"])] = value
     return values

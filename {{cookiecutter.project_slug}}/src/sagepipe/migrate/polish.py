@@ -28,14 +28,31 @@ def polish(content: str, relative: str, root: Path) -> str:
     if command is None or not relative.endswith(".py"):
         return content
     steps = (
-        [*command, "check", "--fix", "--select", "I,F401", "--quiet", "--exit-zero",
-         "--stdin-filename", relative, "-"],
+        [
+            *command,
+            "check",
+            "--fix",
+            "--select",
+            "I,F401",
+            "--quiet",
+            "--exit-zero",
+            "--stdin-filename",
+            relative,
+            "-",
+        ],
         [*command, "format", "--quiet", "--stdin-filename", relative, "-"],
     )
     for step in steps:
         try:
-            done = subprocess.run(step, input=content, capture_output=True, text=True,
-                                  cwd=root, timeout=60, check=False)
+            done = subprocess.run(
+                step,
+                input=content,
+                capture_output=True,
+                text=True,
+                cwd=root,
+                timeout=60,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             return content
         if done.returncode != 0 or not done.stdout:

@@ -48,7 +48,8 @@ def find_project(start: Path | None = None, package: str | None = None) -> Proje
 
 def _package(root: Path) -> str:
     candidates = sorted(
-        p.name for p in (root / "src").iterdir()
+        p.name
+        for p in (root / "src").iterdir()
         if p.is_dir() and (p / "__init__.py").is_file() and p.name != "sagepipe"
     )
     if len(candidates) != 1:

@@ -7,11 +7,39 @@ import copy
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-WRITER_METHODS = frozenset({"to_csv", "to_parquet", "to_json", "to_pickle", "to_excel",
-                            "savefig", "save_model", "write_text", "write_bytes"})
+WRITER_METHODS = frozenset(
+    {
+        "to_csv",
+        "to_parquet",
+        "to_json",
+        "to_pickle",
+        "to_excel",
+        "savefig",
+        "save_model",
+        "write_text",
+        "write_bytes",
+    }
+)
 WRITER_FUNCTIONS = frozenset({"dump", "save", "savez", "savetxt", "imwrite"})
-_FILE_SUFFIXES = (".csv", ".parquet", ".json", ".joblib", ".pkl", ".pickle", ".png", ".jpg",
-                  ".svg", ".txt", ".xlsx", ".h5", ".npy", ".npz", ".onnx", ".bin", ".model")
+_FILE_SUFFIXES = (
+    ".csv",
+    ".parquet",
+    ".json",
+    ".joblib",
+    ".pkl",
+    ".pickle",
+    ".png",
+    ".jpg",
+    ".svg",
+    ".txt",
+    ".xlsx",
+    ".h5",
+    ".npy",
+    ".npz",
+    ".onnx",
+    ".bin",
+    ".model",
+)
 
 
 class _HelperCalls(ast.NodeTransformer):
@@ -39,8 +67,9 @@ class _HelperCalls(ast.NodeTransformer):
             return ast.Call(
                 func=ast.Attribute(ast.Name("functools", ast.Load()), "partial", ast.Load()),
                 args=[node],
-                keywords=[ast.keyword(arg=n, value=ast.Name(n, ast.Load()))
-                          for n in self.needs[node.id]],
+                keywords=[
+                    ast.keyword(arg=n, value=ast.Name(n, ast.Load())) for n in self.needs[node.id]
+                ],
             )
         return node
 
@@ -55,8 +84,7 @@ def pass_globals(statement: ast.stmt, needs: dict[str, list[str]]) -> tuple[ast.
     return rewritten, transformer.used_partial
 
 
-def add_keyword_parameters(node: ast.FunctionDef | ast.AsyncFunctionDef,
-                           names: list[str]) -> None:
+def add_keyword_parameters(node: ast.FunctionDef | ast.AsyncFunctionDef, names: list[str]) -> None:
     """Make ``names`` keyword-only parameters of ``node`` (in place)."""
     existing = {a.arg for a in [*node.args.args, *node.args.kwonlyargs]}
     for name in names:
@@ -66,8 +94,9 @@ def add_keyword_parameters(node: ast.FunctionDef | ast.AsyncFunctionDef,
 
 
 class _Paths(ast.NodeTransformer):
-    def __init__(self, data_file: Callable[[str], tuple[str, str] | None],
-                 output_folder: str | None) -> None:
+    def __init__(
+        self, data_file: Callable[[str], tuple[str, str] | None], output_folder: str | None
+    ) -> None:
         self.data_file = data_file
         self.output_folder = output_folder
         self.changes: list[str] = []
@@ -89,8 +118,12 @@ class _Paths(ast.NodeTransformer):
         return node
 
     def _output(self, arg: ast.expr) -> ast.expr:
-        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) \
-                and arg.value.lower().endswith(_FILE_SUFFIXES) and "://" not in arg.value:
+        if (
+            isinstance(arg, ast.Constant)
+            and isinstance(arg.value, str)
+            and arg.value.lower().endswith(_FILE_SUFFIXES)
+            and "://" not in arg.value
+        ):
             file = PurePosixPath(arg.value).name
             self.changes.append(f"{arg.value!r} -> {self.output_folder} / {file!r}")
             assert self.output_folder is not None
@@ -102,12 +135,19 @@ class _Paths(ast.NodeTransformer):
 
 def is_writer(node: ast.Call) -> bool:
     """True for calls that write a file named by an argument (``df.to_csv(path)``, ``dump``)."""
-    name = node.func.attr if isinstance(node.func, ast.Attribute) else (
-        node.func.id if isinstance(node.func, ast.Name) else "")
+    name = (
+        node.func.attr
+        if isinstance(node.func, ast.Attribute)
+        else (node.func.id if isinstance(node.func, ast.Name) else "")
+    )
     if name in WRITER_METHODS or name in WRITER_FUNCTIONS:
         return True
-    return name == "open" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+    return (
+        name == "open"
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Constant)
         and any(mode in str(node.args[1].value) for mode in "wax")
+    )
 
 
 def written_constants(statement: ast.AST) -> set[int]:
@@ -127,8 +167,11 @@ def _folder_file(folder: str, file: str) -> ast.expr:
     )
 
 
-def relocate_paths(statement: ast.stmt, data_file: Callable[[str], tuple[str, str] | None],
-                   output_folder: str | None) -> tuple[ast.stmt, list[str]]:
+def relocate_paths(
+    statement: ast.stmt,
+    data_file: Callable[[str], tuple[str, str] | None],
+    output_folder: str | None,
+) -> tuple[ast.stmt, list[str]]:
     """Copy of ``statement`` reading data files from input folders and writing into the
     step's output folder; returns it with a description of each change."""
     transformer = _Paths(data_file, output_folder)

@@ -78,8 +78,10 @@ def save_value(folder: Path, name: str, value: Any) -> Path:
         import numpy as np
 
         if value.dtype == object:
-            raise TypeError(f"{name}: an object array cannot be saved without pickle; "
-                            "convert it to a DataFrame or a list first")
+            raise TypeError(
+                f"{name}: an object array cannot be saved without pickle; "
+                "convert it to a DataFrame or a list first"
+            )
         path = folder / f"{name}.npy"
         np.save(path, value, allow_pickle=False)
         return path
@@ -175,8 +177,9 @@ def describe_value(value: Any) -> dict[str, Any]:
 def _unpacked(folder: Path) -> Path:
     # A training step's model folder arrives packed as model.tar.gz (SageMaker contract).
     archive = folder / _MODEL_ARCHIVE
-    if not archive.is_file() or any(p.suffix in (_TABLE, ".json", ".npy", ".joblib")
-                                     for p in folder.iterdir()):
+    if not archive.is_file() or any(
+        p.suffix in (_TABLE, ".json", ".npy", ".joblib") for p in folder.iterdir()
+    ):
         return folder
     target = Path(tempfile.mkdtemp(prefix="migrated-model-"))
     with tarfile.open(archive) as tar:

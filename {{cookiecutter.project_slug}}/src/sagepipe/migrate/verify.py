@@ -27,9 +27,10 @@ from .generate import Layout, camel, input_folder, output_folder
 from .project import Project
 from .stepio import EVALUATION_FILE, describe_value, load_value
 
-_PIP_LINE = re.compile(r"^(\s*)([!%]\s*(?:python\s+-m\s+)?(?:pip3?|conda|mamba)\s+install\b.*)$",
-                       re.M)
-_PROBE = '''\
+_PIP_LINE = re.compile(
+    r"^(\s*)([!%]\s*(?:python\s+-m\s+)?(?:pip3?|conda|mamba)\s+install\b.*)$", re.M
+)
+_PROBE = """\
 def __migrate_probe(__path, __record):
     import json as __json
     def __shape(__value):
@@ -60,7 +61,7 @@ def __migrate_probe(__path, __record):
         __handle.write(__json.dumps(__out) + "\\n")
 __migrate_probe(__PATH__, __RECORD__)
 del __migrate_probe
-'''
+"""
 
 
 @dataclass
@@ -111,8 +112,11 @@ def run_notebook(migration: Migration, timeout: int) -> dict[str, dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="migrate-verify-") as scratch:
         record_file = Path(scratch) / "probes.jsonl"
         notebook = nbformat.v4.new_notebook()
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                           "language": "python"}
+        notebook.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         last_cell = {s.cells[-1]: s for s in migration.steps}
         for cell in migration.notebook.cells:
             if cell.kind == "markdown":
@@ -124,11 +128,17 @@ def run_notebook(migration: Migration, timeout: int) -> dict[str, dict[str, Any]
                 step = last_cell.get(cell.index)
                 if step is not None:
                     record = {"step": step.name, "values": step.outputs, "metrics": step.metrics}
-                    notebook.cells.append(nbformat.v4.new_code_cell(
-                        _PROBE.replace("__PATH__", repr(str(record_file)))
-                        .replace("__RECORD__", repr(record))))
+                    notebook.cells.append(
+                        nbformat.v4.new_code_cell(
+                            _PROBE.replace("__PATH__", repr(str(record_file))).replace(
+                                "__RECORD__", repr(record)
+                            )
+                        )
+                    )
         client = NotebookClient(
-            notebook, timeout=timeout, kernel_name="python3",
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
             resources={"metadata": {"path": str(migration.notebook.path.parent)}},
         )
         try:
@@ -136,12 +146,14 @@ def run_notebook(migration: Migration, timeout: int) -> dict[str, dict[str, Any]
         except CellTimeoutError:
             raise MigrationError(
                 f"{migration.notebook.path}: a cell ran longer than {timeout} s; raise "
-                "--timeout or make the notebook use the sample data") from None
+                "--timeout or make the notebook use the sample data"
+            ) from None
         except CellExecutionError as exc:
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "error"
             raise MigrationError(
                 f"{migration.notebook.path}: the notebook fails when run top to bottom "
-                f"({first}); fix the notebook (out-of-order cells?) before verifying") from None
+                f"({first}); fix the notebook (out-of-order cells?) before verifying"
+            ) from None
         except DeadKernelError as exc:
             raise MigrationError(f"{migration.notebook.path}: the kernel died ({exc})") from None
         results: dict[str, dict[str, Any]] = {}
@@ -152,8 +164,9 @@ def run_notebook(migration: Migration, timeout: int) -> dict[str, dict[str, Any]
         return results
 
 
-def run_direct(migration: Migration, layout: Layout, project: Project, work: Path
-               ) -> dict[str, Path]:
+def run_direct(
+    migration: Migration, layout: Layout, project: Project, work: Path
+) -> dict[str, Path]:
     """Call the generated step functions in order; return each step's output folder."""
     src = str(project.root / "src")
     if src not in sys.path:
@@ -164,8 +177,7 @@ def run_direct(migration: Migration, layout: Layout, project: Project, work: Pat
     for step in migration.steps:
         module_name = f"{layout.package}.steps.{layout.name}.{step.name}"
         function = getattr(importlib.import_module(module_name), step.name)
-        kwargs: dict[str, Any] = {d: project.resolve(layout.data_dirs[d])
-                                  for d in step.data_inputs}
+        kwargs: dict[str, Any] = {d: project.resolve(layout.data_dirs[d]) for d in step.data_inputs}
         taken = _taken(migration, step)
         for producer in step.inputs:
             kwargs[input_folder(producer, taken)] = done[producer]
@@ -178,13 +190,15 @@ def run_direct(migration: Migration, layout: Layout, project: Project, work: Pat
         except Exception as exc:
             raise MigrationError(
                 f"migrated step {step.name!r} failed: {type(exc).__name__}: {exc}; fix "
-                f"{layout.steps_dir}/{step.name}.py or the plan") from None
+                f"{layout.steps_dir}/{step.name}.py or the plan"
+            ) from None
         done[step.name] = out
     return done
 
 
-def run_executor(migration: Migration, layout: Layout, project: Project, work: Path
-                 ) -> dict[str, Path]:
+def run_executor(
+    migration: Migration, layout: Layout, project: Project, work: Path
+) -> dict[str, Path]:
     """Compile the generated pipeline and run it with the local executor."""
     import tarfile
 
@@ -201,9 +215,14 @@ def run_executor(migration: Migration, layout: Layout, project: Project, work: P
     settings_module = importlib.import_module(f"{layout.package}.settings")
     settings = settings_module.load()
     pipeline = pipeline_module.build_pipeline(settings)
-    compiled = compile_pipeline(pipeline, bucket=settings.bucket, prefix=settings.prefix,
-                                role=settings.role_arn, region=settings.region,
-                                image_uri=settings.image_uri)
+    compiled = compile_pipeline(
+        pipeline,
+        bucket=settings.bucket,
+        prefix=settings.prefix,
+        role=settings.role_arn,
+        region=settings.region,
+        image_uri=settings.image_uri,
+    )
     s3_root = work / "workspace" / "s3"
     compiled.write_artifacts(s3_root)
     parameters = {p.name: p for p in pipeline.parameters}
@@ -212,11 +231,17 @@ def run_executor(migration: Migration, layout: Layout, project: Project, work: P
         folder = project.resolve(layout.data_dirs[data.name])
         for file in data.files:
             put_file(s3_root, f"{uri}/{file}", folder / file)
-    execution = execute(compiled.definition, workspace=work / "workspace", use_cache=False,
-                        pipeline_name=pipeline.name)
+    execution = execute(
+        compiled.definition,
+        workspace=work / "workspace",
+        use_cache=False,
+        pipeline_name=pipeline.name,
+    )
     if not execution.succeeded:
-        raise MigrationError(f"the migrated pipeline failed: {execution.failure_reason}; see "
-                             f"the logs in {execution.log_dir}")
+        raise MigrationError(
+            f"the migrated pipeline failed: {execution.failure_reason}; see "
+            f"the logs in {execution.log_dir}"
+        )
     done: dict[str, Path] = {}
     for step in migration.steps:
         run = execution.steps[camel(step.name)]
@@ -226,8 +251,10 @@ def run_executor(migration: Migration, layout: Layout, project: Project, work: P
             folder = work / "unpacked" / step.name
             folder.mkdir(parents=True, exist_ok=True)
             with tarfile.open(archive) as tar:
-                tar.extractall(folder, filter="data") if sys.version_info >= (3, 12) \
-                    else tar.extractall(folder)  # noqa: S202 - our own archive
+                tar.extractall(folder, filter="data") if sys.version_info >= (
+                    3,
+                    12,
+                ) else tar.extractall(folder)  # our own archive
             done[step.name] = folder
         else:
             outputs = properties["ProcessingOutputConfig"]["Outputs"]
@@ -247,15 +274,18 @@ def _taken(migration: Migration, step: Any) -> set[str]:
     return _taken_names(migration, step)
 
 
-def verify(project: Project, plan: Path, *, timeout: int = 600, runner: str = "local"
-           ) -> VerifyReport:
+def verify(
+    project: Project, plan: Path, *, timeout: int = 600, runner: str = "local"
+) -> VerifyReport:
     """Run both sides and compare; the report says where a mismatch starts."""
     migration, layout = load_migration(project, plan)
     for step in migration.steps:
         module = project.root / layout.steps_dir / f"{step.name}.py"
         if not module.is_file():
-            raise MigrationError(f"{project.relative(module)} does not exist; run "
-                                 f"`migrate apply {project.relative(plan)}` first")
+            raise MigrationError(
+                f"{project.relative(module)} does not exist; run "
+                f"`migrate apply {project.relative(plan)}` first"
+            )
     expected = run_notebook(migration, timeout)
     report = VerifyReport(runner=runner)
     with tempfile.TemporaryDirectory(prefix="migrate-pipeline-") as scratch:
@@ -277,8 +307,9 @@ def verify(project: Project, plan: Path, *, timeout: int = 600, runner: str = "l
                     report.differences.append(Difference(step.name, name, want, got))
             if step.metrics:
                 evaluation = folders[step.name] / EVALUATION_FILE
-                written = json.loads(evaluation.read_text())["metrics"] \
-                    if evaluation.is_file() else {}
+                written = (
+                    json.loads(evaluation.read_text())["metrics"] if evaluation.is_file() else {}
+                )
                 for name in step.metrics:
                     for key, value in _flatten(seen["metrics"].get(name), name).items():
                         notebook_metrics[key] = (step.name, value)
@@ -291,12 +322,15 @@ def verify(project: Project, plan: Path, *, timeout: int = 600, runner: str = "l
             same = _close(want, got)
             report.metrics[key] = {"notebook": want, "pipeline": got, "same": same}
             if not same:
-                report.differences.append(Difference(step_name or other_step or "?", key,
-                                                     want, got))
+                report.differences.append(
+                    Difference(step_name or other_step or "?", key, want, got)
+                )
     order = [s.name for s in migration.steps]
     if report.differences:
-        report.first_mismatch = min((d.step for d in report.differences),
-                                    key=lambda s: order.index(s) if s in order else len(order))
+        report.first_mismatch = min(
+            (d.step for d in report.differences),
+            key=lambda s: order.index(s) if s in order else len(order),
+        )
     return report
 
 
