@@ -59,6 +59,12 @@ def test_unknown_output_reference_names_the_step_and_its_outputs() -> None:
     )
 
 
+def test_unknown_output_is_also_an_attribute_error() -> None:
+    step = prep()
+    assert hasattr(step.outputs, "train")
+    assert not hasattr(step.outputs, "trian")
+
+
 def test_output_reference_by_item_is_checked_too() -> None:
     step = prep()
     raises(

@@ -156,6 +156,11 @@ class PropertyFile:
         return f"PropertyFile({self.name!r}, output={self.output!r}, path={self.path!r})"
 
 
+class UnknownOutputError(GraphError, AttributeError):
+    """A reference to an output the step does not have (also an AttributeError, so
+    ``hasattr`` and tab completion keep working)."""
+
+
 class Outputs:
     """The outputs of a Processing step as attributes: ``prep.outputs.train``."""
 
@@ -170,7 +175,7 @@ class Outputs:
 
     def __getitem__(self, name: str) -> StepProperty:
         if name not in self._names:
-            raise GraphError(
+            raise UnknownOutputError(
                 f"step {self._step.name!r} has no output {name!r}; "
                 f"outputs: {', '.join(sorted(self._names)) or '(none)'}"
             )
