@@ -1,7 +1,7 @@
 """Validate definitions against the public SageMaker pipeline schema, known gaps allowed.
 
-The schema (April 2025) is older than the service. Every gap below is something the real
-SageMaker SDK v2 emits in ../shared/reference/sdk-v2-definition-example.json, which the
+The schema (April 2025) is older than the service. The gaps below are things the real
+SageMaker SDK emits; most appear in reference/sdk-v2-definition-example.json, which the
 tests validate with the same rules, so the list cannot quietly grow to hide our mistakes.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-REFERENCE = Path("/work/shared/reference")
+REFERENCE = Path(__file__).resolve().parent / "reference"
 SCHEMA_PATH = REFERENCE / "sagemaker-pipeline-definition.schema.json"
 SDK_V2_EXAMPLE = REFERENCE / "sdk-v2-definition-example.json"
 
