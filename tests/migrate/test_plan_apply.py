@@ -228,3 +228,37 @@ def test_folder_parameters_never_shadow_notebook_variables(make_project) -> None
     code = next((root / "src").glob("*/steps/clash/preprocess.py")).read_text()
     assert "input_data_dir: Path" in code and "step_output_dir: Path" in code
     compile(code, "preprocess.py", "exec")
+
+
+def test_folder_constant_becomes_an_input_folder_and_the_step_runs(make_project, tmp_path) -> None:
+    import importlib
+    import sys
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    root = make_project()
+    notebook = new_notebook()
+    notebook.cells = [
+        new_code_cell("import pandas as pd\nDATA_DIR = 'data'\nMIN_TENURE = 12"),
+        new_code_cell(
+            "df = pd.read_csv(DATA_DIR + '/customers.csv')\n"
+            "df = df[df.tenure >= MIN_TENURE]\ndf.to_csv('long_tenure.csv')"
+        ),
+    ]
+    nbformat.write(notebook, root / "notebooks" / "folder.ipynb")
+    path, document = plan(root, "folder.ipynb")
+    assert document["data_inputs"][0]["folder"] == "notebooks/data"
+    assert [p["name"] for p in document["parameters"]] == ["MIN_TENURE"]
+    assert invoke(root, "apply", str(path)).exit_code == 0
+    package = next(p.name for p in (root / "src").iterdir())
+    sys.path.insert(0, str(root / "src"))
+    try:
+        module = importlib.import_module(f"{package}.steps.folder.preprocess")
+        module.preprocess(
+            data_dir=root / "notebooks" / "data", output_dir=tmp_path / "out", MIN_TENURE=60
+        )
+    finally:
+        sys.path.remove(str(root / "src"))
+    written = (tmp_path / "out" / "long_tenure.csv").read_text().splitlines()
+    assert len(written) > 1 and all(int(line.split(",")[3]) >= 60 for line in written[1:])

@@ -73,3 +73,12 @@ def test_role_words() -> None:
     assert role_from_words("Save the model") == "register"
     assert role_from_words("EDA and plots") == "skip"
     assert role_from_words("Appendix") is None
+
+
+def test_ipython_only_display_inside_a_loop_is_a_warning(tmp_path: Path) -> None:
+    notebook = new_notebook()
+    notebook.cells = [new_code_cell("frames = [df, df]\nfor f in frames:\n    display(f)")]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(notebook, path)
+    warnings = build(read_notebook(path)).warnings
+    assert any("calls display(), which exists only in IPython" in w for w in warnings)

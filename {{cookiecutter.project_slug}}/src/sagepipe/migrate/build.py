@@ -57,6 +57,7 @@ class DataInput:
     name: str
     folder: Path
     files: list[str] = field(default_factory=list)
+    whole_folder: bool = False  # a constant named the folder itself: every file goes in
 
 
 @dataclass
@@ -351,19 +352,36 @@ def _resolve_file(notebook_dir: Path, text: str) -> Path | None:
         return None
 
 
+_FOLDER_NAME = re.compile(r"dir|path|folder|root|location", re.IGNORECASE)
+
+
+def _resolve_folder(notebook_dir: Path, name: str, text: str) -> Path | None:
+    # Only a constant that says it is a folder: a column called "data" is not one.
+    if not (_FOLDER_NAME.search(name) or "/" in text) or text.strip() in ("", ".", "./"):
+        return None
+    candidate = (notebook_dir / text).resolve() if not Path(text).is_absolute() else Path(text)
+    try:
+        return candidate if candidate.is_dir() and candidate != notebook_dir.resolve() else None
+    except OSError:
+        return None
+
+
 def _data_inputs(
     path: Path, parameters: list[Parameter], parsed: dict[int, list[ast.stmt]]
 ) -> tuple[list[DataInput], dict[str, tuple[str, str]]]:
     folders: dict[Path, DataInput] = {}
 
-    def register(file: Path) -> tuple[str, str]:
-        folder = file.parent
+    def register(file: Path, whole: bool = False) -> tuple[str, str]:
+        folder = file if whole else file.parent
         if folder not in folders:
             label = "data_dir" if not folders else f"data_dir_{len(folders) + 1}"
             while label in used:
                 label = f"input_{label}"
             folders[folder] = DataInput(label, folder)
         entry = folders[folder]
+        if whole:
+            entry.whole_folder = True
+            return entry.name, ""
         if file.name not in entry.files:
             entry.files.append(file.name)
         return entry.name, file.name
@@ -378,6 +396,10 @@ def _data_inputs(
             file = _resolve_file(path.parent, parameter.value)
             if file:
                 path_constants[parameter.name] = register(file)
+                continue
+            folder = _resolve_folder(path.parent, parameter.name, parameter.value)
+            if folder:
+                path_constants[parameter.name] = register(folder, whole=True)
     for statements in parsed.values():
         for statement in statements:
             written = written_constants(statement)
@@ -584,6 +606,12 @@ def _data_flow(migration: Migration) -> None:
         found = effects(statements)
         uses = list(found.uses)
         for name in uses:
+            if name in ("display", "get_ipython") and name not in latest:
+                migration.warnings.append(
+                    f"step {step.name} (cells {step.cells}): calls {name}(), which exists only "
+                    "in IPython; replace it (print, logging) or the step fails with NameError"
+                )
+                continue
             if name in BUILTINS and name not in latest:
                 continue
             if name in helpers:

@@ -212,7 +212,8 @@ def _step_module(migration: Migration, layout: Layout, step: Step) -> str:
     preamble: list[str] = [f"{out_folder}.mkdir(parents=True, exist_ok=True)"]
     for name in step.data_paths:
         data_name, file = migration.data_path_constants[name]
-        preamble.append(f"{name} = str({data_name} / {file!r})  # was a notebook constant")
+        where = f"{data_name} / {file!r}" if file else data_name
+        preamble.append(f"{name} = str({where})  # was a notebook constant")
     constants = {c.name: c for c in migration.constants}
     for name in step.constants:
         preamble.append(

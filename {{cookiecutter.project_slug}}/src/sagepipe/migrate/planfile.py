@@ -83,7 +83,7 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
             {
                 "name": d.name,
                 "folder": project.relative(d.folder),
-                "files": d.files,
+                "files": d.files if not d.whole_folder else ["(the whole folder)", *d.files],
                 **(
                     {
                         "from_constants": sorted(

@@ -208,7 +208,7 @@ def run_executor(
     importlib.invalidate_caches()
     from sagepipe.compile import compile_pipeline
     from sagepipe.local import execute
-    from sagepipe.local.s3 import put_file, uri_to_path
+    from sagepipe.local.s3 import put_file, put_tree, uri_to_path
 
     _forget(layout.package)
     pipeline_module = importlib.import_module(f"{layout.package}.pipelines.{layout.name}")
@@ -229,6 +229,9 @@ def run_executor(
     for data in migration.data_inputs:
         uri = parameters[camel(layout.name + "_" + data.name)].default
         folder = project.resolve(layout.data_dirs[data.name])
+        if data.whole_folder:
+            put_tree(s3_root, uri, folder)
+            continue
         for file in data.files:
             put_file(s3_root, f"{uri}/{file}", folder / file)
     execution = execute(
