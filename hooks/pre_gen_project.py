@@ -15,6 +15,7 @@ import json
 import keyword
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Mapping
 
 # Rendered by Cookiecutter: backslashes and quotes are escaped so that any answer,
@@ -154,9 +155,18 @@ def check_text(key: str, value: str, *, allow_empty: bool = False) -> None:
         raise _problem(key, value, f"it is longer than {MAX_TEXT_LENGTH} characters", "shorten it")
 
 
+def suggest_slug(value: str) -> str:
+    """A valid slug close to value (ASCII letters and digits, single dashes)."""
+    # NFKD splits accents off their letters, so "Café" suggests "cafe", not "caf".
+    ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_value.lower())
+    slug = "-".join(words).lstrip("0123456789-")[:MAX_NAME_LENGTH].rstrip("-")
+    return slug or "my-project"
+
+
 def check_project_slug(slug: str) -> None:
     """The slug names the folder, the distribution and the console script."""
-    fix = "pass project_slug=my-project (lowercase letters, digits and single dashes)"
+    fix = f"pass project_slug={suggest_slug(slug)} (lowercase letters, digits and single dashes)"
     if not SLUG_PATTERN.match(slug):
         rule = "it must start with a letter and hold only a-z, 0-9 and single inner dashes"
         raise _problem("project_slug", slug, rule, fix)
@@ -173,7 +183,8 @@ def check_project_slug(slug: str) -> None:
 
 def check_package_name(name: str) -> None:
     """The import name must be importable and must not shadow another module."""
-    fix = "pass package_name=my_project (lowercase letters, digits and underscores)"
+    suggestion = suggest_slug(name).replace("-", "_")
+    fix = f"pass package_name={suggestion} (lowercase letters, digits and underscores)"
     if not PACKAGE_PATTERN.match(name) or not name.isidentifier():
         rule = "it must be a lowercase Python identifier (a-z, 0-9, _; not starting with a digit)"
         raise _problem("package_name", name, rule, fix)

@@ -229,3 +229,23 @@ def test_answers_file_holds_only_user_answers_sorted_and_stable(tmp_path: Path) 
     assert first == second
     assert json.loads(first) == GOOD
     assert list(json.loads(first)) == sorted(GOOD)
+
+
+@pytest.mark.parametrize(
+    ("value", "suggestion"),
+    [
+        ("My Project!", "my-project"),
+        ("2fast 2furious", "fast-2furious"),
+        ("Café Model", "cafe-model"),
+        ("...", "my-project"),
+        ("a" * 80, "a" * 50),
+    ],
+)
+def test_slug_suggestion_is_itself_valid(value: str, suggestion: str) -> None:
+    assert pre_gen.suggest_slug(value) == suggestion
+    pre_gen.check_project_slug(suggestion)
+
+
+def test_fix_for_a_bad_slug_suggests_a_valid_one() -> None:
+    with pytest.raises(pre_gen.InvalidAnswer, match="pass project_slug=my-project "):
+        pre_gen.check_project_slug("My Project")
