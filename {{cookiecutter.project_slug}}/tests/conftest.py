@@ -63,8 +63,15 @@ def cli_command(*args: str | Path) -> list[str]:
 
 def run_cli(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the project CLI as a user would, from the project root; never raises on failure."""
-    return subprocess.run(cli_command(*args), cwd=PROJECT_ROOT, env=project_env(),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        cli_command(*args),
+        cwd=PROJECT_ROOT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def run_pipeline(workspace: Path, *args: str | Path) -> tuple[int, dict[str, Any], str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
 from conftest import (
     PROJECT_ROOT,
     SAMPLE,
@@ -114,8 +115,12 @@ def test_sigkill_mid_run_leaves_registry_consistent_and_next_run_reuses_finished
 ) -> None:
     workspace = tmp_path / "workspace"
     process = subprocess.Popen(
-        cli_command("run", "--workspace", workspace), cwd=PROJECT_ROOT, env=project_env(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        cli_command("run", "--workspace", workspace),
+        cwd=PROJECT_ROOT,
+        env=project_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
         start_new_session=True,
     )
     try:

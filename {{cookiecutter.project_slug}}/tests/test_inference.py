@@ -13,12 +13,26 @@ import pytest
 
 from {{ cookiecutter.package_name }} import data
 
-ROW = {"age": 34, "tenure_months": 2, "monthly_charges": 95.5, "total_charges": 191.0,
-       "support_calls": 4, "contract": "month-to-month", "payment_method": "electronic-check",
-       "internet_service": "fiber"}
-LOYAL = {**ROW, "tenure_months": 70, "contract": "two-year", "payment_method": "credit-card",
-         "support_calls": 0, "monthly_charges": 30.0, "total_charges": 2100.0,
-         "internet_service": "dsl"}
+ROW = {
+    "age": 34,
+    "tenure_months": 2,
+    "monthly_charges": 95.5,
+    "total_charges": 191.0,
+    "support_calls": 4,
+    "contract": "month-to-month",
+    "payment_method": "electronic-check",
+    "internet_service": "fiber",
+}
+LOYAL = {
+    **ROW,
+    "tenure_months": 70,
+    "contract": "two-year",
+    "payment_method": "credit-card",
+    "support_calls": 0,
+    "monthly_charges": 30.0,
+    "total_charges": 2100.0,
+    "internet_service": "dsl",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +50,9 @@ def model(handler: ModuleType, model_dir: Path) -> object:
     return handler.model_fn(str(model_dir))
 
 
-def _invoke(handler: ModuleType, model: object, body: bytes, content_type: str,
-            accept: str) -> tuple[bytes, str]:
+def _invoke(
+    handler: ModuleType, model: object, body: bytes, content_type: str, accept: str
+) -> tuple[bytes, str]:
     parsed = handler.input_fn(body, content_type)
     return handler.output_fn(handler.predict_fn(parsed, model), accept)
 
@@ -57,8 +72,10 @@ def test_csv_with_header_and_missing_value_gives_one_line_per_row(
     handler: ModuleType, model: object
 ) -> None:
     header = ",".join(data.FEATURES)
-    rows = [",".join(str(ROW[name]) for name in data.FEATURES),
-            ",".join("" if name == "age" else str(LOYAL[name]) for name in data.FEATURES)]
+    rows = [
+        ",".join(str(ROW[name]) for name in data.FEATURES),
+        ",".join("" if name == "age" else str(LOYAL[name]) for name in data.FEATURES),
+    ]
     body = "\n".join([header, *rows]).encode()
     out, media = _invoke(handler, model, body, "text/csv", "text/csv")
     lines = out.decode().strip().splitlines()
@@ -68,12 +85,14 @@ def test_csv_with_header_and_missing_value_gives_one_line_per_row(
 
 
 def test_npy_round_trip_never_needs_pickle(handler: ModuleType, model: object) -> None:
-    numeric = np.array([[ROW[name] if name in data.NUMERIC_FEATURES else 0
-                         for name in data.FEATURES]], dtype=float)
+    numeric = np.array(
+        [[ROW[name] if name in data.NUMERIC_FEATURES else 0 for name in data.FEATURES]], dtype=float
+    )
     buffer = io.BytesIO()
     np.save(buffer, numeric, allow_pickle=False)
-    out, media = _invoke(handler, model, buffer.getvalue(), "application/x-npy",
-                         "application/x-npy")
+    out, media = _invoke(
+        handler, model, buffer.getvalue(), "application/x-npy", "application/x-npy"
+    )
     probabilities = np.load(io.BytesIO(out), allow_pickle=False)
     assert media == "application/x-npy" and probabilities.shape == (1,)
 

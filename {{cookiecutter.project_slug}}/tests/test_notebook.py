@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from conftest import PROJECT_ROOT
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
@@ -30,14 +31,20 @@ def test_exploration_notebook_imports_the_package_instead_of_copying_it() -> Non
 
 @pytest.mark.slow
 def test_exploration_notebook_runs_top_to_bottom(tmp_path: Path) -> None:
-    nbclient = pytest.importorskip("nbclient", reason="install the 'dev' extra to execute notebooks")
+    nbclient = pytest.importorskip("nbclient", reason="install nbclient to execute notebooks")
     notebook = nbformat.read(PROJECT_ROOT / "notebooks" / "01-exploration.ipynb", as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}})
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}},
+    )
     client.execute()
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output.output_type == "error"]
-    text = "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
-                     for output in outputs)
+    text = "\n".join(
+        str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+        for output in outputs
+    )
     assert "Data quality passed" in text
     assert "'accuracy'" in text

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import PROJECT_ROOT, project_env, registered_versions, run_cli, run_pipeline
 
 JOB_STEPS = ("Preprocess", "DataQuality", "Train", "Evaluate")
@@ -30,8 +31,13 @@ def test_cold_run_registers_a_pending_version_with_metrics_and_lineage(
     assert steps["AccuracyBelowThreshold"]["Status"] == "NotExecuted"
     [registered] = execution["Registered"]
 
-    done = run_cli("registry", "describe", str(registered["Version"]),
-                   "--workspace", warm_workspace["workspace"])
+    done = run_cli(
+        "registry",
+        "describe",
+        str(registered["Version"]),
+        "--workspace",
+        warm_workspace["workspace"],
+    )
     assert done.returncode == 0, done.stderr
     package = json.loads(done.stdout)
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
@@ -41,17 +47,21 @@ def test_cold_run_registers_a_pending_version_with_metrics_and_lineage(
     assert lineage["Parameters"]["AccuracyThreshold"] == 0.7
     assert 0.7 <= lineage["Metrics"]["accuracy"] <= 1.0
     assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith(
-        "evaluation.json")
+        "evaluation.json"
+    )
 
 
 def test_model_tar_gz_carries_the_serving_handler(warm_workspace: dict[str, Any]) -> None:
-    [package] = [p for p in registered_versions(warm_workspace["workspace"])
-                 if p["Lineage"]["ExecutionId"]
-                 == warm_workspace["execution"]["PipelineExecutionId"]]
+    [package] = [
+        p
+        for p in registered_versions(warm_workspace["workspace"])
+        if p["Lineage"]["ExecutionId"] == warm_workspace["execution"]["PipelineExecutionId"]
+    ]
     with tarfile.open(package["ModelDataPath"]) as archive:
         names = set(archive.getnames())
     assert {"model.joblib", "model.json", "code/inference.py"} <= {
-        name.removeprefix("./") for name in names}
+        name.removeprefix("./") for name in names
+    }
 
 
 def test_rerun_reuses_every_job_step_and_registers_a_new_version(
@@ -69,8 +79,9 @@ def test_high_threshold_fails_with_metric_and_threshold_and_registers_nothing(
     warm_workspace: dict[str, Any],
 ) -> None:
     before = registered_versions(warm_workspace["workspace"])
-    code, execution, _ = run_pipeline(warm_workspace["workspace"],
-                                      "--param", "AccuracyThreshold=0.99")
+    code, execution, _ = run_pipeline(
+        warm_workspace["workspace"], "--param", "AccuracyThreshold=0.99"
+    )
     assert code == 1
     assert execution["Status"] == "Failed"
     reason = execution["FailureReason"]
@@ -88,8 +99,9 @@ def test_approve_and_reject_latest_through_the_cli(warm_workspace: dict[str, Any
     assert "Approved" in approved.stdout
     rejected = run_cli("registry", "reject", "1", "--reason", "test", "--workspace", workspace)
     assert rejected.returncode == 0, rejected.stderr
-    statuses = {p["ModelPackageVersion"]: p["ModelApprovalStatus"]
-                for p in registered_versions(workspace)}
+    statuses = {
+        p["ModelPackageVersion"]: p["ModelApprovalStatus"] for p in registered_versions(workspace)
+    }
     assert statuses[1] == "Rejected"
     assert statuses[max(statuses)] == "Approved"
     missing = run_cli("registry", "describe", "999", "--workspace", workspace)
@@ -109,9 +121,21 @@ def test_compile_is_byte_identical_and_runs_under_the_framework_cli(
     assert definition["Version"] == "2020-12-01"
     # The same JSON runs under the generic executor, reusing the project's cache.
     done = subprocess.run(
-        [sys.executable, "-m", "sagepipe", "run", str(first), "--workspace", str(workspace),
-         "--json"],
-        cwd=PROJECT_ROOT, env=project_env(), capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "sagepipe",
+            "run",
+            str(first),
+            "--workspace",
+            str(workspace),
+            "--json",
+        ],
+        cwd=PROJECT_ROOT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["Status"] == "Succeeded"
@@ -120,8 +144,10 @@ def test_compile_is_byte_identical_and_runs_under_the_framework_cli(
 def test_runs_lists_history_as_json(warm_workspace: dict[str, Any]) -> None:
     done = run_cli("runs", "--json", "--workspace", warm_workspace["workspace"])
     assert done.returncode == 0, done.stderr
-    ids = [run["PipelineExecutionId"] if "PipelineExecutionId" in run else run.get("Id")
-           for run in json.loads(done.stdout)]
+    ids = [
+        run["PipelineExecutionId"] if "PipelineExecutionId" in run else run.get("Id")
+        for run in json.loads(done.stdout)
+    ]
     assert warm_workspace["execution"]["PipelineExecutionId"] in ids
 
 

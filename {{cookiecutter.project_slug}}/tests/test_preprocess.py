@@ -41,8 +41,7 @@ def test_preprocess_writes_disjoint_stratified_train_and_test(
 
 
 def test_preprocess_is_reproducible(sample_raw: Path, tmp_path: Path) -> None:
-    counts = [preprocess(sample_raw, tmp_path / f"train{i}", tmp_path / f"test{i}")
-              for i in (1, 2)]
+    counts = [preprocess(sample_raw, tmp_path / f"train{i}", tmp_path / f"test{i}") for i in (1, 2)]
     assert counts[0] == counts[1]
     assert counts[0]["clean"] < counts[0]["raw"]
     first = (tmp_path / "test1" / "test.csv").read_bytes()
@@ -51,14 +50,14 @@ def test_preprocess_is_reproducible(sample_raw: Path, tmp_path: Path) -> None:
 
 def test_folder_without_csv_fails_with_the_fix(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
-    with pytest.raises(InputDataError, match="no \\*.csv file found"):
+    with pytest.raises(InputDataError, match=r"no \*\.csv file found"):
         preprocess(tmp_path / "raw", tmp_path / "train", tmp_path / "test")
 
 
 def test_csv_missing_columns_names_them(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
     data.generate(50).drop(columns=["tenure_months"]).to_csv(tmp_path / "raw" / "a.csv")
-    with pytest.raises(InputDataError, match="missing column\\(s\\) tenure_months"):
+    with pytest.raises(InputDataError, match=r"missing column\(s\) tenure_months"):
         preprocess(tmp_path / "raw", tmp_path / "train", tmp_path / "test")
     assert not (tmp_path / "train").exists()
 
@@ -66,10 +65,10 @@ def test_csv_missing_columns_names_them(tmp_path: Path) -> None:
 def test_binary_garbage_is_reported_as_unreadable(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "a.csv").write_bytes(b"\x00\xff\xfe garbage \x00\x81" * 50)
-    with pytest.raises(InputDataError, match="a.csv"):
+    with pytest.raises(InputDataError, match=r"a\.csv"):
         preprocess(tmp_path / "raw", tmp_path / "train", tmp_path / "test")
 
 
 def test_bad_test_fraction_names_the_value(sample_raw: Path, tmp_path: Path) -> None:
-    with pytest.raises(InputDataError, match="test_fraction=1.5"):
+    with pytest.raises(InputDataError, match=r"test_fraction=1\.5"):
         preprocess(sample_raw, tmp_path / "train", tmp_path / "test", test_fraction=1.5)

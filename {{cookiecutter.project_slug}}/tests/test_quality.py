@@ -16,8 +16,9 @@ from {{ cookiecutter.package_name }}.quality.gate import check_data_quality
 def test_gate_passes_on_the_sample_and_writes_data_docs(
     processed: dict[str, Path], tmp_path: Path
 ) -> None:
-    report = check_data_quality(processed["raw"], processed["train"], processed["test"],
-                                tmp_path / "report")
+    report = check_data_quality(
+        processed["raw"], processed["train"], processed["test"], tmp_path / "report"
+    )
     assert report.success
     assert report.evaluated > 30
     assert (tmp_path / "report" / "index.html").is_file()

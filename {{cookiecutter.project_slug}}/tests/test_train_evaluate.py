@@ -38,8 +38,10 @@ def test_evaluation_follows_sagemaker_binary_classification_layout(
     assert block["accuracy"]["value"] > block["accuracy_best_constant_classifier"]["value"]
     assert block["auc"]["value"] > 0.7
     matrix = block["confusion_matrix"]
-    assert sum(matrix[a][b] for a in "01" for b in "01") == len(
-        (processed["test"] / "test.csv").read_text().splitlines()) - 1
+    assert (
+        sum(matrix[a][b] for a in "01" for b in "01")
+        == len((processed["test"] / "test.csv").read_text().splitlines()) - 1
+    )
 
 
 def test_evaluate_reads_the_model_from_model_tar_gz(
@@ -65,7 +67,7 @@ def test_training_twice_gives_the_same_predictions(
 
 
 def test_out_of_range_hyperparameter_is_named(processed: dict[str, Path], tmp_path: Path) -> None:
-    with pytest.raises(InputDataError, match="learning_rate=0.0"):
+    with pytest.raises(InputDataError, match=r"learning_rate=0\.0"):
         train_model(processed["train"], tmp_path / "model", learning_rate=0.0)
     assert not (tmp_path / "model").exists()
 

@@ -35,10 +35,19 @@ def _build_definition(workspace: Path, data: Path | None = None) -> dict[str, An
 
 
 @click.command("compile")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the pipeline definition JSON.")
-@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write the code objects here (default: $SAGEPIPE_WORKSPACE or .mlops).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the pipeline definition JSON.",
+)
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write the code objects here (default: $SAGEPIPE_WORKSPACE or .mlops).",
+)
 def compile_command(output: Path, workspace: Path | None) -> None:
     """Compile the pipeline to SageMaker's definition JSON (offline, byte-reproducible).
 
@@ -54,23 +63,35 @@ def compile_command(output: Path, workspace: Path | None) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(compiled.to_json())
     steps = len(compiled.definition["Steps"])
-    click.echo(f"wrote {output} ({steps} top-level steps, {len(compiled.artifacts)} code objects "
-               f"in {workspace / 's3'})")
+    click.echo(
+        f"wrote {output} ({steps} top-level steps, {len(compiled.artifacts)} code objects "
+        f"in {workspace / 's3'})"
+    )
 
 
 @click.command("make-data")
-@click.option("--rows", type=click.IntRange(min=1), default=None,
-              help="Number of customers (default: the shipped sample's size). Planted "
-                   "duplicates add about 1%.")
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of customers (default: the shipped sample's size). Planted "
+    "duplicates add about 1%.",
+)
 @click.option("--seed", type=int, default=None, help="Random seed (default 42).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CSV file to write, e.g. data/raw/churn.csv or /tmp/churn-1m.csv.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV file to write, e.g. data/raw/churn.csv or /tmp/churn-1m.csv.",
+)
 def make_data(rows: int | None, seed: int | None, output: Path) -> None:
     """Generate the example churn data deterministically (no download needed)."""
     from . import data
 
-    written = data.write_csv(output, rows or data.SAMPLE_ROWS,
-                             data.DEFAULT_SEED if seed is None else seed)
+    written = data.write_csv(
+        output, rows or data.SAMPLE_ROWS, data.DEFAULT_SEED if seed is None else seed
+    )
     click.echo(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -79,9 +100,15 @@ def make_cli() -> click.Group:
     from sagepipe.cli import make_registry_group, make_run_command, make_runs_command
 
     @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-    @click.option("--stage", type=click.Choice(project_settings.STAGES), default=None,
-                  expose_value=False, is_eager=True, callback=_set_stage,
-                  help="Settings stage (default: $MLOPS_STAGE or dev).")
+    @click.option(
+        "--stage",
+        type=click.Choice(project_settings.STAGES),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_stage,
+        help="Settings stage (default: $MLOPS_STAGE or dev).",
+    )
     def main() -> None:
         """{{ cookiecutter.project_name }}: build, register and serve the model locally or on SageMaker."""
 
@@ -90,17 +117,23 @@ def make_cli() -> click.Group:
         pipeline_name="{{ cookiecutter.project_slug }}",
         workspace_default=default_workspace,
     )
-    run.params.append(click.Option(
-        ["--data"], type=click.Path(exists=True, path_type=Path), default=None,
-        help="Raw CSV file or folder to run on (default: data/raw from settings).",
-    ))
+    run.params.append(
+        click.Option(
+            ["--data"],
+            type=click.Path(exists=True, path_type=Path),
+            default=None,
+            help="Raw CSV file or folder to run on (default: data/raw from settings).",
+        )
+    )
     main.add_command(run)
     main.add_command(compile_command)
     main.add_command(make_runs_command(workspace_default=default_workspace))
-    main.add_command(make_registry_group(
-        default_group=lambda: project_settings.load().model_package_group,
-        workspace_default=default_workspace,
-    ))
+    main.add_command(
+        make_registry_group(
+            default_group=lambda: project_settings.load().model_package_group,
+            workspace_default=default_workspace,
+        )
+    )
     main.add_command(make_data)
 
     # Other command groups are mounted here.

@@ -46,8 +46,13 @@ def generate(rows: int, seed: int = DEFAULT_SEED, *, start_id: int = 1) -> pd.Da
     internet = rng.choice(len(INTERNET_SERVICES), size=rows, p=[0.35, 0.45, 0.20])
     age = rng.integers(18, 86, size=rows)
     tenure = np.clip(rng.gamma(2.0, 12.0 + 10.0 * contract, size=rows).round(), 0, 72).astype(int)
-    monthly = np.round(20.0 + 25.0 * (internet == 1) + 15.0 * (internet == 0)
-                       + rng.normal(20.0, 12.0, size=rows).clip(0, None), 2)
+    monthly = np.round(
+        20.0
+        + 25.0 * (internet == 1)
+        + 15.0 * (internet == 0)
+        + rng.normal(20.0, 12.0, size=rows).clip(0, None),
+        2,
+    )
     total = np.round(monthly * tenure + rng.normal(0.0, 5.0, size=rows), 2).clip(0, None)
     support_calls = rng.poisson(1.0 + 1.5 * (internet == 1), size=rows)
 
@@ -120,8 +125,13 @@ def write_csv(path: Path, rows: int, seed: int = DEFAULT_SEED) -> Path:
             size = min(_CHUNK_ROWS, rows - written)
             # Each chunk has its own seed so chunking does not change the data's shape.
             chunk = generate(size, seed + chunk_index, start_id=written + 1)
-            chunk.to_csv(handle, index=False, header=chunk_index == 0,
-                          quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+            chunk.to_csv(
+                handle,
+                index=False,
+                header=chunk_index == 0,
+                quoting=csv.QUOTE_MINIMAL,
+                lineterminator="\n",
+            )
             written += size
             chunk_index += 1
     partial.replace(path)

@@ -27,7 +27,6 @@ from sagepipe import (
     Training,
     ge,
 )
-
 from sagepipe.compile import Compiled, compile_pipeline
 
 from . import settings as project_settings
@@ -116,8 +115,13 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
         "AccuracyBelowThreshold",
         message=Join(
             on=" ",
-            values=["Model accuracy", accuracy, "is below the threshold", accuracy_threshold,
-                    "(parameter AccuracyThreshold); nothing was registered."],
+            values=[
+                "Model accuracy",
+                accuracy,
+                "is below the threshold",
+                accuracy_threshold,
+                "(parameter AccuracyThreshold); nothing was registered.",
+            ],
         ),
     )
     check = Condition(
@@ -128,8 +132,17 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
     )
     return Pipeline(
         settings.pipeline_name,
-        parameters=[input_data, test_fraction, max_iter, learning_rate, max_depth,
-                    accuracy_threshold, approval_status, processing_instance, training_instance],
+        parameters=[
+            input_data,
+            test_fraction,
+            max_iter,
+            learning_rate,
+            max_depth,
+            accuracy_threshold,
+            approval_status,
+            processing_instance,
+            training_instance,
+        ],
         steps=[prep, quality, fit, evaluate, check],
         description="Churn model: preprocess, data quality, train, evaluate, register.",
     )

@@ -96,8 +96,10 @@ def load(stage: str | None = None, environ: dict[str, str] | None = None) -> Set
     env = dict(os.environ if environ is None else environ)
     stage = stage or env.get(ENV_PREFIX + "STAGE", "dev")
     if stage not in STAGES:
-        raise ValueError(f"stage {stage!r}: not one of {', '.join(STAGES)}; "
-                         f"set MLOPS_STAGE or --stage to one of them")
+        raise ValueError(
+            f"stage {stage!r}: not one of {', '.join(STAGES)}; "
+            f"set MLOPS_STAGE or --stage to one of them"
+        )
     region = env.get(ENV_PREFIX + "REGION", env.get("AWS_REGION", DEFAULT_REGION))
     settings = _defaults(stage, region)
     overrides = {

@@ -103,8 +103,9 @@ def predict_fn(input_data: Any, model: dict[str, Any]) -> np.ndarray:
         # A header row is allowed: drop it when it names the features.
         if rows and [str(value).strip() for value in rows[0]] == metadata["features"]:
             rows = rows[1:]
-        frame = _frame([[value if value != "" else None for value in row] for row in rows],
-                       metadata)
+        frame = _frame(
+            [[value if value != "" else None for value in row] for row in rows], metadata
+        )
     else:
         frame = _frame(input_data["rows"], metadata)
     probability = model["model"].predict_proba(frame)[:, 1]

@@ -59,8 +59,10 @@ class QualityReport:
             head = f"Data quality passed: all {self.evaluated} expectations met."
         else:
             listed = "; ".join(failure.sentence() for failure in self.failures)
-            head = (f"Data quality failed: {len(self.failures)} of {self.evaluated} "
-                    f"expectations not met: {listed}.")
+            head = (
+                f"Data quality failed: {len(self.failures)} of {self.evaluated} "
+                f"expectations not met: {listed}."
+            )
         docs = f" Data Docs: {self.docs_index}" if self.docs_index else ""
         return head + docs
 
@@ -68,9 +70,11 @@ class QualityReport:
 def _describe(kind: str, kwargs: dict[str, Any]) -> str:
     words = kind.removeprefix("expect_").replace("_", " ")
     words = words.replace("column values to be", "values must be").replace(" to be ", " must be ")
-    bounds = [f"{key}={kwargs[key]}" for key in ("min_value", "max_value", "value_set",
-                                                   "regex", "mostly", "column_list")
-              if kwargs.get(key) is not None]
+    bounds = [
+        f"{key}={kwargs[key]}"
+        for key in ("min_value", "max_value", "value_set", "regex", "mostly", "column_list")
+        if kwargs.get(key) is not None
+    ]
     return words + (f" [{', '.join(bounds)}]" if bounds else "")
 
 
@@ -110,8 +114,10 @@ def validate(
         site_name="local",
         site_config={
             "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(docs_dir)},
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir),
+            },
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },
     )
@@ -126,8 +132,11 @@ def validate(
             gx.ValidationDefinition(name=f"{name}-validation", data=batch, suite=suite)
         )
         checkpoint = context.checkpoints.add(
-            gx.Checkpoint(name=f"{name}-checkpoint", validation_definitions=[definition],
-                          actions=[UpdateDataDocsAction(name="data-docs")])
+            gx.Checkpoint(
+                name=f"{name}-checkpoint",
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="data-docs")],
+            )
         )
         outcome = checkpoint.run(batch_parameters={"dataframe": frame})
         for run in outcome.run_results.values():
@@ -136,13 +145,17 @@ def validate(
                 if result.success:
                     continue
                 config = result.expectation_config
+                if config is None:  # GX always sets it for suite runs; keep mypy honest
+                    continue
                 kwargs = {key: value for key, value in config.kwargs.items() if key != "batch_id"}
-                report.failures.append(Failure(
-                    dataset=name,
-                    expectation=_describe(config.type, kwargs),
-                    column=kwargs.get("column"),
-                    detail=_detail(dict(result.result or {})),
-                ))
+                report.failures.append(
+                    Failure(
+                        dataset=name,
+                        expectation=_describe(config.type, kwargs),
+                        column=kwargs.get("column"),
+                        detail=_detail(dict(result.result or {})),
+                    )
+                )
     index = docs_dir / "index.html"
     report.docs_index = index if index.exists() else None
     return report

@@ -24,42 +24,65 @@ def raw_suite() -> list[Expectation]:
         ("ExpectColumnValuesToNotBeNull", {"column": data.TARGET}),
         ("ExpectColumnValuesToBeInSet", {"column": data.TARGET, "value_set": [0, 1]}),
         ("ExpectColumnValuesToBeBetween", {"column": "age", "min_value": 16, "max_value": 120}),
-        ("ExpectColumnValuesToBeBetween",
-         {"column": "tenure_months", "min_value": 0, "max_value": 240}),
-        ("ExpectColumnValuesToBeBetween",
-         {"column": "monthly_charges", "min_value": 0, "max_value": 1000}),
+        (
+            "ExpectColumnValuesToBeBetween",
+            {"column": "tenure_months", "min_value": 0, "max_value": 240},
+        ),
+        (
+            "ExpectColumnValuesToBeBetween",
+            {"column": "monthly_charges", "min_value": 0, "max_value": 1000},
+        ),
         ("ExpectColumnValuesToBeBetween", {"column": "support_calls", "min_value": 0}),
         # A few missing values are normal; a column that is mostly empty is a broken export.
         ("ExpectColumnValuesToNotBeNull", {"column": "total_charges", "mostly": 0.9}),
         ("ExpectColumnValuesToNotBeNull", {"column": "age", "mostly": 0.9}),
-        ("ExpectColumnValuesToMatchRegex",
-         {"column": "contract", "regex": _CATEGORY_PATTERN.format("|".join(data.CONTRACTS))}),
-        ("ExpectColumnValuesToMatchRegex",
-         {"column": "payment_method",
-          "regex": _CATEGORY_PATTERN.format("|".join(data.PAYMENT_METHODS))}),
+        (
+            "ExpectColumnValuesToMatchRegex",
+            {"column": "contract", "regex": _CATEGORY_PATTERN.format("|".join(data.CONTRACTS))},
+        ),
+        (
+            "ExpectColumnValuesToMatchRegex",
+            {
+                "column": "payment_method",
+                "regex": _CATEGORY_PATTERN.format("|".join(data.PAYMENT_METHODS)),
+            },
+        ),
     ]
 
 
 def processed_suite() -> list[Expectation]:
     """What the cleaned train and test sets must satisfy before a model is fitted on them."""
     expectations: list[Expectation] = [
-        ("ExpectTableColumnsToMatchOrderedList",
-         {"column_list": [*data.FEATURES, data.TARGET]}),
+        ("ExpectTableColumnsToMatchOrderedList", {"column_list": [*data.FEATURES, data.TARGET]}),
         ("ExpectTableRowCountToBeBetween", {"min_value": 20}),
         ("ExpectColumnValuesToBeInSet", {"column": data.TARGET, "value_set": [0, 1]}),
         # Both classes must be present in useful numbers, or the metrics mean nothing.
-        ("ExpectColumnMeanToBeBetween",
-         {"column": data.TARGET, "min_value": 0.02, "max_value": 0.98}),
+        (
+            "ExpectColumnMeanToBeBetween",
+            {"column": data.TARGET, "min_value": 0.02, "max_value": 0.98},
+        ),
         ("ExpectColumnValuesToBeInSet", {"column": "contract", "value_set": list(data.CONTRACTS)}),
-        ("ExpectColumnValuesToBeInSet",
-         {"column": "payment_method", "value_set": list(data.PAYMENT_METHODS)}),
-        ("ExpectColumnValuesToBeInSet",
-         {"column": "internet_service", "value_set": list(data.INTERNET_SERVICES)}),
-        ("ExpectColumnValuesToBeBetween",
-         {"column": "tenure_months", "min_value": 0, "max_value": 240}),
+        (
+            "ExpectColumnValuesToBeInSet",
+            {"column": "payment_method", "value_set": list(data.PAYMENT_METHODS)},
+        ),
+        (
+            "ExpectColumnValuesToBeInSet",
+            {"column": "internet_service", "value_set": list(data.INTERNET_SERVICES)},
+        ),
+        (
+            "ExpectColumnValuesToBeBetween",
+            {"column": "tenure_months", "min_value": 0, "max_value": 240},
+        ),
         ("ExpectColumnValuesToBeBetween", {"column": "total_charges", "min_value": 0}),
     ]
-    for name in ("tenure_months", "monthly_charges", "total_charges", "contract",
-                 "payment_method", data.TARGET):
+    for name in (
+        "tenure_months",
+        "monthly_charges",
+        "total_charges",
+        "contract",
+        "payment_method",
+        data.TARGET,
+    ):
         expectations.append(("ExpectColumnValuesToNotBeNull", {"column": name}))
     return expectations

@@ -39,8 +39,9 @@ def load_model(model: Path) -> Any:
         return joblib.load(model / MODEL_FILE)
     archive = model / "model.tar.gz" if model.is_dir() else model
     if not archive.is_file():
-        raise InputDataError(f"{model}: holds neither model.tar.gz nor {MODEL_FILE}; "
-                             "run the training step first")
+        raise InputDataError(
+            f"{model}: holds neither model.tar.gz nor {MODEL_FILE}; run the training step first"
+        )
     with tempfile.TemporaryDirectory() as scratch, tarfile.open(archive) as tar:
         member = tar.getmember(MODEL_FILE)
         extracted = tar.extractfile(member)
@@ -101,7 +102,10 @@ def binary_classification_metrics(
         },
     }
     for name, value in scores.items():
-        block[name] = {"value": _json_number(value), "standard_deviation": _json_number(spread[name])}
+        block[name] = {
+            "value": _json_number(value),
+            "standard_deviation": _json_number(spread[name]),
+        }
     block["accuracy_best_constant_classifier"] = {
         "value": _json_number(float(np.mean(truth == majority))),
         "standard_deviation": "NaN",
@@ -120,7 +124,8 @@ def evaluate_model(model: Path, test: Path, evaluation: Path) -> dict[str, Any]:
     frame: pd.DataFrame = data.load_csv(test_file)
     fitted = load_model(model)
     probability = fitted.predict_proba(features(frame))[:, 1]
-    report = {METRICS_KEY: binary_classification_metrics(frame[data.TARGET].to_numpy(), probability)}
+    truth = frame[data.TARGET].to_numpy()
+    report = {METRICS_KEY: binary_classification_metrics(truth, probability)}
     Path(evaluation).mkdir(parents=True, exist_ok=True)
     (Path(evaluation) / EVALUATION_FILE).write_text(
         json.dumps(report, indent=2, sort_keys=True) + "\n"
