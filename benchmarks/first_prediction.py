@@ -55,13 +55,16 @@ def endpoint_url(project: Project, stage: str) -> str:
 
 def served_archive(project: Project, workspace: Path) -> Path:
     """The local path of the latest registered version's ``model.tar.gz``."""
-    described = json.loads(project.output("registry", "describe", "latest", "--json"))
+    described = json.loads(project.output("registry", "describe", "latest"))
+    local = described.get("ModelDataPath") if isinstance(described, dict) else None
+    if local and Path(local).is_file():
+        return Path(local)
     urls = find_values(
         described,
-        lambda k, v: isinstance(v, str) and v.startswith("s3://") and v.endswith("model.tar.gz"),
+        lambda _k, v: isinstance(v, str) and v.startswith("s3://") and v.endswith("model.tar.gz"),
     )
     if not urls:
-        raise BenchError("registry describe latest --json shows no model.tar.gz URL")
+        raise BenchError("registry describe latest shows no model.tar.gz URL")
     parsed = urllib.parse.urlparse(str(urls[0]))
     path = workspace / "s3" / parsed.netloc / parsed.path.lstrip("/")
     if not path.is_file():
@@ -134,16 +137,21 @@ def bench_first_prediction(
             ).seconds,
         )
     )
-    url = endpoint_url(project, "staging")
-    archive = served_archive(project, project.root / ".mlops")
-    row = sample_row(project.root / "data" / "raw", model_features(archive))
-    start = time.perf_counter()
-    status, answer = post(
-        f"{url}/invocations", json.dumps({"instances": [row]}).encode(), "application/json"
-    )
-    phases.append(("one request (POST /invocations, JSON)", time.perf_counter() - start))
-    if status != 200:
-        raise BenchError(f"the first prediction request answered {status}: {answer[:200]!r}")
+    try:
+        url = endpoint_url(project, "staging")
+        archive = served_archive(project, project.root / ".mlops")
+        row = sample_row(project.root / "data" / "raw", model_features(archive))
+        start = time.perf_counter()
+        status, answer = post(
+            f"{url}/invocations", json.dumps({"instances": [row]}).encode(), "application/json"
+        )
+        phases.append(("one request (POST /invocations, JSON)", time.perf_counter() - start))
+        if status != 200:
+            raise BenchError(f"the first prediction request answered {status}: {answer[:200]!r}")
+    except BaseException:
+        # Never leave a server behind when the benchmark stops half-way.
+        project.run("undeploy", "--stage", "staging", log=log)
+        raise
     total = sum(value for _, value in phases)
     table = ["| Phase | Time |", "| --- | --- |"]
     table += [f"| {name} | {seconds(value)} |" for name, value in phases]

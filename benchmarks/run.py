@@ -172,45 +172,48 @@ def main(argv: list[str] | None = None) -> int:
         if "first" in chosen:
             sections.append(section)
 
-    if "serving" in chosen:
-        section = Section("Serving: throughput and latency vs mlflow models serve")
-        try:
-            if served is None:
-                raise BenchError("no staging endpoint: the deploy phase above failed")
-            print("bench: serving benchmarks...", file=sys.stderr)
-            archive = served_archive(served, served.root / ".mlops")
-            features = model_features(archive)
-            sklearn_version = subprocess.run(
-                [str(served.python), "-c", "import sklearn; print(sklearn.__version__)"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            staging_url: str | None = endpoint_url(served, "staging")
-            section = bench_serving(
-                serve_argv=served.cli("serve", "--version", "latest-approved"),
-                project_root=served.root,
-                project_env=served.env(),
-                staging_url=staging_url,
-                workers=args.workers,
-                archive=archive,
-                project_python=served.python,
-                sklearn_version=sklearn_version,
-                python=python,
-                features=features,
-                row=sample_row(served.root / "data" / "raw", features),
-                workdir=workdir / "serving",
-                log=log,
-            )
-        except Exception as error:
-            _failed(section, error, log)
-        sections.append(section)
-
-    if served is not None:
-        try:
-            served.run("undeploy", "--stage", "staging", log=log)
-        except BenchError as error:
-            print(f"bench: could not stop the staging endpoint: {error}", file=sys.stderr)
+    try:
+        if "serving" in chosen:
+            section = Section("Serving: throughput and latency vs mlflow models serve")
+            try:
+                if served is None:
+                    raise BenchError("no staging endpoint: the deploy phase above failed")
+                print("bench: serving benchmarks...", file=sys.stderr)
+                archive = served_archive(served, served.root / ".mlops")
+                features = model_features(archive)
+                sklearn_version = subprocess.run(
+                    [str(served.python), "-c", "import sklearn; print(sklearn.__version__)"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
+                staging_url: str | None = endpoint_url(served, "staging")
+                section = bench_serving(
+                    serve_argv=served.cli("serve", "--version", "latest-approved"),
+                    project_root=served.root,
+                    project_env=served.env(),
+                    staging_url=staging_url,
+                    workers=args.workers,
+                    archive=archive,
+                    project_python=served.python,
+                    sklearn_version=sklearn_version,
+                    python=python,
+                    features=features,
+                    row=sample_row(served.root / "data" / "raw", features),
+                    workdir=workdir / "serving",
+                    log=log,
+                )
+            except Exception as error:
+                _failed(section, error, log)
+            sections.append(section)
+    finally:
+        # The staging endpoint of the first-prediction benchmark served the load tests;
+        # stop it even when a benchmark failed or the run was interrupted.
+        if served is not None:
+            try:
+                served.run("undeploy", "--stage", "staging", log=log)
+            except BenchError as error:
+                print(f"bench: could not stop the staging endpoint: {error}", file=sys.stderr)
 
     command = args.command or "python benchmarks/run.py " + shlex.join(sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)
