@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import sys
@@ -50,3 +51,27 @@ def test_a_new_option_changes_the_table() -> None:
     page = gen_options.OPTIONS_PAGE.read_text()
     assert gen_options.render_page(page, gen_options.options_table(changed)) != page
     assert "| `use_gpu` |" in gen_options.options_table(changed)
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    lines = (TEMPLATE_DIR / ".ci" / "run").read_text().splitlines()
+    commands = [
+        line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
+    ]
+    readme = (TEMPLATE_DIR / "README.md").read_text()
+    assert commands[-1] in readme
+    assert "nox -s tests" in commands[-1]
+
+
+def test_root_noxfile_has_documented_sessions_on_uv() -> None:
+    source = (TEMPLATE_DIR / "noxfile.py").read_text()
+    tree = ast.parse(source)
+    sessions = {
+        node.name: ast.get_docstring(node)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any("session" in ast.unparse(decorator) for decorator in node.decorator_list)
+    }
+    assert {"tests", "lint", "demo", "docs"} <= set(sessions)
+    assert all(doc and "\n" not in doc for doc in sessions.values())
+    assert 'nox.options.default_venv_backend = "uv"' in source
