@@ -278,27 +278,22 @@ def detail_table(results: list[DatasetResult]) -> str:
 def bench_pipeline(
     project: Project,
     *,
-    sample_raw: Path,
-    large_raw: Path | None,
-    large_label: str,
+    raw: Path,
+    label: str,
     reps: int,
-    large_reps: int,
+    large: bool,
     workdir: Path,
     log: Path,
     notebook_steps: dict[str, str],
 ) -> Section:
-    """Benchmarks 1-4 on the sample and (when given) the large data set."""
-    section = Section("Pipeline: overhead, cache, notebook, large run")
-    results = [
-        bench_dataset(project, "sample", sample_raw, reps, workdir / "sample", log, notebook_steps)
-    ]
-    section.rows += rows_for(results[0], notebook_target=False)
-    if large_raw is not None:
-        large = bench_dataset(
-            project, large_label, large_raw, large_reps, workdir / "large", log, notebook_steps
-        )
-        results.append(large)
-        section.rows += rows_for(large, notebook_target=True)
-        section.rows += memory_rows(large)
-    section.details.append(detail_table(results))
+    """Benchmarks 1-3 on one data set, plus wall time and peak memory (4) on the large one."""
+    section = Section(
+        f"Pipeline on {label}: overhead, cache, notebook"
+        + (", wall time and memory" if large else "")
+    )
+    result = bench_dataset(project, label, raw, reps, workdir, log, notebook_steps)
+    section.rows += rows_for(result, notebook_target=large)
+    if large:
+        section.rows += memory_rows(result)
+    section.details.append(detail_table([result]))
     return section

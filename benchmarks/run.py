@@ -141,26 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     project, _ = bake(workdir / "main", log)
     install(project, python, log, *NOTEBOOK_PACKAGES)
 
-    if "pipeline" in chosen:
-        section = Section("Pipeline: overhead, cache, notebook, large run")
-        try:
-            large = make_large_data(project, args.large_rows, log) if args.large_rows else None
-            print("bench: pipeline benchmarks...", file=sys.stderr)
-            section = bench_pipeline(
-                project,
-                sample_raw=project.root / "data" / "raw",
-                large_raw=large,
-                large_label=f"{args.large_rows:,} rows",
-                reps=args.reps,
-                large_reps=args.large_reps,
-                workdir=workdir / "pipeline",
-                log=log,
-                notebook_steps=NOTEBOOK_STEPS,
-            )
-        except Exception as error:  # report and go on with the other benchmarks
-            _failed(section, error, log)
-        sections.append(section)
+    command = args.command or "python benchmarks/run.py " + shlex.join(sys.argv[1:])
 
+    def write_report() -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        elapsed = time.perf_counter() - started
+        args.out.write_text(render(sections, command, elapsed, METHOD_NOTES, load_before))
+
+    # Serving first: the long pipeline runs on 1,000,000 rows come last.
     served: Project | None = None
     if "first" in chosen or "serving" in chosen:
         section = Section("Cookiecutter to first served prediction")
@@ -171,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             _failed(section, error, log)
         if "first" in chosen:
             sections.append(section)
+            write_report()
 
     try:
         if "serving" in chosen:
@@ -206,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as error:
                 _failed(section, error, log)
             sections.append(section)
+            write_report()
     finally:
         # The staging endpoint of the first-prediction benchmark served the load tests;
         # stop it even when a benchmark failed or the run was interrupted.
@@ -215,11 +205,35 @@ def main(argv: list[str] | None = None) -> int:
             except BenchError as error:
                 print(f"bench: could not stop the staging endpoint: {error}", file=sys.stderr)
 
-    command = args.command or "python benchmarks/run.py " + shlex.join(sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        render(sections, command, time.perf_counter() - started, METHOD_NOTES, load_before)
-    )
+    if "pipeline" in chosen:
+        datasets = [("sample", args.reps, False)]
+        if args.large_rows:
+            datasets.append((f"{args.large_rows:,} rows", args.large_reps, True))
+        for label, reps, large in datasets:
+            section = Section(f"Pipeline on {label}")
+            try:
+                print(f"bench: pipeline benchmarks on {label}...", file=sys.stderr)
+                raw = (
+                    make_large_data(project, args.large_rows, log)
+                    if large
+                    else project.root / "data" / "raw"
+                )
+                section = bench_pipeline(
+                    project,
+                    raw=raw,
+                    label=label,
+                    reps=reps,
+                    large=large,
+                    workdir=workdir / "pipeline" / ("large" if large else "sample"),
+                    log=log,
+                    notebook_steps=NOTEBOOK_STEPS,
+                )
+            except Exception as error:  # report and go on with the other benchmarks
+                _failed(section, error, log)
+            sections.append(section)
+            write_report()
+
+    write_report()
     print(f"bench: wrote {args.out}", file=sys.stderr)
     return 1 if any(section.error for section in sections) else 0
 
