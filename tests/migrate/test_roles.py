@@ -82,3 +82,24 @@ def test_ipython_only_display_inside_a_loop_is_a_warning(tmp_path: Path) -> None
     nbformat.write(notebook, path)
     warnings = build(read_notebook(path)).warnings
     assert any("calls display(), which exists only in IPython" in w for w in warnings)
+
+
+def test_a_step_name_seen_again_later_becomes_a_new_step(tmp_path: Path) -> None:
+    notebook = new_notebook()
+    notebook.cells = [
+        new_code_cell("# step: clean\na = 1 + 1"),
+        new_code_cell("# step: clean\nb = a * 2"),
+        new_code_cell("# step: fit\nm = Model()\nm.fit(b)"),
+        new_code_cell("# step: clean\nc = b + 1"),
+        new_code_cell("# step: class\nd = c"),
+    ]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(notebook, path)
+    migration = build(read_notebook(path))
+    assert [(s.name, s.cells) for s in migration.steps] == [
+        ("clean", [0, 1]),
+        ("fit", [2]),
+        ("clean_2", [3]),
+        ("class_step", [4]),
+    ]
+    assert any("step 'clean' appears again" in w for w in migration.warnings)

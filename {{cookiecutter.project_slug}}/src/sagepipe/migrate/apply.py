@@ -77,6 +77,11 @@ def load_migration(project: Project, plan: Path) -> tuple[Migration, Layout]:
 def apply_plan(project: Project, plan: Path) -> ApplyResult:
     """Generate the plan's files into the project; raise MigrationError on any conflict."""
     migration, layout = load_migration(project, plan)
+    if not migration.steps:
+        raise MigrationError(
+            f"{plan.name}: no cell has a step role (preprocess, train, evaluate, register), so "
+            "there is nothing to migrate; set a cell's role in the plan and apply again"
+        )
     files = {
         path: polish(text, path, project.root) for path, text in generate(migration, layout).items()
     }

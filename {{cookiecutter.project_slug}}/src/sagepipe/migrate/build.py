@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -557,40 +558,27 @@ def _classify(
 def _group(cells: list[CellPlan], warnings: list[str]) -> list[Step]:
     steps: list[Step] = []
     used: dict[str, int] = {}
+    current: str | None = None  # the step name the previous step cell asked for
     for cell in cells:
         if cell.step is None or cell.role in ("skip", "shared", "parameters"):
             continue
-        if (
-            steps
-            and steps[-1].cells
-            and _base(steps[-1].name) == cell.step
-            and steps[-1].name == _current_name(cell.step, used)
-        ):
+        if steps and cell.step == current:
             steps[-1].cells.append(cell.index)
             steps[-1].statements.extend((cell.index, s) for s in cell.statements)
             continue
+        current = cell.step
         used[cell.step] = used.get(cell.step, 0) + 1
-        name = _current_name(cell.step, used)
+        name = cell.step if used[cell.step] == 1 else f"{cell.step}_{used[cell.step]}"
+        if keyword.iskeyword(name) or name in ("helpers", "_io"):
+            name = f"{name}_step"  # the step is a module and a function of that name
         if used[cell.step] > 1:
             warnings.append(
                 f"cell {cell.index}: step {cell.step!r} appears again after other "
                 f"steps; it becomes a separate step {name!r}"
             )
-        steps.append(
-            Step(
-                name, cell.role, [cell.index], statements=[(cell.index, s) for s in cell.statements]
-            )
-        )
+        statements = [(cell.index, s) for s in cell.statements]
+        steps.append(Step(name, cell.role, [cell.index], statements=statements))
     return steps
-
-
-def _base(name: str) -> str:
-    return re.sub(r"_[0-9]+$", "", name)
-
-
-def _current_name(step: str, used: dict[str, int]) -> str:
-    count = used.get(step, 1)
-    return step if count <= 1 else f"{step}_{count}"
 
 
 def _data_flow(migration: Migration) -> None:
