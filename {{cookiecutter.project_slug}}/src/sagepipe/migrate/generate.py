@@ -229,7 +229,8 @@ def _step_module(migration: Migration, layout: Layout, step: Step) -> str:
         saves.append(f"write_metrics({out_folder}, {{{pairs}}})")
 
     reads = ", ".join(sorted({v for vs in step.inputs.values() for v in vs})) or "nothing"
-    writes = ", ".join(step.outputs) or "nothing"
+    writes = ", ".join([*step.outputs, *(["evaluation.json"] if step.metrics else [])])
+    writes = writes or "nothing"
     cells = ", ".join(str(c) for c in step.cells)
     cells_label = ("cell " if len(step.cells) == 1 else "cells ") + cells
     helper_names = sorted(set(step.helpers) & {h.name for h in migration.helpers})
@@ -315,6 +316,8 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
         "",
     ]
     api = {"Pipeline", "Processing", "ParameterString"}
+    if any(s.metrics and s.role != "train" for s in migration.steps):
+        api.add("PropertyFile")  # conditions can read the metrics with JsonGet
     api |= {_PARAM_CLASS[p.type] for p in used}
     if any(s.role == "train" for s in migration.steps):
         api.add("Training")
@@ -363,7 +366,13 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
         values = {name: f"{name.lower()}_param" for name in step.parameters if name in parameters}
         folder_text = _dict_text(folders)
         value_text = _dict_text(values)
-        lines.append(f"    # cells {', '.join(str(c) for c in step.cells)}")
+        label = "cell" if len(step.cells) == 1 else "cells"
+        lines.append(f"    # notebook {label} {', '.join(str(c) for c in step.cells)}")
+        if step.metrics and step.role != "train":
+            lines.append(
+                f"    {step.name}_report = PropertyFile({camel(step.name) + 'Report'!r}, "
+                f'output={output_folder(step)!r}, path="evaluation.json")'
+            )
         if step.role == "train":
             lines.append(f"    {variable} = Training(")
             lines.append(f"        {camel(step.name)!r},")
@@ -377,6 +386,8 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
             lines.append(f"        inputs={folder_text},")
             lines.append(f"        outputs=[{output_folder(step)!r}],")
             lines.append(f"        arguments={value_text},")
+            if step.metrics:
+                lines.append(f"        property_files=[{step.name}_report],")
         lines.append("    )")
     parameter_list = [d.name for d in migration.data_inputs] + [
         f"{p.name.lower()}_param" for p in used
