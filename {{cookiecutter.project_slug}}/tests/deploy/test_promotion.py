@@ -63,9 +63,8 @@ def test_promotion_gates_rollback_and_history(workspace: Path) -> None:
         failed = run_cli(workspace, "smoke-test", "--stage", "staging", "--json")
         assert failed.returncode == 1
         assert any("differs from registered" in f for f in json.loads(failed.stdout)["failures"])
-        assert "smoke test" in _refused(
-            workspace, "promote"
-        ) and "differs from registered" in _refused(workspace, "promote")
+        reason = _refused(workspace, "promote")
+        assert "last staging smoke test" in reason and "differs from registered" in reason
 
         # redeploy staging with version 2 on the running endpoint, then it passes
         _ok(
