@@ -113,12 +113,16 @@ def serve(
     from sagepipe.serving.app import build_app
 
     build_app(spec)  # fail here, with one line, rather than in every worker
+    options = server.ServerOptions(host=host, port=port, workers=workers)
+    count = options.resolved_workers()  # a bad SAGEMAKER_MODEL_SERVER_WORKERS fails here
     spec_path = ctx.workspace / "endpoints" / name / "spec.json"
     spec.write(spec_path)
     click.echo(
-        f"serving {models.package_id(package)} on http://{host}:{port} (Ctrl-C to stop)", err=True
+        f"serving {models.package_id(package)} on http://{host}:{port} with {count} workers "
+        "(Ctrl-C to stop)",
+        err=True,
     )
-    server.run(spec_path, server.ServerOptions(host=host, port=port, workers=workers))
+    server.run(spec_path, options)
 
 
 @click.command()
