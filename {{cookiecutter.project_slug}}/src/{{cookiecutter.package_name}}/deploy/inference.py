@@ -1,7 +1,8 @@
 """SageMaker serving handler, shipped as ``code/inference.py`` inside ``model.tar.gz``.
 
 It runs in the scikit-learn serving container (and in the local endpoint) without this
-project installed, so it imports only the standard library, numpy, pandas and joblib.
+project installed, so it imports only the standard library and what scikit-learn
+brings: numpy, pandas, joblib and threadpoolctl.
 
 Requests: ``text/csv`` (rows of features in ``model.json`` order, an optional header
 row), ``application/json`` (``{"instances": [...]}`` of objects or lists, or a bare
@@ -20,6 +21,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
@@ -37,6 +39,9 @@ def model_fn(model_dir: str) -> dict[str, Any]:
     """Load the fitted pipeline and its metadata from ``model_dir``."""
     with open(os.path.join(model_dir, METADATA_FILE)) as handle:
         metadata = json.load(handle)
+    # Requests are small and servers run one worker per core: OpenMP threads per worker
+    # would only oversubscribe the cores, so each worker predicts on one thread.
+    threadpool_limits(limits=1)
     return {"model": joblib.load(os.path.join(model_dir, MODEL_FILE)), "metadata": metadata}
 
 

@@ -18,11 +18,12 @@ import joblib
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from threadpoolctl import threadpool_limits
 
 from .. import data
 from ..errors import InputDataError
 from .preprocess import TEST_FILE
-from .train import MODEL_FILE, features
+from .train import MODEL_FILE, features, thread_limit
 
 EVALUATION_FILE = "evaluation.json"
 METRICS_KEY = "binary_classification_metrics"
@@ -123,7 +124,8 @@ def evaluate_model(model: Path, test: Path, evaluation: Path) -> dict[str, Any]:
         raise InputDataError(f"{test_file}: not found; run the preprocess step first")
     frame: pd.DataFrame = data.load_csv(test_file)
     fitted = load_model(model)
-    probability = fitted.predict_proba(features(frame))[:, 1]
+    with threadpool_limits(limits=thread_limit(len(frame))):
+        probability = fitted.predict_proba(features(frame))[:, 1]
     truth = frame[data.TARGET].to_numpy()
     report = {METRICS_KEY: binary_classification_metrics(truth, probability)}
     Path(evaluation).mkdir(parents=True, exist_ok=True)
