@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 from click.testing import CliRunner
+
+from _local_scripts import staged_workspace
 from sagepipe.cli import Progress, make_framework_cli, make_registry_group, make_run_command
 from sagepipe.local import execute
 from sagepipe.registry import ModelRegistry
-
-from _local_scripts import staged_workspace
 
 FRAMEWORK_SRC = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}" / "src"
 

@@ -6,10 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _local_scripts import staged_workspace
 from sagepipe.local import execute
 from sagepipe.local.history import RunHistory
-
-from _local_scripts import staged_workspace
 
 FRAMEWORK_SRC = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}" / "src"
 

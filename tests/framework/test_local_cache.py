@@ -6,6 +6,7 @@ import datetime as dt
 import os
 
 import pytest
+
 from sagepipe.local.cache import CacheEntry, StepCache, parse_expire_after
 from sagepipe.local.digests import DigestMemo
 

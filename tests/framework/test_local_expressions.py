@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sagepipe.local.expressions import (
     Context,
     ExpressionError,

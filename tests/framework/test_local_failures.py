@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+
+from _local_scripts import staged_workspace
 from sagepipe.local import execute
 from sagepipe.local.history import RunHistory
 from sagepipe.registry import ModelRegistry
-
-from _local_scripts import staged_workspace
 
 FRAMEWORK_SRC = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}" / "src"
 

@@ -8,10 +8,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from sagepipe.local import ParameterError, execute
-from sagepipe.registry import ModelRegistry
 
 from _local_scripts import s3_path, staged_workspace, write_data
+from sagepipe.local import ParameterError, execute
+from sagepipe.registry import ModelRegistry
 
 
 def _statuses(execution):

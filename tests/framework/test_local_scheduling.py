@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sagepipe.local import DefinitionError, execute
 
 from _local_scripts import write_object
+from sagepipe.local import DefinitionError, execute
 
 # Each job announces itself, then waits for its partner: both can only succeed when they
 # run at the same time (a serial executor makes the first one give up).
