@@ -100,7 +100,7 @@ def put_tree(s3_root: Path, uri: str, source: Path, *, move: bool = False) -> Pa
     else:
         shutil.copytree(source, tmp, symlinks=False)
     for _attempt in range(100):
-        old = _tmp_sibling(dest)
+        old: Path | None = _tmp_sibling(dest)
         try:
             os.replace(dest, old)
         except FileNotFoundError:
