@@ -74,7 +74,7 @@ def test_generated_project_nox_session_passes(case: str, session: str, bake_proj
         capture_output=True,
         text=True,
         check=False,
-        timeout=1200,
+        timeout=1800,
     )
     tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
     assert result.returncode == 0, f"nox -s {session} failed in {project}:\n{tail}"
