@@ -100,9 +100,10 @@ def put_tree(s3_root: Path, uri: str, source: Path, *, move: bool = False) -> Pa
     else:
         shutil.copytree(source, tmp, symlinks=False)
     for _attempt in range(100):
-        old: Path | None = _tmp_sibling(dest)
+        aside = _tmp_sibling(dest)
+        old: Path | None = aside
         try:
-            os.replace(dest, old)
+            os.replace(dest, aside)
         except FileNotFoundError:
             old = None  # nothing there (or another writer just moved it away)
         try:
