@@ -17,7 +17,6 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 from threadpoolctl import threadpool_limits
 
 from .. import data
@@ -54,6 +53,9 @@ def load_model(model: Path) -> Any:
 
 
 def _scores(truth: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    # Imported here: compiling the pipeline imports this module without scoring anything.
+    from sklearn import metrics as skm
+
     predicted = (probability >= 0.5).astype(int)
     tn, fp, fn, tp = skm.confusion_matrix(truth, predicted, labels=[0, 1]).ravel()
     positives, negatives = tp + fn, tn + fp
@@ -93,6 +95,8 @@ def binary_classification_metrics(
             pick = rng.choice(len(truth), size=int(0.8 * len(truth)), replace=False)
             samples.append(_scores(truth[pick], probability[pick]))
         spread = {name: float(np.std([sample[name] for sample in samples])) for name in scores}
+    from sklearn import metrics as skm
+
     predicted = (probability >= 0.5).astype(int)
     matrix = skm.confusion_matrix(truth, predicted, labels=[0, 1])
     majority = int(np.mean(truth) >= 0.5)
