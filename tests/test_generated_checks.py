@@ -205,9 +205,11 @@ def test_generated_python_is_ruff_clean_with_a_package_sorting_after_sagepipe(
     # Import order depends on the package name (isort sorts first-party names), so lint a
     # name that sorts after `sagepipe`; the slow tier lints the default project.
     project = bake_project(project_name="Weather Model")
-    check = run_tool("ruff", "check", "--no-cache", ".", cwd=project)
+    # The same targets as the generated `nox -s lint`.
+    targets = ["src", "tests", "noxfile.py"]
+    check = run_tool("ruff", "check", "--no-cache", *targets, cwd=project)
     assert check.returncode == 0, check.stdout + check.stderr
-    formatted = run_tool("ruff", "format", "--check", "--no-cache", ".", cwd=project)
+    formatted = run_tool("ruff", "format", "--check", "--no-cache", *targets, cwd=project)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 

@@ -19,6 +19,7 @@ import pytest
 from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.steps.evaluate import evaluate_model
 from {{ cookiecutter.package_name }}.steps.train import train_model
+
 from sagepipe.registry import ModelRegistry
 from sagepipe.serving import endpoints
 from sagepipe.serving.artifact import unpack
