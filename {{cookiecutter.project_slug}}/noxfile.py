@@ -50,7 +50,8 @@ def notebooks(session: nox.Session) -> None:
     paths = session.posargs or [str(path) for path in sorted(Path("notebooks").glob("*.ipynb"))]
     if not paths:
         session.skip("no notebooks to check")
-    session.run("nbstripout", "--verify", *paths)
+    # --keep-id: cell ids are stable identifiers, not output; nbstripout renumbers them otherwise.
+    session.run("nbstripout", "--keep-id", "--verify", *paths)
 
 
 @nox.session(python=PYTHON)
