@@ -116,3 +116,37 @@ def test_unsupported_types_and_wrong_widths_are_refused_clearly(
         _invoke(handler, model, json.dumps([ROW]).encode(), "application/json", "image/png")
     with pytest.raises(ValueError, match="each row needs 8 values"):
         _invoke(handler, model, b"1,2,3\n", "text/csv", "text/csv")
+
+
+def test_short_and_long_csv_rows_are_refused_not_padded(handler: ModuleType, model: object) -> None:
+    full = ",".join(str(ROW[name]) for name in data.FEATURES)
+    with pytest.raises(ValueError, match=r"rows have \[7, 8\] value\(s\)"):
+        _invoke(handler, model, f"{full}\n{full.rsplit(',', 1)[0]}\n".encode(), "text/csv", "*/*")
+    with pytest.raises(ValueError, match=r"rows have \[9\] value\(s\)"):
+        _invoke(handler, model, f"{full},extra\n".encode(), "text/csv", "*/*")
+
+
+def test_infinite_number_is_refused_with_the_feature_named(
+    handler: ModuleType, model: object
+) -> None:
+    body = json.dumps([{**ROW, "age": "inf"}]).encode()
+    with pytest.raises(ValueError, match="age='inf' is infinite"):
+        _invoke(handler, model, body, "application/json", "*/*")
+
+
+def test_compiled_model_gives_exactly_the_pipelines_probabilities(
+    handler: ModuleType, model: dict, processed: dict[str, Path]
+) -> None:
+    # Small requests use the compiled trees, large ones predict_proba: both must agree
+    # bit for bit, including missing numbers, missing and unseen categories.
+    assert model["compiled"] is not None
+    test = data.load_csv(processed["test"] / "test.csv")[list(data.FEATURES)].astype(object)
+    rows = test.where(test.notna(), None).to_numpy().tolist()
+    rows[0][0] = None
+    rows[1][5] = None
+    rows[2][6] = "never-seen"
+    assert len(rows) > handler.COMPILED_MAX_ROWS
+    batch = handler.predict_fn({"rows": rows}, model)
+    one_by_one = np.vstack([handler.predict_fn({"rows": [row]}, model) for row in rows])
+    assert np.array_equal(batch, one_by_one)
+    assert 0 < batch[:, 0].sum() < len(rows)  # both classes occur, so the trees matter
