@@ -60,6 +60,10 @@ METHOD_NOTES = [
     "functions (preprocess, the great-expectations gate, train, evaluate, the metric condition) "
     "with the pipeline's arguments in one kernel, run by `jupyter nbconvert --execute`.",
     "Peak memory: the largest sum of RSS over the whole process tree, sampled every 20 ms.",
+    "Noise: on a shared 2-core machine the training step (OpenMP) has varied up to 3x between "
+    "identical runs (1M rows: 26 s to 82 s), so single-repetition ratios on the large data are "
+    "noise-dominated; compare the load average above and use `--large-reps 3` on a quiet "
+    "machine before acting on them.",
 ]
 
 
