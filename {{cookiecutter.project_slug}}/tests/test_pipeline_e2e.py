@@ -95,6 +95,9 @@ def test_high_threshold_fails_with_metric_and_threshold_and_registers_nothing(
 
 def test_approve_and_reject_latest_through_the_cli(warm_workspace: dict[str, Any]) -> None:
     workspace = warm_workspace["workspace"]
+    # A cached re-run adds a version, so "latest" and version 1 differ whatever ran before.
+    code, _, stderr = run_pipeline(workspace)
+    assert code == 0, stderr
     approved = run_cli("registry", "approve", "latest", "--workspace", workspace)
     assert approved.returncode == 0, approved.stderr
     assert "Approved" in approved.stdout
