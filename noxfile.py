@@ -76,7 +76,13 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Lint and format-check the hooks, tests, noxfile and docs scripts with ruff."""
     session.install("ruff")
-    targets = session.posargs or ["hooks", "tests", "noxfile.py", "docs/gen_options.py"]
+    targets = session.posargs or [
+        "hooks",
+        "tests",
+        "benchmarks",
+        "noxfile.py",
+        "docs/gen_options.py",
+    ]
     session.run("ruff", "check", *targets)
     session.run("ruff", "format", "--check", *targets)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from compiled_example import BUCKET, PREFIX, compile_example
 from definition_schema import SDK_V2_EXAMPLE, schema_errors
 from sagepipe import GraphError

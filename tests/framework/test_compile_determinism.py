@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from compiled_example import compile_example
 from framework_paths import FRAMEWORK_SRC, HERE
 from sagepipe import Pipeline, Processing, compile_pipeline

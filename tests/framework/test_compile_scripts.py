@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from sagepipe import GraphError, ParameterFloat, Pipeline, Processing, Training, compile_pipeline
 from sagepipe.local import execute
 from sagepipe_example import steps

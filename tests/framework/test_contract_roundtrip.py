@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from sagepipe import contract
 from sagepipe.compile import _argument_text, _hyperparameter_text
 

@@ -13,6 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from framework_paths import FRAMEWORK_SRC
 from sagepipe import contract
 from sagepipe.packaging import build_code_tree
