@@ -1,7 +1,9 @@
-"""One long-lived SQLite connection per store (WAL mode), shared by threads under a lock.
+"""SQLite set-up shared by every store: connection pragmas, WAL schema, write transactions.
 
-Opening and closing a WAL database for every statement is slow (each last close
-checkpoints the log), so stores keep their connection for their lifetime.
+``Database`` keeps one long-lived connection per store, shared by threads under a lock:
+opening and closing a WAL database for every statement is slow (each last close
+checkpoints the log). Stores whose objects are never closed (the model registry) use
+``open_connection`` per call instead.
 """
 
 from __future__ import annotations
@@ -11,6 +13,49 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def open_connection(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """Open ``path`` (creating its folder) in autocommit mode with the pragmas every store uses.
+
+    Rows come back as ``sqlite3.Row``; a locked database is waited on for up to 60 s.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path, timeout=60.0, isolation_level=None, check_same_thread=check_same_thread
+    )
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 60000")
+        # NORMAL is durable against process crashes (SIGKILL) in WAL mode; only a
+        # power cut may lose the newest transactions, never corrupt the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def create_schema(conn: sqlite3.Connection, schema: str) -> None:
+    """Switch the database to WAL mode (a property of the file) and create ``schema``."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(schema)
+
+
+@contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any error) on ``conn``.
+
+    IMMEDIATE takes the write lock before the first read, so a read-then-write inside
+    the block cannot race another process doing the same.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class Database:
@@ -27,31 +72,21 @@ class Database:
         """The connection, held exclusively by the calling thread inside the block."""
         with self._lock:
             if self._conn is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    self.path, timeout=60.0, isolation_level=None, check_same_thread=False
-                )
-                conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA busy_timeout = 60000")
-                conn.execute("PRAGMA journal_mode = WAL")
-                # NORMAL is durable against process crashes (SIGKILL) in WAL mode; only a
-                # power cut may lose the newest transactions, never corrupt the file.
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.executescript(self.schema)
+                # Threads share the connection, serialised by self._lock.
+                conn = open_connection(self.path, check_same_thread=False)
+                try:
+                    create_schema(conn, self.schema)
+                except BaseException:
+                    conn.close()
+                    raise
                 self._conn = conn
             yield self._conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any error)."""
-        with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self.connect() as conn, immediate_transaction(conn):
+            yield conn
 
     def close(self) -> None:
         """Close the connection (it reopens on next use)."""

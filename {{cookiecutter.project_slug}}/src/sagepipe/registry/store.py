@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..local import s3 as _s3
+from ..local.db import create_schema, immediate_transaction, open_connection
 from .model import (
     APPROVAL_STATUSES,
     APPROVED,
@@ -123,16 +124,13 @@ class ModelRegistry:
     # -- connection handling -------------------------------------------------------------
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        # A connection per call (not one per registry object): registries are opened by
+        # short-lived CLI commands and serving workers that never close them.
+        conn = open_connection(self.path)
         try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 60000")
             if not self._initialised:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
+                create_schema(conn, _SCHEMA)
                 self._initialised = True
-            conn.execute("PRAGMA synchronous = NORMAL")
             yield conn
         finally:
             conn.close()
@@ -140,14 +138,8 @@ class ModelRegistry:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that holds the lock from its first statement."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._connect() as conn, immediate_transaction(conn):
+            yield conn
 
     # -- writes --------------------------------------------------------------------------
     def create_model_package(
