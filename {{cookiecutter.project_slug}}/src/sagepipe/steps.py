@@ -306,6 +306,18 @@ class FunctionStep(Step):
                 f"{self.signature_text()}, which is annotated {spec.type.__name__}, not Path"
             )
 
+    def _check_required_folders(self, provided: set[str], *, provider: str, fix: str) -> None:
+        """Every required Path parameter of ``fn`` must be bound to a folder in ``provided``.
+
+        ``fix`` is a ``str.format`` template for the remedy, given the folder as ``name``.
+        """
+        for spec in self.specs.values():
+            if spec.is_path and spec.required and spec.name not in provided:
+                raise GraphError(
+                    f"step {self.name!r}: {self.signature_text()} needs folder {spec.name!r}, "
+                    f"but no {provider} provides it; {fix.format(name=spec.name)}"
+                )
+
     def _check_values(self, role: str, values: Mapping[str, Any]) -> None:
         accepted = sorted(n for n, s in self.specs.items() if not s.is_path)
         for name, value in values.items():
@@ -416,17 +428,11 @@ class Processing(FunctionStep):
                     "a folder is one or the other"
                 )
             self._check_bound_folder("output", output_name)
-        for spec in self.specs.values():
-            if (
-                spec.is_path
-                and spec.required
-                and spec.name not in self.inputs
-                and spec.name not in output_names
-            ):
-                raise GraphError(
-                    f"step {name!r}: {self.signature_text()} needs folder {spec.name!r}, but no "
-                    f"input or output provides it; add {spec.name!r} to outputs= (or inputs=)"
-                )
+        self._check_required_folders(
+            {*self.inputs, *output_names},
+            provider="input or output",
+            fix="add {name!r} to outputs= (or inputs=)",
+        )
         self._check_values("argument", self.arguments)
         self.outputs = Outputs(self, output_names)
         self.property_files = list(property_files)
@@ -516,17 +522,11 @@ class Training(FunctionStep):
                 )
             self._check_bound_folder("channel", channel)
             check_uri_value(name, f"channel {channel!r}", value)
-        for spec in self.specs.values():
-            if (
-                spec.is_path
-                and spec.required
-                and spec.name not in special
-                and spec.name not in self.channels
-            ):
-                raise GraphError(
-                    f"step {name!r}: {self.signature_text()} needs folder {spec.name!r}, but no "
-                    f"channel provides it; add channels={{{spec.name!r}: ...}}"
-                )
+        self._check_required_folders(
+            {*special, *self.channels},
+            provider="channel",
+            fix="add channels={{{name!r}: ...}}",
+        )
         self._check_values("hyperparameter", self.hyperparameters)
         self.model_artifacts = StepProperty(
             self, "ModelArtifacts.S3ModelArtifacts", f"{name}.model_artifacts"
