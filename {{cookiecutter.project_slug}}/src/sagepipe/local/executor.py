@@ -16,7 +16,6 @@ import os
 import queue
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from typing import Any
 from ..registry import Lineage, ModelRegistry
 from . import s3
 from .cache import CacheEntry, StepCache, parse_expire_after
+from .containment import remove_tree
 from .digests import DigestMemo
 from .expressions import (
     Context,
@@ -51,6 +51,7 @@ from .sandbox import (
     prepare_training,
     python_shim,
 )
+from .validate import validate_definition
 
 SUPPORTED_VERSION = "2020-12-01"
 JOB_TYPES = ("Processing", "Training")
@@ -710,8 +711,8 @@ class _Runner:
         if not self.keep_sandboxes:
             # Outputs are uploaded; the sandbox only holds copies. Keep job.log (and keep
             # failed sandboxes, which are what one wants to inspect).
-            shutil.rmtree(plan.opt_ml, ignore_errors=True)
-            shutil.rmtree(plan.job_dir / "staging", ignore_errors=True)
+            remove_tree(plan.opt_ml, self.execution.log_dir)
+            remove_tree(plan.job_dir / "staging", self.execution.log_dir)
         properties = dict(args)
         region_arn = f"{LOCAL_ARN}"
         if step.type == "Processing":
@@ -828,6 +829,7 @@ def execute(
     if _PRCTL is None:
         _PRCTL = _load_prctl()
     data = load_definition(definition)
+    validate_definition(data)  # the whole definition, before anything is written
     steps = plan_steps(data)
     values = resolve_parameters(list(data.get("Parameters") or []), parameters)
     workspace = Path(workspace).absolute()

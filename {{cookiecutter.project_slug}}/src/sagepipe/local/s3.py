@@ -10,11 +10,17 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
 
 S3_SCHEME = "s3://"
+# S3's bucket naming rules (lowercase letters, digits, '.' and '-', starting and ending
+# with a letter or digit, at most 63), except that short names such as "b" are accepted
+# locally. The bucket becomes a folder name, so this keeps "s3://../x" or "s3://./x" from
+# naming a folder outside <workspace>/s3.
+BUCKET_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?")
 
 
 class S3UriError(ValueError):
@@ -29,7 +35,14 @@ def split_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = rest.partition("/")
     if not bucket:
         raise S3UriError(f"{uri!r} has no bucket: write it as s3://bucket/key")
+    if not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        raise S3UriError(
+            f"{uri!r} has bucket {bucket!r}, which is not a valid S3 bucket name: use up to 63 "
+            "lowercase letters, digits, '.' or '-', starting and ending with a letter or digit"
+        )
     parts = [p for p in key.split("/") if p]
+    if "\0" in key:
+        raise S3UriError(f"{uri!r} contains a NUL character: use a plain key")
     if any(p in (".", "..") for p in parts):
         raise S3UriError(f"{uri!r} contains '.' or '..' segments: use a plain key without them")
     return bucket, "/".join(parts)

@@ -11,7 +11,6 @@ import gzip
 import json
 import os
 import re
-import shutil
 import sys
 import tarfile
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import s3
+from .containment import check_output_tree, remove_tree, sandbox_path
 
 _OPT_ML = re.compile(r"/opt/ml(?=/|$|[\s\"';:&|)])")
 _PYTHONS = ("python", "python3", f"python3.{sys.version_info.minor}")
@@ -104,7 +104,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _new_job_dir(job_dir: Path) -> tuple[Path, Path]:
     if job_dir.exists():
-        shutil.rmtree(job_dir)
+        remove_tree(job_dir, job_dir.parent)  # only ever inside this run's execution folder
     opt_ml = job_dir / "opt_ml"
     (opt_ml / "output").mkdir(parents=True)
     return opt_ml, job_dir / "job.log"
@@ -142,7 +142,7 @@ def prepare_processing(
                 f"step {step_name}: input {item.get('InputName')!r} has S3DataType "
                 f"{source.get('S3DataType')!r}; only S3Prefix runs locally"
             )
-        local = Path(remap(source["LocalPath"], opt_ml))
+        local = sandbox_path(step_name, source["LocalPath"], opt_ml)
         try:
             s3.download(s3_root, source["S3Uri"], local)
         except (FileNotFoundError, s3.S3UriError) as exc:
@@ -155,7 +155,7 @@ def prepare_processing(
                 f"step {step_name}: output {out.get('OutputName')!r} is not an S3Output; "
                 "only S3 outputs run locally"
             )
-        local = Path(remap(dest["LocalPath"], opt_ml))
+        local = sandbox_path(step_name, dest["LocalPath"], opt_ml)
         local.mkdir(parents=True, exist_ok=True)
         uploads.append((local, str(dest["S3Uri"])))
     _write_json(opt_ml / "config" / "processingjobconfig.json", dict(args))
@@ -389,10 +389,14 @@ def collect_results(plan: JobPlan, s3_root: Path, *, move: bool = False) -> dict
         folders = [local.resolve() for local, _uri in plan.uploads]
         if any(a != b and b.is_relative_to(a) for a in folders for b in folders):
             move = False  # nested output folders: moving one would take the other along
+        for local, _uri in plan.uploads:
+            check_output_tree(plan.step_name, local, plan.opt_ml)
         for local, uri in plan.uploads:
             written[uri] = str(s3.put_tree(s3_root, uri, local, move=move))
         return written
     assert plan.model_uri is not None and plan.output_data_uri is not None
+    for folder in (plan.opt_ml / "model", plan.opt_ml / "output" / "data"):
+        check_output_tree(plan.step_name, folder, plan.opt_ml)
     staging = plan.job_dir / "staging"
     model_tar = staging / "model.tar.gz"
     reproducible_tar_gz(plan.opt_ml / "model", model_tar)
