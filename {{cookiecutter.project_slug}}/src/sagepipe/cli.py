@@ -172,6 +172,7 @@ def run_and_report(
 ) -> int:
     """Execute with progress output and a summary; return the exit code."""
     from .local import DefinitionError, ParameterError, execute, parse_assignment
+    from .local.db import StorageError
 
     try:
         overrides = dict(parse_assignment(p) for p in params)
@@ -187,7 +188,7 @@ def run_and_report(
             on_event=None if as_json else progress,
             pipeline_name=pipeline_name,
         )
-    except (ParameterError, DefinitionError) as exc:
+    except (ParameterError, DefinitionError, StorageError) as exc:
         fail_usage(str(exc))
     finally:
         progress.close()

@@ -14,22 +14,45 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..private import private_file
+
+
+class StorageError(ValueError):
+    """A database file that is corrupt or truncated; the message names it and the fix."""
+
+
+def broken_database_message(path: Path, err: Exception) -> str:
+    """One line: which file, what SQLite said, and how to recover."""
+    return (
+        f"{path} is not a readable SQLite database ({err}); move it aside "
+        f"(mv {path} {path}.broken) and run again: runs.db is only history and cache, "
+        "registry.db needs restoring from a backup (artifacts stay under s3/)"
+    )
+
 
 def open_connection(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
     """Open ``path`` (creating its folder) in autocommit mode with the pragmas every store uses.
 
     Rows come back as ``sqlite3.Row``; a locked database is waited on for up to 60 s.
+    The file is created 0600 in a 0700 folder (SQLite gives its -wal/-shm files the
+    database's mode). A file that is not a readable database raises :class:`StorageError`.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(Path(path))
     conn = sqlite3.connect(
         path, timeout=60.0, isolation_level=None, check_same_thread=check_same_thread
     )
     try:
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 60000")
-        # NORMAL is durable against process crashes (SIGKILL) in WAL mode; only a
-        # power cut may lose the newest transactions, never corrupt the file.
-        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA schema_version").fetchone()  # reads the header page
+            # NORMAL is durable against process crashes (SIGKILL) in WAL mode; only a
+            # power cut may lose the newest transactions, never corrupt the file.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as err:
+            if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+                raise
+            raise StorageError(broken_database_message(Path(path), err)) from None
     except BaseException:
         conn.close()
         raise
@@ -38,8 +61,14 @@ def open_connection(path: Path, *, check_same_thread: bool = True) -> sqlite3.Co
 
 def create_schema(conn: sqlite3.Connection, schema: str) -> None:
     """Switch the database to WAL mode (a property of the file) and create ``schema``."""
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.executescript(schema)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(schema)
+    except sqlite3.DatabaseError as err:
+        if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+            raise
+        path = conn.execute("PRAGMA database_list").fetchone()[2]
+        raise StorageError(broken_database_message(Path(path), err)) from None
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..private import private_file
 from ..registry import Lineage, ModelRegistry
 from . import s3
 from .cache import CacheEntry, StepCache, parse_expire_after
@@ -739,7 +740,7 @@ class _Runner:
         return _JobResult(step.name, "Succeeded", properties, inputs=groups)
 
     def _spawn(self, plan: JobPlan) -> int:
-        with open(plan.log_path, "ab") as log:
+        with open(private_file(plan.log_path), "ab") as log:
             log.write(f"$ {' '.join(plan.command)}\n".encode())
             log.flush()
             with self.procs_lock:

@@ -20,8 +20,9 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from ..private import append_line, private_dir
 from .content_types import CSV, JSON, media_type
 
 
@@ -73,28 +74,31 @@ class CaptureWriter:
 
     def __init__(self, destination: Path, endpoint_name: str) -> None:
         self.root = Path(destination) / endpoint_name
-        self._open: dict[str, tuple[str, IO[str]]] = {}
+        self._open: dict[str, tuple[str, int]] = {}
 
     def write(self, variant: str, line: dict[str, Any], when: datetime) -> None:
-        """Append one record for ``variant``; flushed at once so readers see whole lines."""
+        """Append one whole record for ``variant`` (0600 file, 0700 folders), or nothing.
+
+        One ``write`` per line on an ``O_APPEND`` file; a short write (full disk) is cut
+        back, so a capture file never holds a truncated record.
+        """
         hour = when.strftime("%Y/%m/%d/%H")
         current = self._open.get(variant)
         if current is None or current[0] != hour:
             if current is not None:
-                current[1].close()
-            folder = self.root / variant / hour
-            folder.mkdir(parents=True, exist_ok=True)
+                os.close(current[1])
+            folder = private_dir(self.root / variant / hour)
             stamp = f"{when.strftime('%M-%S-')}{when.microsecond // 1000:03d}"
             name = f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-            current = (hour, (folder / name).open("a", encoding="utf-8"))
+            fd = os.open(folder / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            current = (hour, fd)
             self._open[variant] = current
-        current[1].write(json.dumps(line, separators=(",", ":")) + "\n")
-        current[1].flush()
+        append_line(current[1], (json.dumps(line, separators=(",", ":")) + "\n").encode())
 
     def close(self) -> None:
         """Close every open file."""
-        for _, stream in self._open.values():
-            stream.close()
+        for _, fd in self._open.values():
+            os.close(fd)
         self._open.clear()
 
 
@@ -103,13 +107,26 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def read_records(root: Path) -> Iterator[dict[str, Any]]:
-    """Every capture line under ``root`` (an endpoint or variant folder), in path order."""
+def read_records(root: Path, bad: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every capture line under ``root`` (an endpoint or variant folder), in path order.
+
+    A line that is not a JSON object (a file cut by a crash, an edit) is skipped, never
+    fatal; ``bad`` (when given) receives ``"<file>:<line>"`` for each one, so callers
+    can say how many were skipped.
+    """
     for path in sorted(Path(root).rglob("*.jsonl")):
-        with path.open(encoding="utf-8") as stream:
-            for line in stream:
-                if line.strip():
-                    yield json.loads(line)
+        with path.open(encoding="utf-8", errors="replace") as stream:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    item = None
+                if isinstance(item, dict) and "captureData" in item:
+                    yield item
+                elif bad is not None:
+                    bad.append(f"{path}:{number}")
 
 
 def decode_data(side: dict[str, str]) -> bytes:

@@ -57,7 +57,10 @@ def _decode_csv(body: bytes) -> np.ndarray:
     text = _text(body, CSV)
     if "\x00" in text:
         raise BadRequest("text/csv body contains a NUL byte; send plain CSV text")
-    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    except csv.Error as err:  # e.g. a field over the csv module's size limit
+        raise BadRequest(f"text/csv body is not valid CSV ({err})") from None
     if not rows:
         raise BadRequest("text/csv body has no records; send one record per line")
     width = len(rows[0])
@@ -88,6 +91,10 @@ def _decode_json(body: bytes) -> Any:
         raise BadRequest(
             f"application/json body is not valid JSON ({err.msg} at {err.pos})"
         ) from err
+    except RecursionError:
+        raise BadRequest("application/json body is nested too deeply") from None
+    except ValueError as err:  # e.g. an integer with more digits than Python converts
+        raise BadRequest(f"application/json body holds an unreadable value ({err})") from None
     if isinstance(data, dict):
         for key in ("instances", "inputs", "data"):
             if key in data:
@@ -113,11 +120,49 @@ def _decode_json(body: bytes) -> Any:
         raise BadRequest("application/json records have different lengths; send equal-length rows")
     try:
         return np.array(data, dtype=float)
+    except OverflowError:
+        raise BadRequest("application/json body holds a number too large for a float") from None
     except (TypeError, ValueError):
         return np.array(data, dtype=object)
 
 
+def check_npy_header(body: bytes) -> None:
+    """Refuse a ``.npy`` body whose header does not match its size or is not a numeric table.
+
+    Checked before ``np.load``, so a header announcing terabytes never allocates them, and
+    structured, complex, datetime or object arrays never reach a model.
+    """
+    from numpy.lib import format as npy_format
+
+    stream = io.BytesIO(body)
+    try:
+        version = npy_format.read_magic(stream)
+        reader = (
+            npy_format.read_array_header_1_0
+            if version == (1, 0)
+            else npy_format.read_array_header_2_0
+        )
+        shape, _fortran, dtype = reader(stream)
+    except (ValueError, TypeError, SyntaxError, OverflowError) as err:
+        raise BadRequest(f"application/x-npy body has no valid .npy header ({err})") from None
+    if len(shape) not in (1, 2):
+        raise BadRequest(f"application/x-npy array has shape {shape}; send a 1-D or 2-D array")
+    if dtype.names is not None or dtype.kind not in "biufU":
+        raise BadRequest(
+            f"application/x-npy array has dtype {dtype}; send numbers (or text categories)"
+        )
+    data_bytes = len(body) - stream.tell()
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if expected != data_bytes:
+        raise BadRequest(
+            f"application/x-npy header announces {expected} bytes of data but the body "
+            f"holds {data_bytes}"
+        )
+
+
 def _decode_npy(body: bytes) -> np.ndarray:
+    if body.startswith(b"\x93NUMPY"):
+        check_npy_header(body)
     try:
         array = np.load(io.BytesIO(body), allow_pickle=False)
     except ValueError as err:

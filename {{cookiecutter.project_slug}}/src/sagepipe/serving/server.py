@@ -1,14 +1,17 @@
-"""Run the inference app under gunicorn: pre-forked sync workers, one request per worker.
+"""Run the inference app under gunicorn: pre-forked workers, one request at a time each.
 
-Sync workers make the per-request timeout exact (SIGALRM in the worker's main thread) and
-keep one slow request from delaying others in the same process; SageMaker's scikit-learn
-container serves with gunicorn too. ``SIGHUP`` to the master re-reads the spec and
+Each worker reads connections on an event loop and runs the app only on whole requests
+(:mod:`sagepipe.serving.worker`), so slow clients get 408 instead of holding it. Running
+the app in the worker's main thread keeps the per-request timeout exact (SIGALRM) and one
+slow request from delaying others in the same process; SageMaker's scikit-learn container
+serves with gunicorn too. ``SIGHUP`` to the master re-reads the spec and
 replaces the workers gracefully, which is how a redeploy switches models without
 closing the listening socket.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +75,20 @@ class ModelServer(BaseApplication):
 
     def load_config(self) -> None:
         spec = EndpointSpec.read(self.spec_path)
+        workers = self.options.resolved_workers()
+        override = self.spec_path.parent / "workers"  # a redeploy may change it (SIGHUP)
+        if override.is_file():
+            with contextlib.suppress(ValueError):
+                workers = max(1, int(override.read_text().strip()))
         settings: dict[str, Any] = {
             "bind": f"{self.options.host}:{self.options.port}",
-            "workers": self.options.resolved_workers(),
-            "worker_class": "sync",
+            "workers": workers,
+            # Whole requests are buffered on an event loop before the app runs, so slow
+            # or lying clients cannot hold a worker (see worker.py; "sync" is the old
+            # design, kept selectable for side-by-side benchmarks).
+            "worker_class": os.environ.get(
+                "SAGEPIPE_WORKER_CLASS", "sagepipe.serving.worker.BufferingWorker"
+            ),
             # gunicorn's own watchdog is a backstop behind our per-request 504.
             "timeout": int(spec.timeout_seconds) + 30,
             "graceful_timeout": int(spec.timeout_seconds) + 5,

@@ -62,20 +62,41 @@ def model_fn(model_dir: str) -> dict[str, Any]:
 
 
 def _number(value: Any, name: str) -> float:
-    if value is None or isinstance(value, bool):
+    # Missing (None, NaN, empty text) is imputed downstream; anything else that is not a
+    # plain number is the client's mistake and is refused, never silently imputed.
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return math.nan
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return math.nan  # like pandas.to_numeric(errors="coerce"): imputed downstream
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return math.nan
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(
+                f"{name}={value[:40]!r} is not a number; send a number or leave it empty"
+            ) from None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(f"{name} is too large for a number; send a finite number") from None
+    else:
+        raise ValueError(
+            f"{name} holds a {type(value).__name__}, not a number; send a number or leave it empty"
+        )
     if math.isinf(number):
         raise ValueError(f"{name}={value!r} is infinite; send a finite number or leave it empty")
     return number
 
 
-def _category(value: Any) -> str | None:
+def _category(value: Any, name: str = "value") -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"{name} holds a {type(value).__name__}; send a category as text")
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError(f"{name} contains a NUL character; send plain text")
     text = str(value).strip().lower()
     return text or MISSING
 
@@ -101,13 +122,48 @@ def _rows(rows: Any, metadata: dict[str, Any]) -> list[list[Any]]:
             )
     categorical = set(metadata["categorical_features"])
     kinds = [name in categorical for name in features]
-    return [
+    typed = [
         [
-            _category(value) if is_category else _number(value, name)
+            _category(value, name) if is_category else _number(value, name)
             for value, name, is_category in zip(row, features, kinds, strict=True)
         ]
         for row in rows
     ]
+    for number, row in enumerate(typed, start=1):
+        if all(value is MISSING or value != value for value in row):
+            # A prediction for a row with no values would only echo the imputation.
+            raise ValueError(f"row {number} has no values; send at least one feature")
+    return typed
+
+
+def _check_npy(raw: bytes) -> None:
+    """Refuse an .npy body whose header does not fit its size or is not a 1-D/2-D table.
+
+    Read before ``np.load``, so a header announcing terabytes never allocates them.
+    """
+    from numpy.lib import format as npy_format
+
+    stream = io.BytesIO(raw)
+    try:
+        version = npy_format.read_magic(stream)
+        if version == (1, 0):
+            shape, _fortran, dtype = npy_format.read_array_header_1_0(stream)
+        else:
+            shape, _fortran, dtype = npy_format.read_array_header_2_0(stream)
+    except (ValueError, TypeError, SyntaxError, OverflowError) as err:
+        raise ValueError(f"application/x-npy body has no valid .npy header ({err})") from None
+    if len(shape) not in (1, 2):
+        raise ValueError(f"application/x-npy array has shape {shape}; send a 1-D or 2-D array")
+    if dtype.names is not None or dtype.kind not in "biufU":
+        raise ValueError(
+            f"application/x-npy array has dtype {dtype}; send numbers (or text categories)"
+        )
+    expected = math.prod(shape) * dtype.itemsize
+    if expected != len(raw) - stream.tell():
+        raise ValueError(
+            f"application/x-npy header announces {expected} bytes of data but the body "
+            f"holds {len(raw) - stream.tell()}"
+        )
 
 
 def input_fn(request_body: bytes | str, request_content_type: str) -> Any:
@@ -115,15 +171,24 @@ def input_fn(request_body: bytes | str, request_content_type: str) -> Any:
     content_type = (request_content_type or "").split(";")[0].strip().lower()
     if content_type == CSV:
         text = request_body.decode("utf-8") if isinstance(request_body, bytes) else request_body
-        rows = [row for row in csv.reader(io.StringIO(text)) if row]  # blank lines skipped
+        if "\0" in text:
+            raise ValueError("text/csv body contains a NUL byte; send plain CSV text")
+        try:
+            rows = [row for row in csv.reader(io.StringIO(text)) if row]  # blank lines skipped
+        except csv.Error as err:  # e.g. a field over the csv module's size limit
+            raise ValueError(f"text/csv body is not valid CSV ({err})") from None
         return {"csv": rows}
     if content_type == JSON:
-        payload = json.loads(request_body)
+        try:
+            payload = json.loads(request_body)
+        except RecursionError:
+            raise ValueError("application/json body is nested too deeply") from None
         if isinstance(payload, dict) and "instances" in payload:
             payload = payload["instances"]
         return {"rows": payload}
     if content_type == NPY:
         raw = request_body if isinstance(request_body, bytes) else request_body.encode("latin-1")
+        _check_npy(raw)
         array = np.load(io.BytesIO(raw), allow_pickle=False)
         return {"rows": np.atleast_2d(array).tolist()}
     raise UnsupportedContentType(

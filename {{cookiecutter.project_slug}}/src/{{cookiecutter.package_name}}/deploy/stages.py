@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import stage_schema
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -54,6 +56,7 @@ def load(stage: str, folder: Path = STAGES_DIR) -> StageConfig:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{path} is not valid TOML ({err}); fix the file") from None
+    stage_schema.validate(raw, path)  # strict types, known keys, ranges: before any use
     server = raw.get("server", {})
     variant = raw.get("variant", {})
     capture = raw.get("capture", {})
@@ -63,7 +66,7 @@ def load(stage: str, folder: Path = STAGES_DIR) -> StageConfig:
             stage=stage,
             model_version=str(raw.get("model_version", "latest-approved")),
             host=str(server.get("host", "127.0.0.1")),
-            port=int(server.get("port", 8080)),
+            port=int(server.get("port", 0)),  # 0: a free port, kept by redeploys
             workers=int(server.get("workers", 0)),
             timeout_seconds=float(
                 os.environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT")
@@ -89,6 +92,8 @@ def load(stage: str, folder: Path = STAGES_DIR) -> StageConfig:
     ):
         if not 0 <= value <= 100:
             raise ValueError(f"{path}: {name}={value} must be between 0 and 100")
-    if not 0 < config.port < 65536:
-        raise ValueError(f"{path}: server.port={config.port} must be between 1 and 65535")
+    if not 0 <= config.port < 65536:
+        raise ValueError(
+            f"{path}: server.port={config.port} must be between 1 and 65535 (or unset: a free port)"
+        )
     return config

@@ -1,0 +1,164 @@
+"""Containment, storage and permissions: broken databases give one line; private files stay private.
+
+Corrupt or truncated SQLite files name themselves and the way to recover; capture files
+never hold half a record (a short write is cut back) and readers skip and count bad
+lines; databases, job logs and capture files are 0600 in 0700 folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import stat
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from _local_scripts import staged_workspace
+from sagepipe.local import execute
+from sagepipe.local.db import StorageError
+from sagepipe.local.history import RunHistory
+from sagepipe.private import append_line, private_dir, private_file
+from sagepipe.registry import ModelRegistry
+from sagepipe.serving import capture
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+CORRUPTIONS = {
+    "random bytes": lambda data: os.urandom(len(data) or 4096),
+    "zeroed header": lambda data: b"\0" * 100 + data[100:],
+    "text file": lambda data: b"hello, I am not a database\n" * 50,
+    "truncated to 50 bytes": lambda data: data[:50],
+    "truncated mid page": lambda data: data[:1500],
+}
+
+
+def _registry_with_a_version(workspace: Path) -> Path:
+    registry = ModelRegistry.for_workspace(workspace)
+    registry.create_model_package("group", model_data_url=None)
+    return registry.path
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_a_corrupt_registry_gives_one_line_naming_the_file_and_the_fix(tmp_path, corruption):
+    path = _registry_with_a_version(tmp_path / "ws")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.write_bytes(CORRUPTIONS[corruption](path.read_bytes()))
+    with pytest.raises(StorageError) as info:
+        ModelRegistry.for_workspace(tmp_path / "ws").list_model_packages()
+    message = str(info.value)
+    assert str(path) in message and "mv " in message and "\n" not in message
+
+
+@pytest.mark.parametrize("corruption", ["random bytes", "text file", "truncated to 50 bytes"])
+def test_a_corrupt_runs_db_stops_the_run_before_anything_runs(tmp_path, corruption):
+    definition, workspace = staged_workspace(tmp_path, "v2")
+    runs = workspace / "runs.db"
+    runs.write_bytes(CORRUPTIONS[corruption](b"x" * 8192))
+    with pytest.raises(StorageError, match=r"runs\.db is not a readable SQLite database"):
+        execute(definition, workspace=workspace)
+    assert not (workspace / "executions").exists()
+
+
+def test_databases_and_job_logs_are_private(tmp_path, monkeypatch):
+    os.umask(0o022)
+    definition, workspace = staged_workspace(tmp_path, "v2")
+    execution = execute(definition, workspace=workspace)
+    assert execution.status == "Succeeded", execution.failure_reason
+    for name in ("runs.db", "registry.db"):
+        assert _mode(workspace / name) == 0o600, name
+    assert _mode(workspace) == 0o700
+    logs = list((workspace / "executions").rglob("job.log"))
+    assert logs and all(_mode(log) == 0o600 for log in logs)
+    assert all(_mode(log.parent) == 0o700 for log in logs)
+
+
+def test_private_helpers_tighten_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        folder = private_dir(tmp_path / "a" / "b")
+        file = private_file(folder / "c.txt")
+    finally:
+        os.umask(old)
+    assert (_mode(tmp_path / "a"), _mode(folder), _mode(file)) == (0o700, 0o700, 0o600)
+
+
+def _line(i: int) -> dict:
+    return capture.record(
+        event_id=str(i),
+        request=b"1,2,3",
+        request_type="text/csv",
+        response=b"0.5",
+        response_type="text/csv",
+        latency_ms=1.0,
+        when=datetime.now(timezone.utc),
+    )
+
+
+def test_capture_files_are_private_and_hold_whole_lines(tmp_path):
+    writer = capture.CaptureWriter(tmp_path / "capture", "ep")
+    when = datetime.now(timezone.utc)
+    for i in range(5):
+        writer.write("AllTraffic", _line(i), when)
+    writer.close()
+    files = list((tmp_path / "capture").rglob("*.jsonl"))
+    assert len(files) == 1 and _mode(files[0]) == 0o600
+    assert _mode(files[0].parent) == 0o700
+    assert [r["eventMetadata"]["eventId"] for r in capture.read_records(tmp_path / "capture")] == [
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b'{"captureData": {"endpointIn', b"not json at all", b"[1, 2, 3]", b"\xff\xfe\x00", b"{}"],
+)
+def test_readers_skip_and_count_bad_capture_lines(tmp_path, damage):
+    writer = capture.CaptureWriter(tmp_path / "capture", "ep")
+    when = datetime.now(timezone.utc)
+    writer.write("AllTraffic", _line(1), when)
+    writer.close()
+    path = next((tmp_path / "capture").rglob("*.jsonl"))
+    with path.open("ab") as stream:
+        stream.write(damage + b"\n")
+        stream.write((json.dumps(_line(2)) + "\n").encode())
+    bad: list[str] = []
+    records = list(capture.read_records(tmp_path / "capture", bad))
+    assert [r["eventMetadata"]["eventId"] for r in records] == ["1", "2"]
+    assert bad == [f"{path}:2"]
+
+
+def test_a_short_write_on_a_full_disk_leaves_no_partial_record(tmp_path):
+    """RLIMIT_FSIZE stands in for a full disk: writes past it fail with EFBIG."""
+    path = tmp_path / "capture.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    try:
+        append_line(fd, b"a" * 100 + b"\n")
+        resource.setrlimit(resource.RLIMIT_FSIZE, (150, hard))
+        with pytest.raises(OSError):
+            append_line(fd, b"b" * 100 + b"\n")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous_handler)
+        os.close(fd)
+    assert path.read_bytes() == b"a" * 100 + b"\n"
+
+
+def test_run_history_of_a_fresh_workspace_is_private(tmp_path):
+    history = RunHistory(tmp_path / "ws" / "runs.db")
+    history.mark_abandoned("2026-01-01T00:00:00+00:00")
+    history.close()
+    assert _mode(tmp_path / "ws" / "runs.db") == 0o600
