@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -379,3 +380,40 @@ def test_a_job_that_swaps_its_sandbox_for_a_link_cannot_make_cleanup_delete_outs
     execution = execute(_definition(_processing()), workspace=workspace)
     assert execution.status == "Succeeded", execution.failure_reason
     assert (victim / "precious.txt").read_text() == "precious"
+
+
+# -- runtime limits -----------------------------------------------------------------------
+@pytest.mark.parametrize("limit", [1, 2])
+def test_max_runtime_in_seconds_stops_a_job_at_its_limit(tmp_path, limit):
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import os, subprocess, sys, time\n"
+        # a grandchild too: the whole process group must go
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    workspace = _workspace_with_script(tmp_path, script)
+    step = _processing()
+    step["Arguments"]["StoppingCondition"] = {"MaxRuntimeInSeconds": limit}
+    started = time.monotonic()
+
+    execution = execute(_definition(step), workspace=workspace)
+
+    assert execution.status == "Failed"
+    assert f"MaxRuntimeInSeconds={limit}" in execution.failure_reason
+    assert time.monotonic() - started < limit + 15
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    return state != "Z"  # a zombie has exited

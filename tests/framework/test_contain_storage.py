@@ -162,3 +162,29 @@ def test_run_history_of_a_fresh_workspace_is_private(tmp_path):
     history.mark_abandoned("2026-01-01T00:00:00+00:00")
     history.close()
     assert _mode(tmp_path / "ws" / "runs.db") == 0o600
+
+
+@pytest.mark.parametrize("loss", ["deleted", "emptied"])
+@pytest.mark.parametrize("evidence", ["models", "deployments.db"])
+def test_an_empty_registry_beside_registered_artifacts_is_refused(tmp_path, loss, evidence):
+    workspace = tmp_path / "ws"
+    path = _registry_with_a_version(workspace)
+    if evidence == "models":
+        (workspace / "models" / ("a" * 64)).mkdir(parents=True)
+    else:
+        (workspace / "deployments.db").write_bytes(b"SQLite format 3\0" + b"\0" * 100)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if loss == "emptied":
+        path.write_bytes(b"")
+    with pytest.raises(StorageError, match=r"restore registry\.db from a backup"):
+        ModelRegistry.for_workspace(workspace).create_model_package("group", model_data_url=None)
+    assert not path.exists() or path.stat().st_size == 0
+
+
+def test_a_fresh_workspace_still_starts_a_registry(tmp_path):
+    (tmp_path / "ws" / "models").mkdir(parents=True)  # an empty cache is no evidence
+    package = ModelRegistry.for_workspace(tmp_path / "ws").create_model_package(
+        "group", model_data_url=None
+    )
+    assert package.version == 1

@@ -9,10 +9,15 @@ the current run created.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import stat
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .validate import check_local_path
 
@@ -82,6 +87,36 @@ def check_output_tree(step_name: str, folder: Path, opt_ml: Path) -> None:
                     f"step {step_name}: output {path} is a hard link ({entry.st_nlink} names "
                     "for one file); write a copy instead"
                 )
+
+
+TIMED_OUT = -1000  # wait_within's return code for a job stopped at its runtime limit
+
+
+def runtime_limit(args: Mapping[str, Any]) -> float | None:
+    """``StoppingCondition.MaxRuntimeInSeconds`` of resolved job arguments, if any."""
+    stop = args.get("StoppingCondition")
+    limit = stop.get("MaxRuntimeInSeconds") if isinstance(stop, Mapping) else None
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0:
+        return None
+    return float(limit)
+
+
+def wait_within(proc: subprocess.Popen[bytes], limit: float | None) -> int:
+    """Wait for a job; past ``limit`` seconds kill its process group and return TIMED_OUT."""
+    if limit is None:
+        return proc.wait()
+    try:
+        return proc.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        return TIMED_OUT
 
 
 def remove_tree(path: Path, owned_root: Path) -> bool:

@@ -30,7 +30,7 @@ from ..private import private_file
 from ..registry import Lineage, ModelRegistry
 from . import s3
 from .cache import CacheEntry, StepCache, parse_expire_after
-from .containment import remove_tree
+from .containment import TIMED_OUT, remove_tree, runtime_limit, wait_within
 from .digests import DigestMemo
 from .expressions import (
     Context,
@@ -701,9 +701,13 @@ class _Runner:
             s3_root=self.s3_root,
             shim=self.shim,
         )
-        returncode = self._spawn(plan)
+        limit = runtime_limit(args)
+        returncode = self._spawn(plan, limit)
         if self.stop_event.is_set():
             return _JobResult(step.name, "Stopped", inputs=groups)
+        if returncode == TIMED_OUT:
+            reason = f"stopped at StoppingCondition.MaxRuntimeInSeconds={limit:g}"
+            return _JobResult(step.name, "Failed", failure_reason=reason, inputs=groups)
         if returncode != 0:
             return _JobResult(
                 step.name, "Failed", failure_reason=failure_reason(plan, returncode), inputs=groups
@@ -739,7 +743,7 @@ class _Runner:
             )
         return _JobResult(step.name, "Succeeded", properties, inputs=groups)
 
-    def _spawn(self, plan: JobPlan) -> int:
+    def _spawn(self, plan: JobPlan, limit: float | None = None) -> int:
         with open(private_file(plan.log_path), "ab") as log:
             log.write(f"$ {' '.join(plan.command)}\n".encode())
             log.flush()
@@ -758,7 +762,7 @@ class _Runner:
                 )
                 self.procs[plan.step_name] = proc
             try:
-                return proc.wait()
+                return wait_within(proc, limit)
             finally:
                 with self.procs_lock:
                     self.procs.pop(plan.step_name, None)

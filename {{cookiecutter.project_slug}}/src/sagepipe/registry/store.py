@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..local import s3 as _s3
-from ..local.db import create_schema, immediate_transaction, open_connection
+from ..local.db import StorageError, create_schema, immediate_transaction, open_connection
 from .model import (
     APPROVAL_STATUSES,
     APPROVED,
@@ -103,6 +103,31 @@ def _current_user() -> str:
         return os.environ.get("USER", "unknown")
 
 
+def _refuse_a_lost_registry(path: Path) -> None:
+    """Refuse to start a new, empty registry where one evidently existed.
+
+    Unpacked models (``models/``) or a deployment history next to a missing or empty
+    ``registry.db`` mean the registry was lost: starting again would hand out version 1 a
+    second time, for a different model.
+    """
+    if path.is_file() and path.stat().st_size > 0:
+        return
+    folder = path.parent
+    models = folder / "models"
+    evidence = [
+        str(p)
+        for p in (models, folder / "deployments.db")
+        if (p.is_dir() and any(not c.name.startswith(".") for c in p.iterdir()))
+        or (p.is_file() and p.stat().st_size > 0)
+    ]
+    if evidence:
+        state = "empty" if path.exists() else "missing"
+        raise StorageError(
+            f"{path} is {state}, but {evidence[0]} shows models were registered here; "
+            f"restore registry.db from a backup, or move {folder} aside to start afresh"
+        )
+
+
 class ModelRegistry:
     """The local model registry: ``ModelRegistry(workspace / "registry.db")``.
 
@@ -126,6 +151,8 @@ class ModelRegistry:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         # A connection per call (not one per registry object): registries are opened by
         # short-lived CLI commands and serving workers that never close them.
+        if not self._initialised:
+            _refuse_a_lost_registry(self.path)
         conn = open_connection(self.path)
         try:
             if not self._initialised:
