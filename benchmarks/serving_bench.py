@@ -346,6 +346,58 @@ def start_ours(
     return process, base
 
 
+_PLAIN_SPEC_SCRIPT = """
+import sys, tarfile, pathlib
+from sagepipe.serving.spec import EndpointSpec, VariantSpec
+archive, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+model = out / "model"
+with tarfile.open(archive) as tar:
+    tar.extractall(model, filter="data")
+handler = model / "code" / "inference.py"
+text = handler.read_text()
+assert "COMPILED_MAX_ROWS = 16" in text, "the handler no longer has the fast-path switch"
+handler.write_text(text.replace("COMPILED_MAX_ROWS = 16", "COMPILED_MAX_ROWS = 0"))
+spec = EndpointSpec("plain", [VariantSpec(name="AllTraffic", model_dir=str(model),
+                                          model_package="plain/1")])
+spec.write(out / "spec.json")
+"""
+
+
+def start_plain(
+    project_python: Path, archive: Path, env: dict[str, str], workers: int, where: Path, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Serve the same artifact with the fast path off: every request calls ``predict_proba``.
+
+    The row this gives is like for like with MLflow, which calls ``predict`` on a DataFrame.
+    """
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [str(project_python), "-c", _PLAIN_SPEC_SCRIPT, str(archive), str(where)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"preparing the predict_proba model failed: {done.stderr[-300:]}")
+    port = free_port()
+    handle = open(log, "ab")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(
+        [
+            str(project_python),
+            *("-m", "sagepipe.serving", "run", "--spec", str(where / "spec.json")),
+            *("--port", str(port), "--workers", str(workers)),
+        ],
+        env=env,
+        stdout=handle,
+        stderr=handle,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_for(f"{base}/ping", 120, process)
+    return process, base
+
+
 def bench_serving(
     *,
     serve_argv: list[str],
@@ -382,6 +434,16 @@ def bench_serving(
             )
     finally:
         stop_group(ours)
+    plain, plain_url = start_plain(
+        project_python, archive, project_env, workers, workdir / "plain", log
+    )
+    try:
+        for kind, content_type in (("csv", "text/csv"), ("json", "application/json")):
+            results[f"plain-{kind}"] = load_test(
+                wrk, f"{plain_url}/invocations", paths[f"ours-{kind}"], content_type, log
+            )
+    finally:
+        stop_group(plain)
     if staging_url:
         results["staging-csv"] = load_test(
             wrk, f"{staging_url}/invocations", paths["ours-csv"], "text/csv", log
@@ -406,6 +468,7 @@ def bench_serving(
         "ours": "ours (`serve --no-capture`)",
         "mlflow": "mlflow models serve",
         "staging": "ours (staging endpoint, 100% data capture)",
+        "plain": "ours, plain `predict_proba` (no single-row fast path)",
     }
     for name, result in results.items():
         server, kind = name.split("-")
@@ -423,6 +486,20 @@ def bench_serving(
         f"that = {ceiling:,.0f} requests/s. Our workers run one native thread each; "
         "`mlflow models serve` runs as shipped (its default thread settings)."
     )
+    for kind in ("csv", "json"):
+        plain_result, theirs = results[f"plain-{kind}"], results[f"mlflow-{kind}"]
+        section.rows.append(
+            Row(
+                f"Serving throughput, single-row {kind.upper()}, plain predict_proba",
+                f"{workers} workers",
+                f"{plain_result.rps:,.0f} req/s",
+                f"{theirs.rps:,.0f} req/s (mlflow)",
+                f"{ratio(plain_result.rps / theirs.rps)}x",
+                "-",
+                None,
+                "" if plain_result.errors == 0 else "errors during the load test",
+            )
+        )
     for kind in ("csv", "json"):
         ours, theirs = results[f"ours-{kind}"], results[f"mlflow-{kind}"]
         clean = ours.errors == 0 and theirs.errors == 0
