@@ -56,10 +56,14 @@ def compile_command(output: Path, workspace: Path | None) -> None:
     """
     from .pipeline import compile_definition
 
-    settings = project_settings.load()
-    compiled = compile_definition(settings)
     workspace = workspace or default_workspace()
-    prepare(workspace, settings)
+    try:  # bad settings: the same one line and exit code as `run`
+        settings = project_settings.load()
+        compiled = compile_definition(settings)
+        prepare(workspace, settings)
+    except (FileNotFoundError, ValueError) as error:
+        click.echo(f"error: {error}", err=True)
+        raise click.exceptions.Exit(2) from None
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(compiled.to_json())
     steps = len(compiled.definition["Steps"])

@@ -130,3 +130,30 @@ def test_the_cli_reports_a_bad_stage_file_in_one_line(
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "SAGEMAKER_BIND_TO_PORT='99999'" in lines[0], result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("MLOPS_STAGE", "bogus", "not one of dev, staging, prod"),
+        ("MLOPS_BUCKET", "../x", "not a valid S3 bucket name"),
+        ("MLOPS_BUCKET", "Upper_Case", "not a valid S3 bucket name"),
+    ],
+)
+def test_compile_and_run_report_bad_settings_the_same_way_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    from click.testing import CliRunner
+
+    from {{ cookiecutter.package_name }}.cli import make_cli
+
+    monkeypatch.setenv("SAGEPIPE_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv(name, value)
+    answers = []
+    for argv in (["compile", "-o", str(tmp_path / "definition.json")], ["run"]):
+        result = CliRunner().invoke(make_cli(), argv)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and message in lines[0], (argv, result.output)
+        answers.append((result.exit_code, lines[0]))
+    assert answers[0] == answers[1]
+    assert not (tmp_path / "definition.json").exists()
