@@ -188,3 +188,51 @@ def test_a_fresh_workspace_still_starts_a_registry(tmp_path):
         "group", model_data_url=None
     )
     assert package.version == 1
+
+
+_FULL_DISK_RUN = r"""
+import json, resource, signal, sys
+sys.path[:0] = json.loads(sys.argv[3])
+from sagepipe.local import execute
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))
+execution = execute(json.load(open(sys.argv[1])), workspace=sys.argv[4])
+print(json.dumps({"status": execution.status, "reason": execution.failure_reason}))
+"""
+
+
+def test_a_full_disk_fails_the_run_cleanly_and_marks_it_failed(tmp_path):
+    """RLIMIT_FSIZE (inherited by the job) stands in for a disk that fills during a step."""
+    import subprocess
+    import sys
+
+    from test_contain_definition_paths import _definition, _processing, _workspace_with_script
+
+    script = (
+        "from pathlib import Path\n"
+        "out = Path(__file__).resolve().parents[3] / 'processing' / 'out'\n"
+        "(out / 'big.bin').write_bytes(b'x' * 4_000_000)\n"
+    )
+    workspace = _workspace_with_script(tmp_path, script)
+    definition = tmp_path / "definition.json"
+    definition.write_text(json.dumps(_definition(_processing())))
+    done = subprocess.run(
+        [
+            *(sys.executable, "-c", _FULL_DISK_RUN, str(definition), str(2_000_000)),
+            *(json.dumps(sys.path), str(workspace)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == "Failed"
+    assert "Job" in outcome["reason"]
+    history = RunHistory(workspace / "runs.db")
+    try:
+        (record,) = history.list_executions()
+    finally:
+        history.close()
+    assert record.status == "Failed"
+    assert not (workspace / "s3" / "contain-bucket" / "out").exists()
