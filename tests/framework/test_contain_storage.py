@@ -236,3 +236,24 @@ def test_a_full_disk_fails_the_run_cleanly_and_marks_it_failed(tmp_path):
         history.close()
     assert record.status == "Failed"
     assert not (workspace / "s3" / "contain-bucket" / "out").exists()
+
+
+def test_an_executor_error_mid_run_is_recorded_as_failed_never_succeeded(tmp_path):
+    """A failure of the executor itself (here: the progress callback) must not read as success."""
+    definition, workspace = staged_workspace(tmp_path, "v2")
+    calls = []
+
+    def broken_progress(event):
+        calls.append(event.kind)
+        if event.kind == "step" and len(calls) > 2:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        execute(definition, workspace=workspace, on_event=broken_progress)
+    history = RunHistory(workspace / "runs.db")
+    try:
+        (record,) = history.list_executions()
+    finally:
+        history.close()
+    assert record.status == "Failed"
+    assert "No space left on device" in record.failure_reason

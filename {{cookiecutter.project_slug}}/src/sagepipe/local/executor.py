@@ -884,6 +884,11 @@ def execute(
         except KeyboardInterrupt:
             runner.request_stop("interrupted (Ctrl-C)")
             runner.run()
+    except Exception as exc:  # e.g. the disk filled under the history: record Failed
+        if runner.failure is None and not runner.stop_event.is_set():
+            runner.failure = " ".join(f"the executor failed: {type(exc).__name__}: {exc}".split())
+        runner._signal_jobs(signal.SIGKILL)  # no job outlives the run it belonged to
+        raise
     finally:
         _restore_signal_handlers(previous)
         if runner.stop_event.is_set():
