@@ -257,3 +257,23 @@ def test_an_executor_error_mid_run_is_recorded_as_failed_never_succeeded(tmp_pat
         history.close()
     assert record.status == "Failed"
     assert "No space left on device" in record.failure_reason
+
+
+def test_the_shadow_report_skips_and_counts_a_truncated_capture_line(tmp_path):
+    from sagepipe.serving import shadow
+
+    writer = capture.CaptureWriter(tmp_path / "capture", "ep")
+    when = datetime.now(timezone.utc)
+    for variant in ("AllTraffic", "Shadow"):
+        for i in range(3):
+            writer.write(variant, _line(i), when)
+    writer.close()
+    victim = next((tmp_path / "capture" / "ep" / "Shadow").rglob("*.jsonl"))
+    with victim.open("ab") as stream:
+        stream.write(b'{"captureData": {"endpointInput": {"data": "1,2')  # cut by a crash
+
+    report = shadow.compare(tmp_path / "capture", "ep", "AllTraffic", "Shadow")
+
+    assert report.paired_events == 3
+    assert report.skipped_lines == [f"{victim}:4"]
+    assert "skipped 1 unreadable capture line(s)" in shadow.render_table(report)

@@ -44,6 +44,7 @@ class ShadowReport:
     mean_abs_delta: float
     max_abs_delta: float
     deltas: list[float] = field(default_factory=list, repr=False)
+    skipped_lines: list[str] = field(default_factory=list)  # unreadable capture lines
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without the raw samples)."""
@@ -57,8 +58,9 @@ class ShadowReport:
 def compare(capture_root: Path, endpoint: str, production: str, shadow: str) -> ShadowReport:
     """Pair the two variants' captured records by eventId and compare them."""
     root = Path(capture_root) / endpoint
-    prod_records = _by_event(root / production)
-    shadow_records = _by_event(root / shadow)
+    skipped: list[str] = []
+    prod_records = _by_event(root / production, skipped)
+    shadow_records = _by_event(root / shadow, skipped)
     if not shadow_records:
         raise ValueError(
             f"no captured shadow traffic under {root / shadow}; "
@@ -89,13 +91,21 @@ def compare(capture_root: Path, endpoint: str, production: str, shadow: str) -> 
         mean_abs_delta=sum(abs(d) for d in deltas) / len(deltas) if deltas else math.nan,
         max_abs_delta=max((abs(d) for d in deltas), default=math.nan),
         deltas=deltas,
+        skipped_lines=skipped,
     )
 
 
-def _by_event(folder: Path) -> dict[str, dict[str, Any]]:
+def _by_event(folder: Path, skipped: list[str]) -> dict[str, dict[str, Any]]:
     if not folder.is_dir():
         return {}
-    return {record["eventMetadata"]["eventId"]: record for record in capture.read_records(folder)}
+    records = {}
+    for record in capture.read_records(folder, skipped):
+        metadata = record.get("eventMetadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("eventId"), str):
+            records[metadata["eventId"]] = record
+        else:
+            skipped.append(f"{folder}: a record without eventMetadata.eventId")
+    return records
 
 
 def _stats(name: str, records: dict[str, dict[str, Any]]) -> VariantStats:
@@ -162,6 +172,11 @@ def render_table(report: ShadowReport) -> str:
     for stats in (report.production, report.shadow):
         lines.append(
             f"{stats.name:<16}{stats.requests:>10}{stats.errors:>8}{stats.p50_ms:>10.2f}{stats.p99_ms:>10.2f}"
+        )
+    if report.skipped_lines:
+        lines.append(
+            f"skipped {len(report.skipped_lines)} unreadable capture line(s), first at "
+            f"{report.skipped_lines[0]}"
         )
     return "\n".join(lines)
 
