@@ -56,8 +56,12 @@ def compile_command(output: Path, workspace: Path | None) -> None:
     """
     from .pipeline import compile_definition
 
-    settings = project_settings.load()
-    compiled = compile_definition(settings)
+    try:
+        settings = project_settings.load()
+        compiled = compile_definition(settings)
+    except ValueError as error:  # bad settings: one line, nothing written
+        click.echo(f"error: {error}", err=True)
+        raise click.exceptions.Exit(2) from None
     workspace = workspace or default_workspace()
     prepare(workspace, settings)
     output.parent.mkdir(parents=True, exist_ok=True)
