@@ -693,3 +693,21 @@ def test_ci_stack_deploys_on_the_project_stack_with_its_roles_and_approval_rule(
     # moto ignores ManagedPolicyArns: test_ci_roles_get_their_rights_only_from_the_project
     # stack reads them from the template.
     assert iam.get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]["Arn"] == role_arn
+
+
+def test_secret_scan_skips_the_ci_download_cache(
+    projects: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GitLab keeps pip/uv caches in .cache/ inside the checkout, and its python image has no
+    # git, so `nox -s secrets` falls back to walking the folder: the cache must be skipped.
+    import runpy
+
+    project = tmp_path / "checkout"
+    (project / ".cache" / "uv").mkdir(parents=True)
+    (project / ".cache" / "uv" / "wheel.py").write_text("KEY = 'AKIAABCDEFGHIJKLMNOP'\n")
+    (project / "src").mkdir()
+    (project / "src" / "code.py").write_text("x = 1\n")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("PATH", "")  # no git: the fallback that walks the folder
+    noxfile = runpy.run_path(str(projects["gitlab"] / "noxfile.py"))
+    assert noxfile["project_files"]() == ["src/code.py"]
