@@ -80,6 +80,14 @@ def pipeline(session: nox.Session) -> None:
     session.run(COMMAND, "run", *session.posargs, env=env)
 
 
+@nox.session(python=PYTHON)
+def infra(session: nox.Session) -> None:
+    """Lint the CloudFormation stacks in infra/ with cfn-lint."""
+    session.install("cfn-lint")
+    templates = [str(path) for path in sorted(Path("infra").glob("*.yml"))]
+    session.run("cfn-lint", *(session.posargs or templates))
+
+
 @nox.session(python=PYTHON, name="pre-commit")
 def pre_commit(session: nox.Session) -> None:
     """Run every pre-commit hook on all files (needs network for the hook repos)."""
