@@ -1,4 +1,4 @@
-"""Sessions of the template repository: `nox -s tests`, `lint`, `demo`, `docs`.
+"""Sessions of the template repository: `nox -s tests`, `lint`, `infra`, `demo`, `docs`.
 
 Arguments after `--` go to the tool: `nox -s tests -- -m "not slow" -k hooks`.
 """
@@ -70,6 +70,13 @@ def tests(session: nox.Session) -> None:
     # Two workers fit CI's two cores; a later `-n 0` in posargs wins for debugging.
     args = session.posargs or ["-ra", "--durations=15"]
     session.run("pytest", "tests", "-n", "2", *args, env=QUIET_ENV)
+
+
+@nox.session
+def infra(session: nox.Session) -> None:
+    """Check the generated CloudFormation and CI: cfn-lint, actionlint, schemas, moto deploys."""
+    session.install("-r", "tests/requirements.txt")
+    session.run("pytest", "tests/test_infra.py", "-n", "0", *session.posargs, env=QUIET_ENV)
 
 
 @nox.session

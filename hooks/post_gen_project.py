@@ -21,10 +21,16 @@ ANSWERS_JSON = """{{ cookiecutter | jsonify | replace('\\', '\\\\') | replace('"
 ANSWERS_FILE = ".cookiecutter.json"
 
 # Every CI config the template ships, by provider; "none" keeps none of them.
+# Each provider's CI stack in infra/ goes with its configs; infra/project.yml always stays.
 CI_FILES: dict[str, tuple[str, ...]] = {
-    "github": (".github/workflows/ci.yml",),
-    "gitlab": (".gitlab-ci.yml",),
-    "codebuild": ("buildspec.yml",),
+    "github": (".github/workflows/ci.yml", ".github/workflows/deploy.yml", "infra/ci-github.yml"),
+    "gitlab": (".gitlab-ci.yml", "infra/ci-gitlab.yml"),
+    "codebuild": (
+        "buildspec.yml",
+        "buildspec-deploy.yml",
+        "buildspec-promote.yml",
+        "infra/ci-codebuild.yml",
+    ),
 }
 
 

@@ -28,9 +28,14 @@ CACHE_PARTS = {
 
 # The CI config each provider owns; every other provider's config must be gone after baking.
 CI_FILES = {
-    "github": {".github/workflows/ci.yml"},
-    "gitlab": {".gitlab-ci.yml"},
-    "codebuild": {"buildspec.yml"},
+    "github": {".github/workflows/ci.yml", ".github/workflows/deploy.yml", "infra/ci-github.yml"},
+    "gitlab": {".gitlab-ci.yml", "infra/ci-gitlab.yml"},
+    "codebuild": {
+        "buildspec.yml",
+        "buildspec-deploy.yml",
+        "buildspec-promote.yml",
+        "infra/ci-codebuild.yml",
+    },
     "none": set(),
 }
 ALL_CI_FILES = set().union(*CI_FILES.values())

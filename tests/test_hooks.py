@@ -179,27 +179,20 @@ def test_pre_gen_main_reports_unrendered_answers_as_one_line(
     assert capsys.readouterr().err.count("\n") == 1
 
 
-@pytest.mark.parametrize(
-    ("provider", "kept"),
-    [
-        ("github", ".github/workflows/ci.yml"),
-        ("gitlab", ".gitlab-ci.yml"),
-        ("codebuild", "buildspec.yml"),
-        ("none", None),
-    ],
-)
-def test_post_gen_keeps_only_the_chosen_ci_config(
-    tmp_path: Path, provider: str, kept: str | None
-) -> None:
-    for relative in (".github/workflows/ci.yml", ".gitlab-ci.yml", "buildspec.yml"):
+@pytest.mark.parametrize("provider", ["github", "gitlab", "codebuild", "none"])
+def test_post_gen_keeps_only_the_chosen_ci_config(tmp_path: Path, provider: str) -> None:
+    every = sorted(path for paths in post_gen.CI_FILES.values() for path in paths)
+    for relative in every:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text("x")
     (tmp_path / "README.md").write_text("keep me")
+    (tmp_path / "infra" / "project.yml").write_text("shared by every provider")
 
     post_gen.remove_unchosen_ci(tmp_path, provider)
 
     left = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
-    assert left == {"README.md"} | ({kept} if kept else set())
+    kept = set(post_gen.CI_FILES.get(provider, ()))
+    assert left == {"README.md", "infra/project.yml"} | kept
     assert (tmp_path / ".github").exists() == (provider == "github")
 
 

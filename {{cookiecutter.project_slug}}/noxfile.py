@@ -12,8 +12,18 @@ import nox
 
 PYTHON = "{{ cookiecutter.python_version }}"
 SOURCES = ["src", "tests", "noxfile.py"]
+COMMAND = "{{ cookiecutter.project_slug }}"  # the console script
 # Folders of tools and local runs: never scanned for secrets.
-SKIPPED_FOLDERS = {".git", ".nox", ".venv", ".mlops", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+SKIPPED_FOLDERS = {
+    ".git",
+    ".cache",  # CI's pip and uv downloads (GitLab keeps its cache inside the project)
+    ".nox",
+    ".venv",
+    ".mlops",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+}
 
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -59,6 +69,23 @@ def secrets(session: nox.Session) -> None:
     """Scan the project's files for committed secrets (detect-secrets)."""
     session.install("detect-secrets")
     session.run("detect-secrets-hook", *(session.posargs or project_files()))
+
+
+@nox.session(python=PYTHON)
+def pipeline(session: nox.Session) -> None:
+    """Compile the pipeline and run it locally on the sample data (no AWS needed)."""
+    session.install("-e", ".")
+    env = {"GX_ANALYTICS_ENABLED": "false"}
+    session.run(COMMAND, "compile", "-o", ".mlops/pipeline.json", env=env)
+    session.run(COMMAND, "run", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON)
+def infra(session: nox.Session) -> None:
+    """Lint the CloudFormation stacks in infra/ with cfn-lint."""
+    session.install("cfn-lint")
+    templates = [str(path) for path in sorted(Path("infra").glob("*.yml"))]
+    session.run("cfn-lint", *(session.posargs or templates))
 
 
 @nox.session(python=PYTHON, name="pre-commit")

@@ -20,6 +20,7 @@ from . import images, packaging
 from .errors import GraphError
 from .expressions import ExecutionVariables, Join, render
 from .graph import Pipeline
+from .network import Network, secure_processing, secure_training
 from .parameters import Parameter
 from .register import RegisterModel
 from .steps import Condition, Fail, FunctionStep, Processing, Step, Training
@@ -78,6 +79,7 @@ class _Settings:
     training_instance_type: str | Parameter
     inference_instance_types: tuple[str, ...]
     transform_instance_types: tuple[str, ...]
+    network: Network | None = None
 
     def s3(self, *parts: str) -> str:
         return "s3://" + "/".join(p for p in (self.bucket, self.prefix, *parts) if p)
@@ -104,11 +106,13 @@ def compile_pipeline(
     training_instance_type: str | Parameter = DEFAULT_INSTANCE_TYPE,
     inference_instance_types: Sequence[str] = (DEFAULT_INSTANCE_TYPE,),
     transform_instance_types: Sequence[str] = (DEFAULT_INSTANCE_TYPE,),
+    network: Network | None = None,
 ) -> Compiled:
     """Compile ``pipeline`` to a definition and its content-addressed code objects.
 
     ``image_uri`` defaults to SageMaker's scikit-learn image of ``region``; steps may
-    override it. Instance types are the defaults for steps that set none.
+    override it. Instance types are the defaults for steps that set none. ``network``
+    (subnets, security groups, KMS key) puts every job in a private VPC: see network.py.
     """
     if not isinstance(pipeline, Pipeline):
         raise GraphError(f"compile_pipeline needs a Pipeline, got {pipeline!r}")
@@ -145,6 +149,7 @@ def compile_pipeline(
         training_instance_type=training_instance_type,
         inference_instance_types=tuple(inference_instance_types),
         transform_instance_types=tuple(transform_instance_types),
+        network=network,
     )
     compiler = _Compiler(settings)
     definition = {
@@ -244,6 +249,7 @@ class _Compiler:
             }
         if step.environment:
             arguments["Environment"] = {k: render(v) for k, v in step.environment.items()}
+        secure_processing(arguments, self.settings.network)
         request: dict[str, Any] = {"Name": step.name, "Type": "Processing", "Arguments": arguments}
         if step.property_files:
             request["PropertyFiles"] = [
@@ -308,6 +314,7 @@ class _Compiler:
             ]
         if step.environment:
             arguments["Environment"] = {k: render(v) for k, v in step.environment.items()}
+        secure_training(arguments, self.settings.network)
         return {"Name": step.name, "Type": "Training", "Arguments": arguments}
 
     def condition(self, step: Condition) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from sagepipe import (
     ge,
 )
 from sagepipe.compile import Compiled, compile_pipeline
+from sagepipe.network import network_from_text
 
 from . import settings as project_settings
 from .quality.gate import check_data_quality
@@ -165,4 +166,7 @@ def compile_definition(settings: project_settings.Settings | None = None) -> Com
         training_instance_type=parameters["TrainingInstanceType"],
         inference_instance_types=[settings.inference_instance_type],
         transform_instance_types=[settings.inference_instance_type],
+        network=network_from_text(
+            settings.subnets, settings.security_group_ids, settings.kms_key_id
+        ),
     )

@@ -49,6 +49,11 @@ class Settings:
     inference_instance_type: str
     model_package_group: str
     data_dir: str
+    # Private operation (infra/project.yml with NetworkIsolation=true): comma-separated
+    # PrivateSubnetIds, JobSecurityGroupId and DataKeyArn. Empty: jobs use SageMaker's network.
+    subnets: str = ""
+    security_group_ids: str = ""
+    kms_key_id: str = ""
 
     @property
     def input_data_url(self) -> str:
