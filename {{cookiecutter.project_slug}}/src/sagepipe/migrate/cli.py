@@ -156,6 +156,13 @@ def apply_command(plan: Path, as_json: bool, project_dir: Path | None, package: 
     show_default=True,
     help="local: compile and run with the local executor; direct: call the steps.",
 )
+@click.option(
+    "--notebook-runner",
+    type=click.Choice(["kernel", "in-process"]),
+    default="kernel",
+    show_default=True,
+    help="kernel: run the notebook with nbclient; in-process: exec its cells here (faster).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_project_option
 @_package_option
@@ -163,16 +170,23 @@ def verify_command(
     plan: Path,
     timeout: int,
     runner: str,
+    notebook_runner: str,
     as_json: bool,
     project_dir: Path | None,
     package: str | None,
 ) -> None:
-    """Run the notebook and the migrated pipeline; compare metrics and data shapes."""
+    """Run the notebook and the migrated pipeline; compare every metric and data shape."""
     from .verify import verify
 
     try:
         project = _project(project_dir, package)
-        report = verify(project, plan.resolve(), timeout=timeout, runner=runner)
+        report = verify(
+            project,
+            plan.resolve(),
+            timeout=timeout,
+            runner=runner,
+            notebook_runner=notebook_runner,
+        )
     except MigrationError as exc:
         _fail(exc)
         return
@@ -190,13 +204,34 @@ def verify_command(
             click.echo(
                 f"metric {key:<24} notebook {entry['notebook']} pipeline {entry['pipeline']} {mark}"
             )
+        for shown in report.shown:
+            mark = "ok" if shown["matched"] is not None else "ABSENT"
+            click.echo(
+                f"shown  cell {shown['cell']:<3} {shown['number']:<18} pipeline "
+                f"{shown['matched']} {mark}"
+            )
+        click.echo(
+            f"{len(report.metrics)} metrics from the code, {len(report.shown)} numbers shown "
+            "in saved outputs"
+        )
+    if report.problem:
+        click.echo(f"error: {report.problem}", err=True)
+        sys.exit(1)
     if not report.ok:
         first = next(d for d in report.differences if d.step == report.first_mismatch)
-        click.echo(
-            f"error: mismatch starts at step {report.first_mismatch!r}: {first.name} is "
-            f"{first.notebook} in the notebook but {first.pipeline} in the pipeline",
-            err=True,
-        )
+        if first.pipeline == "(absent)":
+            click.echo(
+                f"error: metric {first.name} ({first.notebook} in the notebook) is absent from "
+                f"the pipeline's results (step {report.first_mismatch!r}); see the plan's "
+                "metrics for that step",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"error: mismatch starts at step {report.first_mismatch!r}: {first.name} is "
+                f"{first.notebook} in the notebook but {first.pipeline} in the pipeline",
+                err=True,
+            )
         sys.exit(1)
     if not as_json:
         click.echo(f"verified: the pipeline ({runner}) reproduces the notebook")

@@ -29,6 +29,7 @@ class Cell:
     source: str
     tags: list[str] = field(default_factory=list)
     execution_count: int | None = None
+    outputs: list[str] = field(default_factory=list)  # saved text outputs (stream, text/plain)
 
 
 @dataclass
@@ -91,9 +92,25 @@ def _read_ipynb(path: Path, text: str) -> list[Cell]:
                 source=source,
                 tags=[str(tag) for tag in metadata.get("tags", [])],
                 execution_count=cell.get("execution_count"),
+                outputs=_text_outputs(cell.get("outputs") or []),
             )
         )
     return cells
+
+
+def _text_outputs(outputs: list[object]) -> list[str]:
+    texts = []
+    for output in outputs:
+        if not isinstance(output, dict):
+            continue
+        text = output.get("text")
+        if text is None:
+            text = (output.get("data") or {}).get("text/plain")
+        if isinstance(text, list):
+            text = "".join(str(t) for t in text)
+        if isinstance(text, str) and text.strip():
+            texts.append(text)
+    return texts
 
 
 def _read_percent(path: Path, text: str) -> list[Cell]:

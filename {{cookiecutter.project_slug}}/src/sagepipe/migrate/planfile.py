@@ -63,8 +63,14 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
                 },
                 "outputs": s.outputs,
                 "parameters": s.parameters,
-                "metrics": s.metrics,
+                "metrics": [*s.metrics, *(k for k in s.metric_keys if k not in s.metrics)],
                 "helpers": s.helpers,
+                **({"recreated": s.recreated} if s.recreated else {}),
+                **(
+                    {"report": "gathers every step's metrics into one evaluation.json"}
+                    if s.report
+                    else {}
+                ),
             }
             for s in migration.steps
         ],
@@ -108,6 +114,7 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
             }
             for s in migration.star_imports
         ],
+        "values_that_are_not_files": migration.decisions,
         "dependencies": migration.requirements,
         "todos": migration.todos,
         "warnings": migration.warnings,
