@@ -24,7 +24,14 @@ from .analysis import (
     literal_value,
     stored_names,
 )
-from .classify import ROLES, explicit_step, headings, role_from_code, role_from_words
+from .classify import (
+    ROLES,
+    comment_heading,
+    explicit_step,
+    leveled_headings,
+    role_from_code,
+    role_from_words,
+)
 from .magics import strip_magics
 from .metrics import RECORD, instrument, metric_helpers
 from .notebook import Notebook
@@ -104,6 +111,7 @@ class CellPlan:
     todos: list[dict[str, str]] = field(default_factory=list)
     uses_partial: bool = False
     metric_keys: list[str] = field(default_factory=list)  # recorded where computed
+    guessed: bool = False  # the step came from headings or code, not from a tag or the plan
     metric_containers: list[str] = field(default_factory=list)  # recorded at the step's end
 
 
@@ -536,14 +544,26 @@ def _classify(
     moved = {p.name for p in parameters} | {c.name for c in constants} | set(data_paths)
     helper_names = {h.name for h in helpers}
     heading_role: tuple[str, str] | None = None
+    seen_code = seen_heading = False
     plans: list[CellPlan] = []
     for cell in notebook.cells:
         first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
         if cell.kind != "code":
-            for text in headings(cell.source) if cell.kind == "markdown" else []:
+            for level, text in leveled_headings(cell.source) if cell.kind == "markdown" else []:
+                if level == 1 and not seen_code and not seen_heading:
+                    # The notebook's title ("Churn classifier") names the whole notebook,
+                    # not the role of the cells under it.
+                    seen_heading = True
+                    heading_role = None
+                    continue
+                seen_heading = True
                 role = role_from_words(text)
                 heading_role = (role, f"heading '{text}'") if role else None
             continue
+        seen_code = True
+        for text in [t for t in (cell.title, comment_heading(cell.source)) if t]:
+            role = role_from_words(text)
+            heading_role = (role, f"heading '{text}'") if role else None
         statements = parsed.get(cell.index, [])
         body: list[ast.stmt] = []
         dropped: list[str] = []
@@ -606,11 +626,13 @@ def _classify(
         elif heading_role and heading_role[0] != "skip":
             plan.role, plan.reason = heading_role
             plan.step = plan.role
+            plan.guessed = True
         else:
             plan.role, plan.reason = role_from_code(body)
             if heading_role and heading_role[0] == "skip":
                 plan.reason += f" ({heading_role[1]} says skip, but the cell changes data)"
             plan.step = plan.role
+            plan.guessed = True
         if plan.role == "skip":
             plan.step = None
         elif plan.step is None and plan.role in ROLES:
@@ -623,9 +645,21 @@ def _group(cells: list[CellPlan], warnings: list[str]) -> list[Step]:
     steps: list[Step] = []
     used: dict[str, int] = {}
     current: str | None = None  # the step name the previous step cell asked for
+    rank = {"preprocess": 0, "train": 1, "evaluate": 2, "register": 3}
+    reached = -1  # the furthest role a guessed step has reached
     for cell in cells:
         if cell.step is None or cell.role in ("skip", "shared", "parameters"):
             continue
+        if cell.guessed and current is not None and cell.role in rank:
+            # A step a person would write: once training started, a later feature tweak or
+            # a second model joins the current step instead of a new preprocess_2/train_2.
+            if rank[cell.role] < reached:
+                cell.reason += f"; joins step {current!r} (its role came earlier)"
+                cell.step = current
+            else:
+                reached = rank[cell.role]
+        elif cell.guessed and cell.role in rank:
+            reached = rank[cell.role]
         if steps and cell.step == current:
             steps[-1].cells.append(cell.index)
             steps[-1].statements.extend((cell.index, s) for s in cell.statements)

@@ -7,6 +7,7 @@ Errors are one line naming the value, the rule and the fix, with exit status 1.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -76,8 +77,11 @@ def plan_command(
 
     try:
         project = _project(project_dir, package)
-        if name is not None and not name.isidentifier():
-            raise MigrationError(f"--name {name!r} must be a Python identifier, e.g. 'churn'")
+        if name is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", name):
+            raise MigrationError(
+                f"--name {name!r} must be a lowercase Python identifier (letters, digits, _), "
+                "e.g. 'churn'"
+            )
         migration = build(read_notebook(notebook), name=name)
         target = output or project.migrations / f"{name or module_name(notebook)}.yaml"
         path = write_plan(migration, project, target)

@@ -30,6 +30,7 @@ class Cell:
     tags: list[str] = field(default_factory=list)
     execution_count: int | None = None
     outputs: list[str] = field(default_factory=list)  # saved text outputs (stream, text/plain)
+    title: str | None = None  # a percent script's "# %% Title" marker text
 
 
 @dataclass
@@ -123,6 +124,7 @@ def _read_percent(path: Path, text: str) -> list[Cell]:
     cells: list[Cell] = []
     # Text before the first marker is a code cell.
     kind, tags, body = "code", list[str](), list[str]()
+    title: str | None = None
     start = _skip_header(lines)
 
     def flush() -> None:
@@ -130,7 +132,7 @@ def _read_percent(path: Path, text: str) -> list[Cell]:
         if kind == "markdown":
             source = "\n".join(_uncomment(line) for line in source.splitlines())
         if source or kind != "code":
-            cells.append(Cell(index=len(cells), kind=kind, source=source, tags=tags))
+            cells.append(Cell(index=len(cells), kind=kind, source=source, tags=tags, title=title))
 
     for line in lines[start:]:
         marker = _PERCENT_MARKER.match(line)
@@ -141,6 +143,8 @@ def _read_percent(path: Path, text: str) -> list[Cell]:
             kind = "raw" if "[raw]" in rest else kind
             found = _PERCENT_TAGS.search(rest)
             tags = [str(t) for t in json.loads(found.group(1))] if found else []
+            words = _PERCENT_TAGS.sub("", re.sub(r"\[[a-z]+\]", "", rest)).strip()
+            title = words or None
             body = []
             continue
         magic = _PERCENT_MAGIC.match(line) if kind == "code" else None

@@ -394,12 +394,12 @@ def verify(
             pipeline_values.extend(_numbers(written.values()))
             wanted: dict[str, Any] = seen.get("metrics") or {}
             for key in [*wanted, *(k for k in written if k not in wanted)]:
-                want, got = wanted.get(key), written.get(key)
-                same = key in wanted and key in written and _close(want, got)
+                notebook_value, pipeline_value = wanted.get(key), written.get(key)
+                same = key in wanted and key in written and _close(notebook_value, pipeline_value)
                 report.metrics[key] = {
                     "step": step.name,
-                    "notebook": want,
-                    "pipeline": got,
+                    "notebook": notebook_value,
+                    "pipeline": pipeline_value,
                     "same": same,
                 }
                 if not same:
@@ -407,8 +407,8 @@ def verify(
                         Difference(
                             step.name,
                             key,
-                            want if key in wanted else "(absent)",
-                            got if key in written else "(absent)",
+                            notebook_value if key in wanted else "(absent)",
+                            pipeline_value if key in written else "(absent)",
                         )
                     )
         for step in migration.steps:  # the gathered report holds every metric too
