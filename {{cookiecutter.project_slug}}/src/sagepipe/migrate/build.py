@@ -111,6 +111,7 @@ class CellPlan:
     todos: list[dict[str, str]] = field(default_factory=list)
     uses_partial: bool = False
     metric_keys: list[str] = field(default_factory=list)  # recorded where computed
+    printed: list[str] = field(default_factory=list)  # printed names, kept when numbers
     guessed: bool = False  # the step came from headings or code, not from a tag or the plan
     metric_containers: list[str] = field(default_factory=list)  # recorded at the step's end
 
@@ -132,6 +133,7 @@ class Step:
     metrics: list[str] = field(default_factory=list)  # containers recorded at the end
     metric_keys: list[str] = field(default_factory=list)  # values recorded where computed
     recreated: list[str] = field(default_factory=list)  # code re-run in the step
+    printed: list[str] = field(default_factory=list)  # printed names, kept when numbers
     data_paths: list[str] = field(default_factory=list)  # path constants rebuilt in the step
     statements: list[tuple[int, ast.stmt]] = field(default_factory=list)
     report: bool = False  # the generated step that gathers every step's metrics
@@ -139,7 +141,7 @@ class Step:
     @property
     def records_metrics(self) -> bool:
         """True when the step writes an evaluation.json."""
-        return bool(self.metrics or self.metric_keys or self.report)
+        return bool(self.metrics or self.metric_keys or self.printed or self.report)
 
 
 REPORT_STEP = "metrics_report"
@@ -238,8 +240,9 @@ def build(
     )
     for plan in cells:  # record every metric the code shows (see metrics.py)
         instrumented = [instrument(s, measuring) for s in plan.statements]
-        plan.statements = [s for s, _, _ in instrumented]
-        for _, keys, containers in instrumented:
+        plan.statements = [s for s, _, _, _ in instrumented]
+        for _, keys, containers, shown in instrumented:
+            plan.printed.extend(n for n in shown if n not in plan.printed)
             plan.metric_keys.extend(k for k in keys if k not in plan.metric_keys)
             plan.metric_containers.extend(c for c in containers if c not in plan.metric_containers)
     needs = {h.name: h.needs for h in helpers}
@@ -764,6 +767,7 @@ def _data_flow(migration: Migration) -> None:
             cell = cells_by_index[index]
             step.metrics.extend(m for m in cell.metric_containers if m not in step.metrics)
             step.metric_keys.extend(k for k in cell.metric_keys if k not in step.metric_keys)
+            step.printed.extend(k for k in cell.printed if k not in step.printed)
     for step in migration.steps:
         seen = {n.id for _, s in step.statements for n in ast.walk(s) if isinstance(n, ast.Name)}
         if step.role == "train" and "model_dir" in seen:

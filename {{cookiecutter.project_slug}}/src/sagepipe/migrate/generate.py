@@ -340,7 +340,7 @@ def _helpers_module(migration: Migration, layout: Layout) -> str:
     partial = False
     recording = False
     for helper in migration.helpers:
-        measured, keys, _ = instrument(helper.node, migration.metric_helpers, in_helper=True)
+        measured, keys, _, _ = instrument(helper.node, migration.metric_helpers, in_helper=True)
         recording = recording or bool(keys)
         node, used_partial = pass_globals(
             measured, {k: v for k, v in needs.items() if k != helper.name}

@@ -86,6 +86,18 @@ class _Instrument(ast.NodeTransformer):
         self.in_helper = in_helper
         self.keys: list[str] = []
         self.containers: list[str] = []
+        self.shown: list[str] = []  # printed names: recorded when they hold a number
+
+    def _shown(self, arg: ast.expr) -> ast.expr:
+        if isinstance(arg, ast.Name):
+            self._add(self.shown, arg.id)
+            return _shown_name(arg)
+        if isinstance(arg, ast.JoinedStr):
+            for part in arg.values:
+                if isinstance(part, ast.FormattedValue) and isinstance(part.value, ast.Name):
+                    self._add(self.shown, part.value.id)
+                    part.value = _shown_name(part.value)
+        return arg
 
     def _add(self, bucket: list[str], name: str) -> None:
         if name not in bucket:
@@ -142,6 +154,11 @@ class _Instrument(ast.NodeTransformer):
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
+        if not self.in_helper and isinstance(node.func, ast.Name) and node.func.id == "print":
+            # print("weights", norm): a number the notebook shows is kept like a metric.
+            node.args = [self._shown(a) for a in node.args]
+            self.generic_visit(node)
+            return node
         if is_metric(node, self.helpers):
             key = metric_key(ast.unparse(node))
             self._add(self.keys, key)
@@ -161,16 +178,35 @@ class _Instrument(ast.NodeTransformer):
         return node
 
 
+def _shown_name(node: ast.Name) -> ast.Call:
+    return ast.Call(
+        func=ast.Name(RECORD, ast.Load()),
+        args=[ast.Constant(metric_key(node.id)), node],
+        keywords=[ast.keyword(arg="shown", value=ast.Constant(True))],
+    )
+
+
+def _shows(statement: ast.stmt) -> bool:
+    return any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Name)
+        and n.func.id == "print"
+        and any(isinstance(a, (ast.Name, ast.JoinedStr)) for a in n.args)
+        for n in ast.walk(statement)
+    )
+
+
 def instrument(
     statement: ast.stmt, helpers: set[str], *, in_helper: bool = False
-) -> tuple[ast.stmt, list[str], list[str]]:
-    """Copy of ``statement`` recording its metrics; (statement, record keys, containers).
+) -> tuple[ast.stmt, list[str], list[str], list[str]]:
+    """Copy of ``statement`` recording its metrics: (statement, record keys, containers,
+    printed variables, which are recorded when they hold a number).
 
     In a helper (``in_helper``) only values the helper shows are recorded: its locals and
     its return value are recorded where it is called.
     """
-    if not _contains_metric(statement, helpers):
-        return statement, [], []
+    if not _contains_metric(statement, helpers) and (in_helper or not _shows(statement)):
+        return statement, [], [], []
     transformer = _Instrument(helpers, in_helper)
     if in_helper and isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
         copied = copy.deepcopy(statement)
@@ -179,7 +215,8 @@ def instrument(
     else:
         rewritten = transformer.visit(copy.deepcopy(statement))
     ast.fix_missing_locations(rewritten)
-    return rewritten, transformer.keys, transformer.containers
+    shown = [n for n in transformer.shown if n not in transformer.keys]
+    return rewritten, transformer.keys, transformer.containers, shown
 
 
 def block_name(calls: Iterable[str]) -> str:

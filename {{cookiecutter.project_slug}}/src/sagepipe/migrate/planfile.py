@@ -67,6 +67,7 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
                 "parameters": s.parameters,
                 "metrics": [*s.metrics, *(k for k in s.metric_keys if k not in s.metrics)],
                 "helpers": s.helpers,
+                **({"printed_numbers_kept": s.printed} if s.printed else {}),
                 **({"recreated": s.recreated} if s.recreated else {}),
                 **(
                     {"report": "gathers every step's metrics into one evaluation.json"}

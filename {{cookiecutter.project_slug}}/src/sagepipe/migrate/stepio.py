@@ -160,9 +160,19 @@ _RECORDED: dict[str, Any] = {}
 OTHER_OUTPUTS = "notebook_outputs"
 
 
-def record_metric(key: str, value: Any) -> Any:
+def record_metric(key: str, value: Any, shown: bool = False) -> Any:
     """Remember a metric the notebook code computed (``acc``, ``acc_2``, ... in a loop);
-    return ``value`` unchanged, so the wrapped expression still prints or is assigned."""
+    return ``value`` unchanged, so the wrapped expression still prints or is assigned.
+
+    ``shown``: a printed variable, kept only when it is a number not recorded already.
+    """
+    if shown:
+        if not _is_number(value):
+            return value
+        number_value = _plain(value)
+        for name, recorded in _RECORDED.items():
+            if (name == key or name.startswith(key + "_")) and recorded == number_value:
+                return value
     name, number = key, 2
     while name in _RECORDED:
         name, number = f"{key}_{number}", number + 1
@@ -171,6 +181,18 @@ def record_metric(key: str, value: Any) -> Any:
     except TypeError:
         _RECORDED[name] = str(value)
     return value
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return (
+        type(value).__module__ == "numpy"
+        and getattr(value, "shape", None) == ()
+        and (getattr(getattr(value, "dtype", None), "kind", "") in "iuf")
+    )
 
 
 def reset_metrics() -> None:
