@@ -49,6 +49,8 @@ class Settings:
     inference_instance_type: str
     model_package_group: str
     data_dir: str
+    # A migrated pipeline's NAME makes it the one `run` and `compile` use (see `pipelines`).
+    default_pipeline: str = ""
 
     @property
     def input_data_url(self) -> str:

@@ -10,6 +10,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -239,3 +240,40 @@ def verify_command(
         sys.exit(1)
     if not as_json:
         click.echo(f"verified: the pipeline ({runner}) reproduces the notebook")
+
+
+def pipelines_command(package: str, load_settings: Any) -> click.Command:
+    """``pipelines``: the project's pipeline and every migrated one; ``*`` marks the default."""
+
+    @click.command("pipelines")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def pipelines(as_json: bool) -> None:
+        """List the pipelines `run --pipeline NAME` and `compile --pipeline NAME` accept."""
+        from .pipelines import migrated_pipelines
+
+        try:
+            root = _project(None, package).root
+        except MigrationError as exc:
+            _fail(exc)
+            return
+        default = getattr(load_settings(), "default_pipeline", "") or ""
+        rows = [
+            {
+                "name": p.name,
+                "module": p.module,
+                "plan": f"migrations/{p.name}.yaml",
+                "default": p.name == default,
+            }
+            for p in migrated_pipelines(root, package)
+        ]
+        if as_json:
+            click.echo(json.dumps({"project": not default, "migrated": rows}, indent=2))
+            return
+        click.echo(f"{'*' if not default else ' '} (project)  {package}.pipeline")
+        for row in rows:
+            click.echo(f"{'*' if row['default'] else ' '} {row['name']:<10} {row['module']}")
+        if default and default not in {r["name"] for r in rows}:
+            click.echo(f"error: default_pipeline {default!r} is not a migrated pipeline", err=True)
+            sys.exit(2)
+
+    return pipelines

@@ -409,7 +409,19 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
     ]
     block += [f"from ..steps.{layout.name}.{s.name} import {s.name}" for s in migration.steps]
     lines.extend(import_block(block, {layout.package, "sagepipe"}))
-    lines += ["", f'NAME = "{layout.name}"', "", ""]
+    lines += ["", f'NAME = "{layout.name}"']
+    lines.append(
+        "# The notebook's data: parameter -> (folder in the project, files; [] = the whole "
+        "folder). `run --pipeline NAME` stages them."
+    )
+    lines.append("DATA: dict[str, tuple[str, list[str]]] = {")
+    for data in migration.data_inputs:
+        files = [] if data.whole_folder else data.files
+        lines.append(
+            f"    {camel(layout.name + '_' + data.name)!r}: "
+            f"({layout.data_dirs[data.name]!r}, {files!r}),"
+        )
+    lines += ["}", "", ""]
     lines.append(
         "def build_pipeline(settings: project_settings.Settings | None = None) -> Pipeline:"
     )

@@ -271,34 +271,18 @@ def run_executor(
     if src not in sys.path:
         sys.path.insert(0, src)
     importlib.invalidate_caches()
-    from sagepipe.compile import compile_pipeline
     from sagepipe.local import execute
-    from sagepipe.local.s3 import put_file, put_tree, uri_to_path
+    from sagepipe.local.s3 import uri_to_path
+
+    from .pipelines import compile_migrated, stage_data
 
     _forget(layout.package)
-    pipeline_module = importlib.import_module(f"{layout.package}.pipelines.{layout.name}")
-    settings_module = importlib.import_module(f"{layout.package}.settings")
-    settings = settings_module.load()
-    pipeline = pipeline_module.build_pipeline(settings)
-    compiled = compile_pipeline(
-        pipeline,
-        bucket=settings.bucket,
-        prefix=settings.prefix,
-        role=settings.role_arn,
-        region=settings.region,
-        image_uri=settings.image_uri,
-    )
+    settings = importlib.import_module(f"{layout.package}.settings").load()
+    pipeline, compiled = compile_migrated(project.root, layout.package, layout.name, settings)
     s3_root = work / "workspace" / "s3"
     compiled.write_artifacts(s3_root)
-    parameters = {p.name: p for p in pipeline.parameters}
-    for data in migration.data_inputs:
-        uri = parameters[camel(layout.name + "_" + data.name)].default
-        folder = project.resolve(layout.data_dirs[data.name])
-        if data.whole_folder:
-            put_tree(s3_root, uri, folder)
-            continue
-        for file in data.files:
-            put_file(s3_root, f"{uri}/{file}", folder / file)
+    module = importlib.import_module(f"{layout.package}.pipelines.{layout.name}")
+    stage_data(work / "workspace", project.root, module, pipeline)
     execution = execute(
         compiled.definition,
         workspace=work / "workspace",
