@@ -170,6 +170,7 @@ class Migration:
     metric_helpers: set[str] = field(default_factory=set)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     title: str | None = None
+    registration: dict[str, str] | None = None  # {"step": train step, "model": variable}
 
 
 def module_name(path: Path) -> str:
@@ -274,8 +275,40 @@ def build(
     )
     _data_flow(migration)
     _add_report(migration)
+    migration.registration = _registration(migration)
     migration.decisions = _decisions(migration)
     return migration
+
+
+def _registration(migration: Migration) -> dict[str, str] | None:
+    """The model the pipeline registers: the last model fitted by the last training step."""
+    for step in reversed(migration.steps):
+        if step.role != "train":
+            continue
+        fitted = [n for n in step.outputs if _is_fitted(step, n) and not _is_container(step, n)]
+        if fitted:
+            return {"step": step.name, "model": fitted[-1]}
+        migration.warnings.append(
+            f"step {step.name}: no single fitted model to register (only containers of "
+            "models); register one by hand with RegisterModel in the pipeline module"
+        )
+        return None
+    return None
+
+
+def _is_container(step: Step, name: str) -> bool:
+    # A dict or list of models (models[name].fit(...)) is not one model to serve.
+    for _, statement in step.statements:
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+                and isinstance(node.value, (ast.Dict, ast.List, ast.DictComp, ast.ListComp))
+            ):
+                return True
+            if isinstance(node, ast.For) and name in stored_names(node.target):
+                return True  # a loop variable: the last of several models
+    return False
 
 
 def _add_report(migration: Migration) -> None:

@@ -4,11 +4,12 @@ A notebook shows metrics in many ways: ``acc = accuracy_score(...)``, ``print(f1
 an f-string, a cell's last expression (``model.score(X, y)``), a ``classification_report``,
 ``cross_val_score`` arrays, or dicts and lists filled in a loop. Two rules cover them all:
 
-* a metric value bound to a plain name, or shown without being bound, is wrapped in
-  ``record_metric(KEY, value)`` where it is computed, so each value is recorded in the order
-  the notebook computed it (a loop records ``acc``, ``acc_2``, ...);
-* a container that metric values are put into (``scores[name] = ...``, ``results.append(...)``,
-  ``total += ...``) is recorded whole at the end of its step.
+* a metric value shown without being bound, or bound to a name inside a loop, is wrapped
+  in ``record_metric(KEY, value)`` where it is computed, so each value is recorded in the
+  order the notebook computed it (a loop records ``acc``, ``acc_2``, ...);
+* a variable bound to a metric at the top of a cell (``acc = ...``), and a container that
+  metric values are put into (``scores[name] = ...``, ``results.append(...)``, ``total +=
+  ...``), is recorded whole at the end of its step.
 
 The same rewrite runs on the notebook's own cells in ``migrate verify``, so both sides record
 the same keys. Keys are the variable, or the call with its arguments (``model.score(X_test,
@@ -87,6 +88,28 @@ class _Instrument(ast.NodeTransformer):
         self.keys: list[str] = []
         self.containers: list[str] = []
         self.shown: list[str] = []  # printed names: recorded when they hold a number
+        self.depth = 0  # loops and branches around the statement being visited
+
+    def _nested(self, node: ast.AST) -> ast.AST:
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.AST:
+        return self._nested(node)
+
+    def visit_While(self, node: ast.While) -> ast.AST:
+        return self._nested(node)
+
+    def visit_If(self, node: ast.If) -> ast.AST:
+        return self._nested(node)
+
+    def visit_With(self, node: ast.With) -> ast.AST:
+        return self._nested(node)
+
+    def visit_Try(self, node: ast.Try) -> ast.AST:
+        return self._nested(node)
 
     def _shown(self, arg: ast.expr) -> ast.expr:
         if isinstance(arg, ast.Name):
@@ -126,7 +149,10 @@ class _Instrument(ast.NodeTransformer):
             return node  # a helper's local variable; its printed uses are recorded
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
-            self._add(self.keys, name)
+            if not self.depth:  # top level: the variable itself is recorded at the step's end
+                self._add(self.containers, name)
+                return node
+            self._add(self.keys, name)  # in a loop: every value, in order
             node.value = _record(metric_key(name), node.value)
             return node
         if all(isinstance(t, (ast.Subscript, ast.Attribute)) for t in node.targets):
@@ -142,8 +168,7 @@ class _Instrument(ast.NodeTransformer):
         if node.value is None or not _contains_metric(node.value, self.helpers):
             return node
         if isinstance(node.target, ast.Name) and not self.in_helper:
-            self._add(self.keys, node.target.id)
-            node.value = _record(metric_key(node.target.id), node.value)
+            self._add(self.containers, node.target.id)
         return node
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:

@@ -118,6 +118,15 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
             for s in migration.star_imports
         ],
         "values_that_are_not_files": migration.decisions,
+        "registration": (
+            {
+                **migration.registration,
+                "handler": "default (model.joblib, predict); edit the pipeline module to "
+                "pass inference_program for your own",
+            }
+            if migration.registration
+            else None
+        ),
         "dependencies": migration.requirements,
         "todos": migration.todos,
         "warnings": migration.warnings,

@@ -157,6 +157,7 @@ def load_value(folder: Path, name: str) -> Any:
 
 
 _RECORDED: dict[str, Any] = {}
+_SHOWN: set[str] = set()  # keys recorded because they were printed
 OTHER_OUTPUTS = "notebook_outputs"
 
 
@@ -169,6 +170,7 @@ def record_metric(key: str, value: Any, shown: bool = False) -> Any:
     if shown:
         if not _is_number(value):
             return value
+        _SHOWN.add(key)
         number_value = _plain(value)
         for name, recorded in _RECORDED.items():
             if (name == key or name.startswith(key + "_")) and recorded == number_value:
@@ -198,6 +200,7 @@ def _is_number(value: Any) -> bool:
 def reset_metrics() -> None:
     """Forget recorded metrics (a step starts with none)."""
     _RECORDED.clear()
+    _SHOWN.clear()
 
 
 def _key(text: str) -> str:
@@ -232,9 +235,24 @@ def collect_metrics(containers: dict[str, Any]) -> dict[str, Any]:
             plain = str(value)
         _leaves(plain, _key(name), flat)
     for name, value in list(_RECORDED.items()):
+        if name in _SHOWN and _key(name) in flat and flat[_key(name)] == value:
+            continue  # print(acc) of a variable recorded whole below
         _leaves(value, name, flat)
     _RECORDED.clear()
+    _SHOWN.clear()
     return flat
+
+
+def export_model(folder: Path, model: Any) -> Path:
+    """Write ``model.joblib``: the file the default inference handler serves (the
+    scikit-learn container's convention), so the registered model can be deployed."""
+    import joblib
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.joblib"
+    joblib.dump(model, path)
+    return path
 
 
 def write_metrics(
