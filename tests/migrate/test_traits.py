@@ -250,3 +250,23 @@ def test_migrated_pipelines_reproduce_their_notebooks_through_run_pipeline(bake_
             else:
                 assert got == value, key
     assert listed is not None and all(name in listed for name in EXPECTED)
+
+
+def test_migrated_pipelines_are_listed_and_an_unknown_name_is_one_line(make_project) -> None:
+    from types import SimpleNamespace
+
+    from sagepipe.migrate import MigrationError
+    from sagepipe.migrate.pipelines import chosen_pipeline, find, migrated_pipelines
+
+    root = make_project("traits/no_headings.ipynb")
+    migrate_trait(root, "no_headings")
+    package = project_of(root).package
+    assert [p.name for p in migrated_pipelines(root, package)] == ["no_headings"]
+    module = (root / "src" / package / "pipelines" / "no_headings.py").read_text()
+    assert "'NoHeadingsDataDir': ('notebooks/data', ['customers.csv'])" in module.replace('"', "'")
+    assert "RegisterModel(" in module and "metrics=evaluate_report.uri" in module
+    with pytest.raises(MigrationError, match=r"pipeline 'churn': .*known: no_headings"):
+        find(root, package, "churn")
+    assert chosen_pipeline(None, SimpleNamespace(default_pipeline="")) is None
+    assert chosen_pipeline(None, SimpleNamespace(default_pipeline="x")) == "x"
+    assert chosen_pipeline("y", SimpleNamespace(default_pipeline="x")) == "y"
