@@ -100,7 +100,8 @@ def apply_plan(project: Project, plan: Path) -> ApplyResult:
             "there is nothing to migrate; set a cell's role in the plan and apply again"
         )
     files = {
-        path: polish(text, path, project.root) for path, text in generate(migration, layout).items()
+        path: polish(text, path, project.root, project.package)
+        for path, text in generate(migration, layout).items()
     }
     manifest_file = manifest_path(plan)
     previous: dict[str, str] = {}
