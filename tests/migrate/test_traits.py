@@ -270,3 +270,45 @@ def test_migrated_pipelines_are_listed_and_an_unknown_name_is_one_line(make_proj
     assert chosen_pipeline(None, SimpleNamespace(default_pipeline="")) is None
     assert chosen_pipeline(None, SimpleNamespace(default_pipeline="x")) == "x"
     assert chosen_pipeline("y", SimpleNamespace(default_pipeline="x")) == "y"
+
+
+@pytest.mark.slow
+def test_compile_pipeline_and_the_default_setting_pick_the_migrated_pipeline(
+    bake_project, tmp_path: Path
+) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES
+
+    project = bake_project()
+    shutil.copytree(FIXTURES / "data", project / "notebooks" / "data", dirs_exist_ok=True)
+    shutil.copy(FIXTURES / "traits" / "no_headings.ipynb", project / "notebooks")
+    migrate_trait(project, "no_headings")
+    env = {**os.environ, "PYTHONPATH": str(project / "src"), "GX_ANALYTICS_ENABLED": "false"}
+    cli = [sys.executable, "-m", project.name.replace("-", "_")]
+
+    def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*cli, *args], cwd=project, env={**env, **extra}, capture_output=True, text=True
+        )
+
+    compiled = run("compile", "--pipeline", "no_headings", "-o", str(tmp_path / "a.json"))
+    assert compiled.returncode == 0, compiled.stderr
+    steps = json.loads((tmp_path / "a.json").read_text())["Steps"]
+    assert [s["Type"] for s in steps] == ["Processing", "Training", "Processing", "RegisterModel"]
+    assert steps[-1]["Arguments"]["ModelPackageGroupName"] == "churn-model-models-no-headings"
+    # one setting makes it the default: compile without --pipeline compiles it, and its
+    # model goes to the project's group (what deploy and batch-transform serve)
+    default = run("compile", "-o", str(tmp_path / "b.json"), MLOPS_DEFAULT_PIPELINE="no_headings")
+    assert default.returncode == 0, default.stderr
+    chosen = json.loads((tmp_path / "b.json").read_text())["Steps"]
+    assert [s["Name"] for s in chosen] == [s["Name"] for s in steps]
+    assert chosen[-1]["Arguments"]["ModelPackageGroupName"] == "churn-model-models"
+    listed = run("pipelines", MLOPS_DEFAULT_PIPELINE="no_headings")
+    assert "* no_headings" in listed.stdout and "  (project)" in listed.stdout
+    unknown = run("run", "--pipeline", "nope")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines()[-1].startswith("error: pipeline 'nope'")
