@@ -31,6 +31,7 @@ from first_prediction import (
     served_archive,
 )
 from measure import BenchError, run_timed
+from migrate_bench import bench_migrate
 from pipeline_bench import bench_pipeline
 from project import TEMPLATE, Project, bake, install
 from report import Section, load_average, render
@@ -42,7 +43,7 @@ NOTEBOOK_PACKAGES = ("nbconvert", "ipykernel")
 # Which recorded job feeds which notebook step its scalar arguments: a word in the job's
 # command line (the generated entry script is named after the step).
 NOTEBOOK_STEPS = {"preprocess": "run_preprocess.py", "train": "run_train_model.py"}
-SECTIONS = ("pipeline", "first", "serving")
+SECTIONS = ("pipeline", "first", "serving", "migrate")
 
 METHOD_NOTES = [
     "Every side is a separate process tree timed from launch to exit with `time.perf_counter` "
@@ -236,6 +237,15 @@ def main(argv: list[str] | None = None) -> int:
                 _failed(section, error, log)
             sections.append(section)
             write_report()
+
+    if "migrate" in chosen:
+        section = Section("Migrate a 100-cell notebook")
+        try:
+            print("bench: migrate plan + apply on a 100-cell notebook...", file=sys.stderr)
+            section = bench_migrate()
+        except Exception as error:  # report and go on
+            _failed(section, error, log)
+        sections.append(section)
 
     write_report()
     print(f"bench: wrote {args.out}", file=sys.stderr)

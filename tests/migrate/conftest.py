@@ -50,7 +50,7 @@ def make_project(tmp_path: Path) -> MakeProject:
         (root / "pyproject.toml").write_text(PYPROJECT)
         shutil.copytree(FIXTURES / "data", root / "notebooks" / "data")
         for name in notebooks:
-            shutil.copy(FIXTURES / name, root / "notebooks" / name)
+            shutil.copy(FIXTURES / name, root / "notebooks" / Path(name).name)
         return root
 
     return make

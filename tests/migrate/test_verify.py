@@ -49,9 +49,9 @@ def verify(root: Path, plan: Path):
 @pytest.mark.parametrize(
     ("notebook", "metrics"),
     [
-        ("churn_messy.ipynb", {"auc", "scores.forest", "scores.logreg"}),
-        ("houses_percent.py", {"mae.ridge", "mae.boost", "r2"}),
-        ("sections_h2.ipynb", {"f1", "cv[0]", "cv[1]", "cv[2]"}),
+        ("churn_messy.ipynb", {"auc", "scores_forest", "scores_logreg"}),
+        ("houses_percent.py", {"mae_ridge", "mae_boost", "r2"}),
+        ("sections_h2.ipynb", {"f1", "cv_0", "cv_1", "cv_2"}),
     ],
 )
 def test_migrated_steps_reproduce_the_notebook(

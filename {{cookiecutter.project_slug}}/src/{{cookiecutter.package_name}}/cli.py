@@ -17,6 +17,8 @@ import click
 from . import settings as project_settings
 from .workspace import default_workspace, prepare
 
+_PACKAGE = __name__.rpartition(".")[0]  # migrated pipelines live in <package>.pipelines
+
 
 def _set_stage(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     # Settings are read on call; the stage option only chooses which ones they return.
@@ -25,10 +27,17 @@ def _set_stage(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return value
 
 
-def _build_definition(workspace: Path, data: Path | None = None) -> dict[str, Any]:
+def _build_definition(
+    workspace: Path, data: Path | None = None, pipeline: str | None = None
+) -> dict[str, Any]:
     """Called by ``run``: compile the pipeline and stage code and data (``--data``)."""
+    from sagepipe.migrate.pipelines import chosen_pipeline, prepare_for_cli
+
     try:
-        return prepare(workspace, data=data)
+        settings = project_settings.load()
+        if chosen_pipeline(pipeline, settings):  # a migrated pipeline (see `pipelines`)
+            return prepare_for_cli(workspace, _PACKAGE, pipeline, settings, data)
+        return prepare(workspace, settings, data=data)
     except (FileNotFoundError, ValueError) as error:
         click.echo(f"error: {error}", err=True)
         raise click.exceptions.Exit(2) from None
@@ -48,19 +57,25 @@ def _build_definition(workspace: Path, data: Path | None = None) -> dict[str, An
     default=None,
     help="Also write the code objects here (default: $SAGEPIPE_WORKSPACE or .mlops).",
 )
-def compile_command(output: Path, workspace: Path | None) -> None:
+@click.option("--pipeline", default=None, help="A migrated pipeline's name (see `pipelines`).")
+def compile_command(output: Path, workspace: Path | None, pipeline: str | None) -> None:
     """Compile the pipeline to SageMaker's definition JSON (offline, byte-reproducible).
 
     The code objects it points at are written to the workspace's local S3 folder and the
     sample data is staged, so `python -m sagepipe run FILE` can run the file directly.
     """
+    from sagepipe.migrate.pipelines import chosen_pipeline, compile_for_cli
+
     from .pipeline import compile_definition
 
     workspace = workspace or default_workspace()
     try:  # bad settings: the same one line and exit code as `run`
         settings = project_settings.load()
-        compiled = compile_definition(settings)
-        prepare(workspace, settings)
+        if chosen_pipeline(pipeline, settings):
+            compiled = compile_for_cli(workspace, _PACKAGE, pipeline, settings)
+        else:
+            compiled = compile_definition(settings)
+            prepare(workspace, settings)
     except (FileNotFoundError, ValueError) as error:
         click.echo(f"error: {error}", err=True)
         raise click.exceptions.Exit(2) from None
@@ -129,6 +144,11 @@ def make_cli() -> click.Group:
             help="Raw CSV file or folder to run on (default: data/raw from settings).",
         )
     )
+    run.params.append(
+        click.Option(
+            ["--pipeline"], default=None, help="A migrated pipeline's name (see `pipelines`)."
+        )
+    )
     main.add_command(run)
     main.add_command(compile_command)
     main.add_command(make_runs_command(workspace_default=default_workspace))
@@ -146,9 +166,10 @@ def make_cli() -> click.Group:
     for command in DEPLOY_COMMANDS:
         main.add_command(command)
 
-    from sagepipe.migrate.cli import migrate
+    from sagepipe.migrate.cli import migrate, pipelines_command
 
     main.add_command(migrate)
+    main.add_command(pipelines_command(_PACKAGE, project_settings.load))
     return main
 
 

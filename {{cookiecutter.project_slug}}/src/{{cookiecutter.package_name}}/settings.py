@@ -54,6 +54,8 @@ class Settings:
     subnets: str = ""
     security_group_ids: str = ""
     kms_key_id: str = ""
+    # A migrated pipeline's NAME makes it the one `run` and `compile` use (see `pipelines`).
+    default_pipeline: str = ""
 
     @property
     def input_data_url(self) -> str:

@@ -290,7 +290,8 @@ def mutated_by_call(call: ast.Call, aliases: dict[str, str] | None = None) -> li
         for k in call.keywords
     )
     if isinstance(call.func, ast.Attribute) and (name in MUTATING_METHODS or in_place):
-        receiver = base_name(call.func.value)
+        # Model(...).fit(X) changes a new object, not the name Model.
+        receiver = None if _through_call(call.func.value) else base_name(call.func.value)
         # np.random.shuffle(x) is a module function, not a method of np.
         if name in MUTATING_FUNCTIONS and call.args:
             receiver = base_name(call.args[0])
@@ -303,6 +304,14 @@ def mutated_by_call(call: ast.Call, aliases: dict[str, str] | None = None) -> li
         if receiver:
             changed.append(receiver)
     return changed
+
+
+def _through_call(node: ast.AST) -> bool:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        if isinstance(node, ast.Call):
+            return True
+        node = node.value
+    return False
 
 
 def effects(statements: list[ast.stmt], known: Iterable[str] = ()) -> Effects:

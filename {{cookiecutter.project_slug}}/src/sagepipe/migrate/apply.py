@@ -49,7 +49,7 @@ def manifest_path(plan: Path) -> Path:
 
 def load_migration(project: Project, plan: Path) -> tuple[Migration, Layout]:
     """Rebuild the migration a plan describes, with the plan's edits applied."""
-    document = read_plan(plan)
+    document = read_plan(plan, project.package)
     notebook_path = project.resolve(document["notebook"])
     notebook = read_notebook(notebook_path)
     if notebook.sha256 != document["notebook_sha256"]:
@@ -64,9 +64,8 @@ def load_migration(project: Project, plan: Path) -> tuple[Migration, Layout]:
         parameter_values=parameter_values(document),
         name=document["name"],
     )
-    package = str(document.get("package") or project.package)
     layout = Layout(
-        package=package,
+        package=project.package,  # recomputed, never taken from the plan
         name=migration.name,
         notebook=project.relative(notebook.path),
         data_dirs={d.name: project.relative(d.folder) for d in migration.data_inputs},
@@ -74,8 +73,26 @@ def load_migration(project: Project, plan: Path) -> tuple[Migration, Layout]:
     return migration, layout
 
 
+def inside(project: Project, relative: str) -> Path:
+    """``project.root / relative``, refused unless it stays inside the project (after
+    resolving ``..`` and symbolic links) and is a plain relative path."""
+    root = project.root.resolve()
+    target = (root / relative).resolve()
+    if Path(relative).is_absolute() or "\n" in relative or not target.is_relative_to(root):
+        raise MigrationError(
+            f"{relative!r}: apply writes only inside the project ({root}); this path leaves "
+            "it, so nothing was written; fix the plan's name and step values"
+        )
+    return root / relative
+
+
 def apply_plan(project: Project, plan: Path) -> ApplyResult:
     """Generate the plan's files into the project; raise MigrationError on any conflict."""
+    if not Path(plan).resolve().is_relative_to(project.root.resolve()):
+        raise MigrationError(
+            f"{plan}: the plan must be inside the project {project.root} (apply writes its "
+            "manifest next to it); move it to migrations/ and apply again"
+        )
     migration, layout = load_migration(project, plan)
     if not migration.steps:
         raise MigrationError(
@@ -83,7 +100,8 @@ def apply_plan(project: Project, plan: Path) -> ApplyResult:
             "there is nothing to migrate; set a cell's role in the plan and apply again"
         )
     files = {
-        path: polish(text, path, project.root) for path, text in generate(migration, layout).items()
+        path: polish(text, path, project.root, project.package)
+        for path, text in generate(migration, layout).items()
     }
     manifest_file = manifest_path(plan)
     previous: dict[str, str] = {}
@@ -95,7 +113,7 @@ def apply_plan(project: Project, plan: Path) -> ApplyResult:
     conflicts: list[str] = []
     recorded: dict[str, str] = {}
     for relative, content in files.items():
-        target = project.root / relative
+        target = inside(project, relative)
         new = sha256(content)
         if not target.exists():
             to_write[relative] = content
@@ -129,7 +147,7 @@ def apply_plan(project: Project, plan: Path) -> ApplyResult:
         )
 
     for relative, content in to_write.items():
-        _write(project.root / relative, content)
+        _write(inside(project, relative), content)
         result.written.append(relative)
     result.dependencies_added = add_dependencies(
         project.root / "pyproject.toml", migration.requirements

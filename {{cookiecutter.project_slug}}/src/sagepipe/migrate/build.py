@@ -24,8 +24,16 @@ from .analysis import (
     literal_value,
     stored_names,
 )
-from .classify import ROLES, explicit_step, headings, role_from_code, role_from_words
+from .classify import (
+    ROLES,
+    comment_heading,
+    explicit_step,
+    leveled_headings,
+    role_from_code,
+    role_from_words,
+)
 from .magics import strip_magics
+from .metrics import RECORD, instrument, metric_helpers
 from .notebook import Notebook
 from .rewrite import pass_globals, written_constants
 
@@ -72,6 +80,21 @@ class Helper:
 
 
 @dataclass
+class Recreated:
+    """A value that is code, not data (an import in try/except, a lambda, a module, an open
+    file): its statement is run again in each step that uses it instead of passing a file."""
+
+    name: str
+    statement: ast.stmt
+    cell: int
+    kind: str
+
+    @property
+    def source(self) -> str:
+        return ast.unparse(self.statement)
+
+
+@dataclass
 class CellPlan:
     """One cell: its role, its step and why."""
 
@@ -87,6 +110,10 @@ class CellPlan:
     dropped: list[str] = field(default_factory=list)  # display statements left out
     todos: list[dict[str, str]] = field(default_factory=list)
     uses_partial: bool = False
+    metric_keys: list[str] = field(default_factory=list)  # recorded where computed
+    printed: list[str] = field(default_factory=list)  # printed names, kept when numbers
+    guessed: bool = False  # the step came from headings or code, not from a tag or the plan
+    metric_containers: list[str] = field(default_factory=list)  # recorded at the step's end
 
 
 @dataclass
@@ -103,9 +130,21 @@ class Step:
     constants: list[str] = field(default_factory=list)
     helpers: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
-    metrics: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)  # containers recorded at the end
+    metric_keys: list[str] = field(default_factory=list)  # values recorded where computed
+    recreated: list[str] = field(default_factory=list)  # code re-run in the step
+    printed: list[str] = field(default_factory=list)  # printed names, kept when numbers
     data_paths: list[str] = field(default_factory=list)  # path constants rebuilt in the step
     statements: list[tuple[int, ast.stmt]] = field(default_factory=list)
+    report: bool = False  # the generated step that gathers every step's metrics
+
+    @property
+    def records_metrics(self) -> bool:
+        """True when the step writes an evaluation.json."""
+        return bool(self.metrics or self.metric_keys or self.printed or self.report)
+
+
+REPORT_STEP = "metrics_report"
 
 
 @dataclass
@@ -127,6 +166,11 @@ class Migration:
     todos: list[dict[str, Any]]
     warnings: list[str]
     out_of_order: list[str]
+    recreated: dict[str, Recreated] = field(default_factory=dict)
+    metric_helpers: set[str] = field(default_factory=set)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    title: str | None = None
+    registration: dict[str, str] | None = None  # {"step": train step, "model": variable}
 
 
 def module_name(path: Path) -> str:
@@ -181,7 +225,9 @@ def build(
     parameters, constants = _constants(notebook, parsed, stores, parameter_values or {})
     data_inputs, data_path_constants = _data_inputs(notebook.path, parameters, parsed)
     parameters = [p for p in parameters if p.name not in data_path_constants]
-    helpers = _helpers(parsed, imports, warnings)
+    recreated = _recreated(parsed, imports)
+    helpers = _helpers(parsed, {**imports, **{n: "" for n in recreated}}, warnings)
+    measuring = metric_helpers(h.node for h in helpers)
     cells = _classify(
         notebook,
         parsed,
@@ -191,7 +237,15 @@ def build(
         helpers,
         cell_todos,
         assignments or {},
+        recreated,
     )
+    for plan in cells:  # record every metric the code shows (see metrics.py)
+        instrumented = [instrument(s, measuring) for s in plan.statements]
+        plan.statements = [s for s, _, _, _ in instrumented]
+        for _, keys, containers, shown in instrumented:
+            plan.printed.extend(n for n in shown if n not in plan.printed)
+            plan.metric_keys.extend(k for k in keys if k not in plan.metric_keys)
+            plan.metric_containers.extend(c for c in containers if c not in plan.metric_containers)
     needs = {h.name: h.needs for h in helpers}
     for plan in cells:
         plan.source = sources.get(plan.index, "")
@@ -216,9 +270,60 @@ def build(
         todos=todos,
         warnings=warnings,
         out_of_order=out_of_order,
+        recreated=recreated,
+        metric_helpers=measuring,
     )
     _data_flow(migration)
+    _add_report(migration)
+    migration.registration = _registration(migration)
+    migration.decisions = _decisions(migration)
     return migration
+
+
+def _registration(migration: Migration) -> dict[str, str] | None:
+    """The model the pipeline registers: the last model fitted by the last training step."""
+    for step in reversed(migration.steps):
+        if step.role != "train":
+            continue
+        fitted = [n for n in step.outputs if _is_fitted(step, n) and not _is_container(step, n)]
+        if fitted:
+            return {"step": step.name, "model": fitted[-1]}
+        migration.warnings.append(
+            f"step {step.name}: no single fitted model to register (only containers of "
+            "models); register one by hand with RegisterModel in the pipeline module"
+        )
+        return None
+    return None
+
+
+def _is_container(step: Step, name: str) -> bool:
+    # A dict or list of models (models[name].fit(...)) is not one model to serve.
+    for _, statement in step.statements:
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+                and isinstance(node.value, (ast.Dict, ast.List, ast.DictComp, ast.ListComp))
+            ):
+                return True
+            if isinstance(node, ast.For) and name in stored_names(node.target):
+                return True  # a loop variable: the last of several models
+    return False
+
+
+def _add_report(migration: Migration) -> None:
+    """A Processing step that gathers every step's metrics into one evaluation.json, when
+    they are not already in one Processing step's report (a Training step's files only
+    reach model.tar.gz, which a Condition cannot read)."""
+    measured = [s for s in migration.steps if s.records_metrics]
+    if not measured or (len(measured) == 1 and measured[0].role != "train"):
+        return
+    name = REPORT_STEP
+    while name in {s.name for s in migration.steps}:
+        name += "_step"
+    report = Step(name, "evaluate", [], report=True)
+    report.inputs = {s.name: [] for s in measured}
+    migration.steps.append(report)
 
 
 def _execution_order(notebook: Notebook) -> list[str]:
@@ -469,18 +574,32 @@ def _classify(
     helpers: list[Helper],
     cell_todos: dict[int, list[dict[str, str]]],
     assignments: dict[int, tuple[str, str | None]],
+    recreated: dict[str, Recreated],
 ) -> list[CellPlan]:
+    recreating = {id(r.statement) for r in recreated.values()}
     moved = {p.name for p in parameters} | {c.name for c in constants} | set(data_paths)
     helper_names = {h.name for h in helpers}
     heading_role: tuple[str, str] | None = None
+    seen_code = seen_heading = False
     plans: list[CellPlan] = []
     for cell in notebook.cells:
         first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
         if cell.kind != "code":
-            for text in headings(cell.source) if cell.kind == "markdown" else []:
+            for level, text in leveled_headings(cell.source) if cell.kind == "markdown" else []:
+                if level == 1 and not seen_code and not seen_heading:
+                    # The notebook's title ("Churn classifier") names the whole notebook,
+                    # not the role of the cells under it.
+                    seen_heading = True
+                    heading_role = None
+                    continue
+                seen_heading = True
                 role = role_from_words(text)
                 heading_role = (role, f"heading '{text}'") if role else None
             continue
+        seen_code = True
+        for text in [t for t in (cell.title, comment_heading(cell.source)) if t]:
+            role = role_from_words(text)
+            heading_role = (role, f"heading '{text}'") if role else None
         statements = parsed.get(cell.index, [])
         body: list[ast.stmt] = []
         dropped: list[str] = []
@@ -493,6 +612,7 @@ def _classify(
                     and statement.name in helper_names
                 )
                 or ((found := _is_constant_assignment(statement)) and found[0] in moved)
+                or id(statement) in recreating
             ):
                 shared += 1
             elif is_display_statement(statement) and not any(
@@ -542,11 +662,13 @@ def _classify(
         elif heading_role and heading_role[0] != "skip":
             plan.role, plan.reason = heading_role
             plan.step = plan.role
+            plan.guessed = True
         else:
             plan.role, plan.reason = role_from_code(body)
             if heading_role and heading_role[0] == "skip":
                 plan.reason += f" ({heading_role[1]} says skip, but the cell changes data)"
             plan.step = plan.role
+            plan.guessed = True
         if plan.role == "skip":
             plan.step = None
         elif plan.step is None and plan.role in ROLES:
@@ -559,9 +681,21 @@ def _group(cells: list[CellPlan], warnings: list[str]) -> list[Step]:
     steps: list[Step] = []
     used: dict[str, int] = {}
     current: str | None = None  # the step name the previous step cell asked for
+    rank = {"preprocess": 0, "train": 1, "evaluate": 2, "register": 3}
+    reached = -1  # the furthest role a guessed step has reached
     for cell in cells:
         if cell.step is None or cell.role in ("skip", "shared", "parameters"):
             continue
+        if cell.guessed and current is not None and cell.role in rank:
+            # A step a person would write: once training started, a later feature tweak or
+            # a second model joins the current step instead of a new preprocess_2/train_2.
+            if rank[cell.role] < reached:
+                cell.reason += f"; joins step {current!r} (its role came earlier)"
+                cell.step = current
+            else:
+                reached = rank[cell.role]
+        elif cell.guessed and cell.role in rank:
+            reached = rank[cell.role]
         if steps and cell.step == current:
             steps[-1].cells.append(cell.index)
             steps[-1].statements.extend((cell.index, s) for s in cell.statements)
@@ -594,6 +728,12 @@ def _data_flow(migration: Migration) -> None:
         found = effects(statements)
         uses = list(found.uses)
         for name in uses:
+            if name == RECORD:
+                continue
+            if name in migration.recreated and name not in latest:
+                if name not in step.recreated:
+                    step.recreated.append(name)
+                continue
             if name in ("display", "get_ipython") and name not in latest:
                 migration.warnings.append(
                     f"step {step.name} (cells {step.cells}): calls {name}(), which exists only "
@@ -645,8 +785,22 @@ def _data_flow(migration: Migration) -> None:
                         for data in migration.data_inputs:
                             if data.folder == resolved.parent and data.name not in step.data_inputs:
                                 step.data_inputs.append(data.name)
-            step.metrics.extend(m for m in _metric_targets(statement) if m not in step.metrics)
         # Names imported and also used inside helpers the step calls are the helpers' business.
+    helper_keys = {
+        h.name: instrument(h.node, migration.metric_helpers, in_helper=True)[1]
+        for h in migration.helpers
+    }
+    cells_by_index = {c.index: c for c in migration.cells}
+    for step in migration.steps:
+        for helper in step.helpers:
+            step.metric_keys.extend(
+                k for k in helper_keys.get(helper, []) if k not in step.metric_keys
+            )
+        for index in step.cells:
+            cell = cells_by_index[index]
+            step.metrics.extend(m for m in cell.metric_containers if m not in step.metrics)
+            step.metric_keys.extend(k for k in cell.metric_keys if k not in step.metric_keys)
+            step.printed.extend(k for k in cell.printed if k not in step.printed)
     for step in migration.steps:
         seen = {n.id for _, s in step.statements for n in ast.walk(s) if isinstance(n, ast.Name)}
         if step.role == "train" and "model_dir" in seen:
@@ -683,13 +837,138 @@ def _is_fitted(step: Step, name: str) -> bool:
     return False
 
 
-def _metric_targets(statement: ast.stmt) -> list[str]:
-    names: list[str] = []
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Assign) and any(is_metric_call(n) for n in ast.walk(node.value)):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    names.append(target.id)
-                elif isinstance(target, ast.Subscript) and (root := base_name(target)):
-                    names.append(root)
+_OPENERS = frozenset({"open", "import_module", "__import__", "load_workbook", "connect"})
+
+
+def _recreated(parsed: dict[int, list[ast.stmt]], imports: dict[str, str]) -> dict[str, Recreated]:
+    """Top-level statements whose values are code or handles, never data files."""
+    found: dict[str, Recreated] = {}
+    for index, statements in parsed.items():
+        for statement in statements:
+            if isinstance(statement, ast.Try) and _only_imports(statement):
+                bound = sorted(_bound_names(statement))
+                for name in bound:
+                    found[name] = Recreated(name, statement, index, "import inside try/except")
+                continue
+            if not (
+                isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+            ):
+                continue
+            name, value = statement.targets[0].id, statement.value
+            kind = None
+            if isinstance(value, ast.Lambda):
+                kind = "lambda"
+            elif isinstance(value, ast.Call) and (
+                isinstance(value.func, (ast.Name, ast.Attribute))
+                and (value.func.id if isinstance(value.func, ast.Name) else value.func.attr)
+                in _OPENERS
+            ):
+                kind = "open file or module" if _called(value) == "open" else "module"
+            elif (
+                isinstance(value, ast.Attribute)
+                and base_name(value) in imports
+                and not any(isinstance(n, ast.Call) for n in ast.walk(value))
+            ):
+                kind = "module or function alias"
+            if kind:
+                found[name] = Recreated(name, statement, index, kind)
+    return found
+
+
+def _called(call: ast.Call) -> str:
+    return call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", "")
+
+
+def _only_imports(node: ast.Try) -> bool:
+    body_ok = all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in node.body)
+    allowed = (ast.Import, ast.ImportFrom, ast.Assign, ast.Pass, ast.FunctionDef, ast.Expr)
+    handlers_ok = all(isinstance(s, allowed) for h in node.handlers for s in h.body)
+    return bool(node.body) and body_ok and handlers_ok and not node.finalbody
+
+
+def _bound_names(node: ast.Try) -> set[str]:
+    names: set[str] = set()
+    blocks = [node.body, *(h.body for h in node.handlers), node.orelse]
+    for block in blocks:
+        for statement in block:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                names |= {(a.asname or a.name).split(".")[0] for a in statement.names}
+            elif isinstance(statement, ast.FunctionDef):
+                names.add(statement.name)
+            elif isinstance(statement, ast.Assign):
+                for target in statement.targets:
+                    names |= set(stored_names(target))
     return names
+
+
+_RANDOM_CALLS = frozenset({"RandomState", "default_rng", "Generator", "Random"})
+
+
+def _decisions(migration: Migration) -> list[dict[str, Any]]:
+    """One plan line for every value that cannot simply pass between steps as a file."""
+    lines: list[dict[str, Any]] = []
+    for name, item in sorted(migration.recreated.items()):
+        users = [s.name for s in migration.steps if name in s.recreated]
+        lines.append(
+            {
+                "name": name,
+                "cell": item.cell,
+                "kind": item.kind,
+                "decision": (
+                    f"code, not data: re-created in {', '.join(users)}"
+                    if users
+                    else "code, not data: no step uses it"
+                ),
+            }
+        )
+    produced: dict[str, str] = {}
+    for step in migration.steps:
+        for _, statement in step.statements:
+            for node in ast.walk(statement):
+                if (
+                    isinstance(node, ast.Assign)
+                    and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)
+                    and isinstance(node.value, ast.Call)
+                    and _called(node.value) in _RANDOM_CALLS
+                ):
+                    produced[node.targets[0].id] = step.name
+    for name, producer in produced.items():
+        readers = [s.name for s in migration.steps if name in s.inputs.get(producer, [])]
+        later = [s.name for s in migration.steps if any(name in v for v in s.inputs.values())]
+        if not later:
+            continue
+        lines.append(
+            {
+                "name": name,
+                "kind": "random generator shared across steps",
+                "decision": (
+                    f"its exact state is saved after {producer} and restored in "
+                    f"{', '.join(readers or later)}, so draws continue in the notebook's order"
+                ),
+            }
+        )
+    global_seed = any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "seed"
+        and base_name(n.func) in ("np", "numpy", "random")
+        for s in migration.steps
+        for _, st in s.statements
+        for n in ast.walk(st)
+    )
+    if global_seed and len(migration.steps) > 1:
+        lines.append(
+            {
+                "name": "np.random.seed / random.seed",
+                "kind": "global random state",
+                "decision": (
+                    "each step runs in its own process, so the global generator restarts in "
+                    "every step: draws after the first step differ from the notebook unless "
+                    "each step seeds again; pass a seeded RandomState instead"
+                ),
+            }
+        )
+    return lines

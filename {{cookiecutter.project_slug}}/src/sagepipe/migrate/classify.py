@@ -109,7 +109,14 @@ _PHRASES = (
 )
 _STEP_COMMENT = re.compile(r"^\s*#\s*step\s*:\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$", re.M)
 _STEP_TAG = re.compile(r"^step[:=](?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(?P<text>.+?)\s*#*\s*$", re.M)
+_HEADING = re.compile(r"^\s{0,3}(?P<level>#{1,6})\s+(?P<text>.+?)\s*#*\s*$", re.M)
+_HTML_HEADING = re.compile(r"<h(?P<level>[1-6])[^>]*>(?P<text>.*?)</h[1-6]\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+# In a percent script a code cell may open with a comment heading: "# ## Train" or
+# "# --- Train ---"; the "# %% Train" marker's title is one too (see notebook.py).
+_COMMENT_HEADING = re.compile(
+    r"^#\s*(?:(?P<level>#{1,6})\s+(?P<text>.+?)|-{2,}\s*(?P<dashed>[^-].*?)\s*-{2,})\s*$"
+)
 
 
 def role_from_words(text: str) -> str | None:
@@ -136,8 +143,32 @@ def explicit_step(tags: list[str], source: str) -> tuple[str, str] | None:
 
 
 def headings(markdown: str) -> list[str]:
-    """Heading texts of a markdown cell, any level (``#`` .. ``######``)."""
-    return [match.group("text") for match in _HEADING.finditer(markdown)]
+    """Heading texts of a markdown cell, any level (``#`` .. ``######``, ``<h1>``..``<h6>``)."""
+    return [text for _, text in leveled_headings(markdown)]
+
+
+def leveled_headings(markdown: str) -> list[tuple[int, str]]:
+    """(level, text) of each heading of a markdown cell, markdown or HTML, in order."""
+    found: list[tuple[int, int, str]] = []
+    for match in _HEADING.finditer(markdown):
+        found.append((match.start(), len(match.group("level")), match.group("text")))
+    for match in _HTML_HEADING.finditer(markdown):
+        text = " ".join(_TAG.sub(" ", match.group("text")).split())
+        if text:
+            found.append((match.start(), int(match.group("level")), text))
+    return [(level, text) for _, level, text in sorted(found)]
+
+
+def comment_heading(source: str) -> str | None:
+    """The heading a code cell opens with as a comment (``# ## Train the model``), or None."""
+    for line in source.splitlines():
+        if not line.strip():
+            continue
+        match = _COMMENT_HEADING.match(line.strip())
+        if not match:
+            return None
+        return match.group("text") or match.group("dashed")
+    return None
 
 
 def role_from_code(statements: list[ast.stmt]) -> tuple[str, str]:

@@ -7,8 +7,10 @@ Errors are one line naming the value, the rule and the fix, with exit status 1.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -76,8 +78,11 @@ def plan_command(
 
     try:
         project = _project(project_dir, package)
-        if name is not None and not name.isidentifier():
-            raise MigrationError(f"--name {name!r} must be a Python identifier, e.g. 'churn'")
+        if name is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", name):
+            raise MigrationError(
+                f"--name {name!r} must be a lowercase Python identifier (letters, digits, _), "
+                "e.g. 'churn'"
+            )
         migration = build(read_notebook(notebook), name=name)
         target = output or project.migrations / f"{name or module_name(notebook)}.yaml"
         path = write_plan(migration, project, target)
@@ -156,6 +161,13 @@ def apply_command(plan: Path, as_json: bool, project_dir: Path | None, package: 
     show_default=True,
     help="local: compile and run with the local executor; direct: call the steps.",
 )
+@click.option(
+    "--notebook-runner",
+    type=click.Choice(["kernel", "in-process"]),
+    default="kernel",
+    show_default=True,
+    help="kernel: run the notebook with nbclient; in-process: exec its cells here (faster).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_project_option
 @_package_option
@@ -163,16 +175,23 @@ def verify_command(
     plan: Path,
     timeout: int,
     runner: str,
+    notebook_runner: str,
     as_json: bool,
     project_dir: Path | None,
     package: str | None,
 ) -> None:
-    """Run the notebook and the migrated pipeline; compare metrics and data shapes."""
+    """Run the notebook and the migrated pipeline; compare every metric and data shape."""
     from .verify import verify
 
     try:
         project = _project(project_dir, package)
-        report = verify(project, plan.resolve(), timeout=timeout, runner=runner)
+        report = verify(
+            project,
+            plan.resolve(),
+            timeout=timeout,
+            runner=runner,
+            notebook_runner=notebook_runner,
+        )
     except MigrationError as exc:
         _fail(exc)
         return
@@ -190,13 +209,71 @@ def verify_command(
             click.echo(
                 f"metric {key:<24} notebook {entry['notebook']} pipeline {entry['pipeline']} {mark}"
             )
+        for shown in report.shown:
+            mark = "ok" if shown["matched"] is not None else "ABSENT"
+            click.echo(
+                f"shown  cell {shown['cell']:<3} {shown['number']:<18} pipeline "
+                f"{shown['matched']} {mark}"
+            )
+        click.echo(
+            f"{len(report.metrics)} metrics from the code, {len(report.shown)} numbers shown "
+            "in saved outputs"
+        )
+    if report.problem:
+        click.echo(f"error: {report.problem}", err=True)
+        sys.exit(1)
     if not report.ok:
         first = next(d for d in report.differences if d.step == report.first_mismatch)
-        click.echo(
-            f"error: mismatch starts at step {report.first_mismatch!r}: {first.name} is "
-            f"{first.notebook} in the notebook but {first.pipeline} in the pipeline",
-            err=True,
-        )
+        if first.pipeline == "(absent)":
+            click.echo(
+                f"error: metric {first.name} ({first.notebook} in the notebook) is absent from "
+                f"the pipeline's results (step {report.first_mismatch!r}); see the plan's "
+                "metrics for that step",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"error: mismatch starts at step {report.first_mismatch!r}: {first.name} is "
+                f"{first.notebook} in the notebook but {first.pipeline} in the pipeline",
+                err=True,
+            )
         sys.exit(1)
     if not as_json:
         click.echo(f"verified: the pipeline ({runner}) reproduces the notebook")
+
+
+def pipelines_command(package: str, load_settings: Any) -> click.Command:
+    """``pipelines``: the project's pipeline and every migrated one; ``*`` marks the default."""
+
+    @click.command("pipelines")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def pipelines(as_json: bool) -> None:
+        """List the pipelines `run --pipeline NAME` and `compile --pipeline NAME` accept."""
+        from .pipelines import migrated_pipelines
+
+        try:
+            root = _project(None, package).root
+        except MigrationError as exc:
+            _fail(exc)
+            return
+        default = getattr(load_settings(), "default_pipeline", "") or ""
+        rows = [
+            {
+                "name": p.name,
+                "module": p.module,
+                "plan": f"migrations/{p.name}.yaml",
+                "default": p.name == default,
+            }
+            for p in migrated_pipelines(root, package)
+        ]
+        if as_json:
+            click.echo(json.dumps({"project": not default, "migrated": rows}, indent=2))
+            return
+        click.echo(f"{'*' if not default else ' '} (project)  {package}.pipeline")
+        for row in rows:
+            click.echo(f"{'*' if row['default'] else ' '} {row['name']:<10} {row['module']}")
+        if default and default not in {r["name"] for r in rows}:
+            click.echo(f"error: default_pipeline {default!r} is not a migrated pipeline", err=True)
+            sys.exit(2)
+
+    return pipelines

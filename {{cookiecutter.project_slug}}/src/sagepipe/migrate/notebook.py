@@ -29,6 +29,8 @@ class Cell:
     source: str
     tags: list[str] = field(default_factory=list)
     execution_count: int | None = None
+    outputs: list[str] = field(default_factory=list)  # saved text outputs (stream, text/plain)
+    title: str | None = None  # a percent script's "# %% Title" marker text
 
 
 @dataclass
@@ -91,9 +93,25 @@ def _read_ipynb(path: Path, text: str) -> list[Cell]:
                 source=source,
                 tags=[str(tag) for tag in metadata.get("tags", [])],
                 execution_count=cell.get("execution_count"),
+                outputs=_text_outputs(cell.get("outputs") or []),
             )
         )
     return cells
+
+
+def _text_outputs(outputs: list[object]) -> list[str]:
+    texts = []
+    for output in outputs:
+        if not isinstance(output, dict):
+            continue
+        text = output.get("text")
+        if text is None:
+            text = (output.get("data") or {}).get("text/plain")
+        if isinstance(text, list):
+            text = "".join(str(t) for t in text)
+        if isinstance(text, str) and text.strip():
+            texts.append(text)
+    return texts
 
 
 def _read_percent(path: Path, text: str) -> list[Cell]:
@@ -106,6 +124,7 @@ def _read_percent(path: Path, text: str) -> list[Cell]:
     cells: list[Cell] = []
     # Text before the first marker is a code cell.
     kind, tags, body = "code", list[str](), list[str]()
+    title: str | None = None
     start = _skip_header(lines)
 
     def flush() -> None:
@@ -113,7 +132,7 @@ def _read_percent(path: Path, text: str) -> list[Cell]:
         if kind == "markdown":
             source = "\n".join(_uncomment(line) for line in source.splitlines())
         if source or kind != "code":
-            cells.append(Cell(index=len(cells), kind=kind, source=source, tags=tags))
+            cells.append(Cell(index=len(cells), kind=kind, source=source, tags=tags, title=title))
 
     for line in lines[start:]:
         marker = _PERCENT_MARKER.match(line)
@@ -124,6 +143,8 @@ def _read_percent(path: Path, text: str) -> list[Cell]:
             kind = "raw" if "[raw]" in rest else kind
             found = _PERCENT_TAGS.search(rest)
             tags = [str(t) for t in json.loads(found.group(1))] if found else []
+            words = _PERCENT_TAGS.sub("", re.sub(r"\[[a-z]+\]", "", rest)).strip()
+            title = words or None
             body = []
             continue
         magic = _PERCENT_MAGIC.match(line) if kind == "code" else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import keyword
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from .project import Project
 
 PLAN_VERSION = 1
 EDITABLE_ROLES = ("preprocess", "train", "evaluate", "register", "skip", "shared", "parameters")
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")  # always used with fullmatch
 HEADER = """\
 # Migration plan written by `migrate plan`. The notebook itself is never modified.
 # Review it, then run `migrate apply {plan}`.
@@ -63,8 +65,15 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
                 },
                 "outputs": s.outputs,
                 "parameters": s.parameters,
-                "metrics": s.metrics,
+                "metrics": [*s.metrics, *(k for k in s.metric_keys if k not in s.metrics)],
                 "helpers": s.helpers,
+                **({"printed_numbers_kept": s.printed} if s.printed else {}),
+                **({"recreated": s.recreated} if s.recreated else {}),
+                **(
+                    {"report": "gathers every step's metrics into one evaluation.json"}
+                    if s.report
+                    else {}
+                ),
             }
             for s in migration.steps
         ],
@@ -108,6 +117,16 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
             }
             for s in migration.star_imports
         ],
+        "values_that_are_not_files": migration.decisions,
+        "registration": (
+            {
+                **migration.registration,
+                "handler": "default (model.joblib, predict); edit the pipeline module to "
+                "pass inference_program for your own",
+            }
+            if migration.registration
+            else None
+        ),
         "dependencies": migration.requirements,
         "todos": migration.todos,
         "warnings": migration.warnings,
@@ -150,16 +169,24 @@ def _dumper() -> Any:
     return PlanDumper
 
 
-def read_plan(path: Path) -> dict[str, Any]:
-    """Read and check a plan; raise MigrationError naming the bad value and the fix."""
+def read_plan(path: Path, project_package: str | None = None) -> dict[str, Any]:
+    """Read and check a plan; raise MigrationError naming the bad value, its line and the fix.
+
+    The plan is type-checked against :data:`PLAN_SCHEMA` before anything is used: the
+    values that become file and module names (``name``, each cell's ``step``) must be whole
+    lowercase identifiers (``fullmatch``: no ``../``, no trailing newline), and ``package``
+    is recomputed from the project, never taken from the file.
+    """
     require("yaml", "reading a migration plan")
     import yaml
 
     path = Path(path)
     if not path.is_file():
         raise MigrationError(f"{path}: no such plan; write one with `migrate plan NOTEBOOK`")
+    text = path.read_text(encoding="utf-8")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -172,31 +199,123 @@ def read_plan(path: Path) -> dict[str, Any]:
             f"{path}: not a version {PLAN_VERSION} migration plan; write it "
             "again with `migrate plan`"
         )
-    for key in ("notebook", "notebook_sha256", "name", "cells", "parameters"):
-        if key not in document:
-            raise MigrationError(
-                f"{path}: the plan has no {key!r}; write it again with `migrate plan`"
-            )
-    if not _IDENTIFIER.match(str(document["name"])):
+    _check(path, tree, PLAN_SCHEMA, "")
+    if project_package is not None and document.get("package") not in (None, project_package):
         raise MigrationError(
-            f"{path}: name {document['name']!r} must be a lowercase Python "
-            "identifier (letters, digits, _), for example 'churn'"
+            f"{path}:{_line(tree, 'package')}: package {document['package']!r} is not this "
+            f"project's package {project_package!r}; apply recomputes it, so set it back (or "
+            "pass --package)"
         )
     for entry in document["cells"]:
         role, step = entry.get("role"), entry.get("step")
-        if role not in EDITABLE_ROLES:
-            raise MigrationError(
-                f"{path}: cell {entry.get('cell')} has role {role!r}; use one of "
-                f"{', '.join(EDITABLE_ROLES)}"
-            )
-        if step is not None and not _IDENTIFIER.match(str(step)):
-            raise MigrationError(
-                f"{path}: cell {entry.get('cell')} has step {step!r}; a step name must be a "
-                "lowercase Python identifier, for example 'features'"
-            )
         if role in ("train", "preprocess", "evaluate", "register") and step is None:
             entry["step"] = role
     return document
+
+
+def _identifier(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and _IDENTIFIER.fullmatch(value) is not None
+        and len(value) <= 64
+        and not keyword.iskeyword(value)
+    )
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (bool, int, float)) or (isinstance(value, str) and "\x00" not in value)
+
+
+# key -> (required, check, what it must be). Sections not listed are recomputed by apply.
+_Rule = tuple[bool, Callable[[Any], bool], str]
+_CELL: dict[str, _Rule] = {
+    "cell": (
+        True,
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "a cell number",
+    ),
+    "role": (True, lambda v: v in EDITABLE_ROLES, "one of " + ", ".join(EDITABLE_ROLES)),
+    "step": (
+        False,
+        lambda v: v is None or _identifier(v),
+        "a lowercase Python identifier such as 'features' (letters, digits, _)",
+    ),
+}
+_PARAMETER: dict[str, _Rule] = {
+    "name": (
+        True,
+        lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) is not None,
+        "a Python identifier",
+    ),
+    "value": (False, _scalar, "a number, a string or true/false"),
+}
+PLAN_SCHEMA: dict[str, Any] = {
+    "version": (True, lambda v: v == PLAN_VERSION, f"{PLAN_VERSION}"),
+    "notebook": (
+        True,
+        lambda v: isinstance(v, str) and v and v.strip() == v and not set(v) & set("\n\r\x00\"'\\"),
+        "the notebook's path (no quotes, backslashes or line breaks)",
+    ),
+    "notebook_sha256": (
+        True,
+        lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None,
+        "the notebook's SHA-256 (64 hex digits)",
+    ),
+    "name": (
+        True,
+        _identifier,
+        "a lowercase Python identifier (letters, digits, _), for example 'churn'",
+    ),
+    "package": (False, lambda v: v is None or _identifier(v), "the project's package name"),
+    "cells": (True, ("list", _CELL), "a list of cells"),
+    "parameters": (True, ("list", _PARAMETER), "a list of parameters"),
+}
+
+
+def _line(tree: Any, key: str) -> int:
+    for key_node, value_node in getattr(tree, "value", []):
+        if getattr(key_node, "value", None) == key:
+            return int(value_node.start_mark.line) + 1
+    return 1
+
+
+def _check(path: Path, node: Any, schema: dict[str, Any], where: str) -> None:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        line = node.start_mark.line + 1 if node is not None else 1
+        raise MigrationError(
+            f"{path}:{line}: {where or 'the plan'} must be a mapping; write the plan again "
+            "with `migrate plan`"
+        )
+    found = {}
+    for key_node, value_node in node.value:
+        found[str(key_node.value)] = value_node
+    subject = where or "the plan"
+    if "cell" in found and "role" in schema:
+        subject = f"cell {found['cell'].value}"
+    elif "name" in found and "value" in schema:
+        subject = f"parameter {found['name'].value!r}"
+    for key, (required, rule, what) in schema.items():
+        label = f"{where}.{key}" if where else key
+        if key not in found:
+            if required:
+                raise MigrationError(
+                    f"{path}:{node.start_mark.line + 1}: {subject} has no {key!r}; "
+                    "write the plan again with `migrate plan`"
+                )
+            continue
+        value_node = found[key]
+        line = value_node.start_mark.line + 1
+        if isinstance(rule, tuple):  # ("list", item schema)
+            if not isinstance(value_node, yaml.SequenceNode):
+                raise MigrationError(f"{path}:{line}: {label} must be {what}")
+            for number, item in enumerate(value_node.value):
+                _check(path, item, rule[1], f"{key}[{number}]")
+            continue
+        value = yaml.safe_load(yaml.serialize(value_node))
+        if not rule(value):
+            raise MigrationError(f"{path}:{line}: {subject} has {key} {value!r}; use {what}")
 
 
 def assignments(document: dict[str, Any]) -> dict[int, tuple[str, str | None]]:

@@ -22,15 +22,25 @@ def ruff_command() -> list[str] | None:
     return [found] if found else None
 
 
-def polish(content: str, relative: str, root: Path) -> str:
-    """``content`` sorted (imports), cleaned of unused imports and formatted by ruff."""
+def polish(content: str, relative: str, root: Path, package: str | None = None) -> str:
+    """``content`` sorted (imports), cleaned of unused imports and formatted by ruff.
+
+    ``package`` is named first-party explicitly: code read from stdin is classified
+    differently from the same file on disk, and the project's CI checks the file.
+    """
     command = ruff_command()
     if command is None or not relative.endswith(".py"):
         return content
+    first_party = (
+        ["--config", f"lint.isort.known-first-party=[{package!r}]"]
+        if package and package.isidentifier()
+        else []
+    )
     steps = (
         [
             *command,
             "check",
+            *first_party,
             "--fix",
             "--select",
             "I,F401",

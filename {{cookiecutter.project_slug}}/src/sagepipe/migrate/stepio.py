@@ -85,6 +85,11 @@ def save_value(folder: Path, name: str, value: Any) -> Path:
         path = folder / f"{name}.npy"
         np.save(path, value, allow_pickle=False)
         return path
+    state = _random_state(value)
+    if state is not None:
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(state) + "\n")
+        return path
     try:
         plain = _plain(value)
     except TypeError:
@@ -142,6 +147,8 @@ def load_value(folder: Path, name: str) -> Any:
         return np.load(path, allow_pickle=False)
     if suffix == ".json":
         document = json.loads(path.read_text())
+        if document.get("kind") in ("RandomState", "Generator", "Random"):
+            return _restore_random_state(document)
         value = document["value"]
         return tuple(value) if document.get("kind") == "tuple" else value
     import joblib
@@ -149,19 +156,210 @@ def load_value(folder: Path, name: str) -> Any:
     return joblib.load(path)
 
 
-def write_metrics(folder: Path, metrics: dict[str, Any]) -> Path:
-    """Write the step's metrics to ``folder/evaluation.json`` (numbers as JSON numbers)."""
+_RECORDED: dict[str, Any] = {}
+_SHOWN: set[str] = set()  # keys recorded because they were printed
+OTHER_OUTPUTS = "notebook_outputs"
+
+
+def record_metric(key: str, value: Any, shown: bool = False) -> Any:
+    """Remember a metric the notebook code computed (``acc``, ``acc_2``, ... in a loop);
+    return ``value`` unchanged, so the wrapped expression still prints or is assigned.
+
+    ``shown``: a printed variable, kept only when it is a number not recorded already.
+    """
+    if shown:
+        if not _is_number(value):
+            return value
+        _SHOWN.add(key)
+        number_value = _plain(value)
+        for name, recorded in _RECORDED.items():
+            if (name == key or name.startswith(key + "_")) and recorded == number_value:
+                return value
+    name, number = key, 2
+    while name in _RECORDED:
+        name, number = f"{key}_{number}", number + 1
+    try:
+        _RECORDED[name] = _plain(value)
+    except TypeError:
+        _RECORDED[name] = str(value)
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return (
+        type(value).__module__ == "numpy"
+        and getattr(value, "shape", None) == ()
+        and (getattr(getattr(value, "dtype", None), "kind", "") in "iuf")
+    )
+
+
+def reset_metrics() -> None:
+    """Forget recorded metrics (a step starts with none)."""
+    _RECORDED.clear()
+    _SHOWN.clear()
+
+
+def _key(text: str) -> str:
+    key = "".join(c if c.isalnum() else "_" for c in text)
+    while "__" in key:
+        key = key.replace("__", "_")
+    return key.strip("_") or "value"
+
+
+def _leaves(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _leaves(item, f"{prefix}_{_key(str(key))}", out)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _leaves(item, f"{prefix}_{index}", out)
+    else:
+        name, number = prefix, 2
+        while name in out:
+            name, number = f"{prefix}_{number}", number + 1
+        out[name] = value
+
+
+def collect_metrics(containers: dict[str, Any]) -> dict[str, Any]:
+    """Flat ``{key: number or text}``: the containers (dicts, lists of metrics) and every
+    value recorded since the step started, in that order; nested keys joined with ``_``."""
+    flat: dict[str, Any] = {}
+    for name, value in containers.items():
+        try:
+            plain = _plain(value)
+        except TypeError:
+            plain = str(value)
+        _leaves(plain, _key(name), flat)
+    for name, value in list(_RECORDED.items()):
+        if name in _SHOWN and _key(name) in flat and flat[_key(name)] == value:
+            continue  # print(acc) of a variable recorded whole below
+        _leaves(value, name, flat)
+    _RECORDED.clear()
+    _SHOWN.clear()
+    return flat
+
+
+def export_model(folder: Path, model: Any) -> Path:
+    """Write ``model.joblib``: the file the default inference handler serves (the
+    scikit-learn container's convention), so the registered model can be deployed."""
+    import joblib
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.joblib"
+    joblib.dump(model, path)
+    return path
+
+
+def write_metrics(
+    folder: Path, containers: dict[str, Any], block: str = "multiclass_classification_metrics"
+) -> Path:
+    """Write ``folder/evaluation.json`` in SageMaker's ModelMetrics layout.
+
+    Numbers go to ``{block: {key: {"value": n}}}`` (a Condition reads
+    ``block.key.value`` with JsonGet); text such as a classification report goes to
+    ``notebook_outputs`` so it is kept without breaking the layout.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / EVALUATION_FILE
-    document: dict[str, Any] = {}
-    for name, value in metrics.items():
-        try:
-            document[name] = _plain(value)
-        except TypeError:
-            document[name] = str(value)
-    path.write_text(json.dumps({"metrics": document}, indent=2, sort_keys=True) + "\n")
+    numbers: dict[str, Any] = {}
+    other: dict[str, Any] = {}
+    for name, value in collect_metrics(containers).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers[name] = {"value": value}
+        else:
+            other[name] = value
+    document: dict[str, Any] = {block: numbers}
+    if other:
+        document[OTHER_OUTPUTS] = other
+    path.write_text(json.dumps(document, indent=2) + "\n")
     return path
+
+
+def read_metrics(folder: Path) -> dict[str, Any]:
+    """The flat ``{key: value}`` of a folder's ``evaluation.json`` (also inside a
+    model.tar.gz); empty when there is none."""
+    path = _unpacked(Path(folder)) / EVALUATION_FILE
+    if not path.is_file():
+        return {}
+    document = json.loads(path.read_text())
+    flat: dict[str, Any] = {}
+    for block, entries in document.items():
+        for name, entry in (entries or {}).items():
+            is_entry = block != OTHER_OUTPUTS and isinstance(entry, dict) and "value" in entry
+            flat[name] = entry["value"] if is_entry else entry
+    return flat
+
+
+def write_report(
+    folder: Path, sources: dict[str, Path], block: str = "multiclass_classification_metrics"
+) -> Path:
+    """Merge the metrics of several steps into one ``evaluation.json``; a key two steps
+    share is prefixed with the step's name."""
+    found = {step: read_metrics(path) for step, path in sources.items()}
+    counts: dict[str, int] = {}
+    for metrics in found.values():
+        for name in metrics:
+            counts[name] = counts.get(name, 0) + 1
+    merged: dict[str, Any] = {}
+    for step, metrics in found.items():
+        for name, value in metrics.items():
+            merged[name if counts[name] == 1 else f"{step}_{name}"] = value
+    reset_metrics()
+    return write_metrics(folder, {}, block) if not merged else _write_flat(folder, merged, block)
+
+
+def _write_flat(folder: Path, flat: dict[str, Any], block: str) -> Path:
+    reset_metrics()
+    for name, value in flat.items():
+        _RECORDED[name] = value
+    return write_metrics(folder, {}, block)
+
+
+def _random_state(value: Any) -> dict[str, Any] | None:
+    """A random generator as the exact state it has now, so the next step draws the
+    numbers the notebook drew next (``np.random.RandomState``, ``Generator``, ``random.Random``)."""
+    import random
+
+    kind = type(value).__name__
+    module = type(value).__module__
+    if module.startswith("numpy.random") and kind == "RandomState":
+        name, keys, position, has_gauss, gauss = value.get_state()
+        return {
+            "kind": kind,
+            "state": [name, keys.tolist(), int(position), int(has_gauss), float(gauss)],
+        }
+    if module.startswith("numpy.random") and kind == "Generator":
+        return {"kind": kind, "state": _plain(value.bit_generator.state)}
+    if isinstance(value, random.Random):
+        version, internal, gauss = value.getstate()
+        return {"kind": "Random", "state": [version, list(internal), gauss]}
+    return None
+
+
+def _restore_random_state(document: dict[str, Any]) -> Any:
+    kind, state = document["kind"], document["state"]
+    if kind == "Random":
+        import random
+
+        generator = random.Random()
+        generator.setstate((state[0], tuple(state[1]), state[2]))
+        return generator
+    import numpy as np
+
+    if kind == "RandomState":
+        restored = np.random.RandomState()
+        name, keys, position, has_gauss, gauss = state
+        restored.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, gauss))
+        return restored
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
 
 
 def describe_value(value: Any) -> dict[str, Any]:

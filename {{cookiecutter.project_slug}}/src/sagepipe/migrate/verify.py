@@ -25,43 +25,123 @@ from .apply import load_migration
 from .build import Migration
 from .generate import Layout, camel, input_folder, output_folder
 from .project import Project
-from .stepio import EVALUATION_FILE, describe_value, load_value
+from .stepio import describe_value, load_value, read_metrics
 
 _PIP_LINE = re.compile(
     r"^(\s*)([!%]\s*(?:python\s+-m\s+)?(?:pip3?|conda|mamba)\s+install\b.*)$", re.M
 )
+_PRELUDE = """\
+__migrate_io = {"__name__": "__migrate_io"}
+exec(compile(__SOURCE__, "sagepipe.migrate.stepio", "exec"), __migrate_io)
+record_metric = __migrate_io["record_metric"]
+"""
 _PROBE = """\
 def __migrate_probe(__path, __record):
     import json as __json
-    def __shape(__value):
-        __s = getattr(__value, "shape", None)
-        if __s is not None and not callable(__s):
-            return {"type": type(__value).__name__, "shape": [int(n) for n in __s]}
-        if isinstance(__value, (list, tuple, dict, set)):
-            return {"type": type(__value).__name__, "shape": [len(__value)]}
-        return {"type": type(__value).__name__, "shape": None}
-    def __plain(__value):
-        if isinstance(__value, dict):
-            return {str(k): __plain(v) for k, v in __value.items()}
-        if isinstance(__value, (list, tuple)):
-            return [__plain(v) for v in __value]
-        if hasattr(__value, "tolist"):
-            return __plain(__value.tolist())
-        if isinstance(__value, (bool, int, float, str)) or __value is None:
-            return __value
-        return str(__value)
+    __describe = __migrate_io["describe_value"]
     __out = {"step": __record["step"], "values": {}, "metrics": {}}
     for __name in __record["values"]:
         if __name in globals():
-            __out["values"][__name] = __shape(globals()[__name])
-    for __name in __record["metrics"]:
-        if __name in globals():
-            __out["metrics"][__name] = __plain(globals()[__name])
+            __out["values"][__name] = __describe(globals()[__name])
+    __containers = {n: globals()[n] for n in __record["metrics"] if n in globals()}
+    __out["metrics"] = __migrate_io["collect_metrics"](__containers)
     with open(__path, "a") as __handle:
-        __handle.write(__json.dumps(__out) + "\\n")
+        __handle.write(__json.dumps(__out, default=str) + "\\n")
 __migrate_probe(__PATH__, __RECORD__)
 del __migrate_probe
 """
+
+
+def notebook_sources(migration: Migration, record_file: Path) -> list[str]:
+    """The notebook's code cells as verify runs them, top to bottom.
+
+    Step cells record their metrics with the same rewrite the migrated steps use (so both
+    sides name each metric alike), and after each step's last cell a probe writes the
+    values it hands on and its metrics to ``record_file``.
+    """
+    import ast
+
+    from .magics import strip_magics
+    from .metrics import instrument
+
+    stepio = (Path(__file__).resolve().parent / "stepio.py").read_text(encoding="utf-8")
+    sources = [_PRELUDE.replace("__SOURCE__", repr(stepio))]
+    step_of = {index: s for s in migration.steps for index in s.cells}
+    first_cells = {s.cells[0] for s in migration.steps if s.cells}
+    last_cells = {s.cells[-1]: s for s in migration.steps if s.cells}
+    helpers = migration.metric_helpers
+    for cell in migration.notebook.code_cells:
+        clean = strip_magics(cell.source).source
+        try:
+            statements = ast.parse(clean).body
+        except SyntaxError:
+            sources.append(clean)
+            continue
+        step = step_of.get(cell.index)
+        rewritten = []
+        for statement in statements:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                statement = instrument(statement, helpers, in_helper=True)[0]
+            elif step is not None:
+                statement = instrument(statement, helpers)[0]
+            rewritten.append(ast.unparse(statement))
+        prefix = ['__migrate_io["reset_metrics"]()'] if cell.index in first_cells else []
+        sources.append("\n".join(prefix + rewritten))
+        if cell.index in last_cells:
+            done = last_cells[cell.index]
+            record = {"step": done.name, "values": done.outputs, "metrics": done.metrics}
+            sources.append(
+                _PROBE.replace("__PATH__", repr(str(record_file))).replace(
+                    "__RECORD__", repr(record)
+                )
+            )
+    return sources
+
+
+def _read_records(record_file: Path) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    if record_file.is_file():
+        for line in record_file.read_text().splitlines():
+            entry = json.loads(line)
+            results[entry["step"]] = entry
+    return results
+
+
+def run_notebook_in_process(migration: Migration) -> dict[str, dict[str, Any]]:
+    """Run the notebook's code in this process (no kernel): fast, for small notebooks.
+
+    The cells run in one fresh namespace from the notebook's folder, as a kernel would;
+    magics and shell lines are left out (as the pipeline leaves them out).
+    """
+    import os
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    with tempfile.TemporaryDirectory(prefix="migrate-verify-") as scratch:
+        record_file = Path(scratch) / "probes.jsonl"
+        namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
+        previous = Path.cwd()
+        os.chdir(migration.notebook.path.parent)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                for number, source in enumerate(notebook_sources(migration, record_file)):
+                    try:
+                        exec(compile(source, f"<cell {number}>", "exec"), namespace)
+                    except Exception as exc:
+                        raise MigrationError(
+                            f"{migration.notebook.path}: the notebook fails when run top to "
+                            f"bottom ({type(exc).__name__}: {exc}); fix the notebook before "
+                            "verifying"
+                        ) from None
+        finally:
+            os.chdir(previous)
+            _close_figures()
+        return _read_records(record_file)
+
+
+def _close_figures() -> None:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
 
 
 @dataclass
@@ -83,11 +163,13 @@ class VerifyReport:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
     first_mismatch: str | None = None
+    shown: list[dict[str, Any]] = field(default_factory=list)  # numbers in saved outputs
+    problem: str | None = None  # why nothing could be compared
 
     @property
     def ok(self) -> bool:
-        """True when shapes and metrics agree."""
-        return not self.differences
+        """True when shapes and metrics agree and at least one metric was compared."""
+        return not self.differences and self.problem is None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -97,6 +179,8 @@ class VerifyReport:
             "first_mismatch": self.first_mismatch,
             "steps": self.steps,
             "metrics": self.metrics,
+            "shown": self.shown,
+            "problem": self.problem,
             "differences": [d.__dict__ for d in self.differences],
         }
 
@@ -117,24 +201,10 @@ def run_notebook(migration: Migration, timeout: int) -> dict[str, dict[str, Any]
             "display_name": "Python 3",
             "language": "python",
         }
-        last_cell = {s.cells[-1]: s for s in migration.steps}
-        for cell in migration.notebook.cells:
-            if cell.kind == "markdown":
-                notebook.cells.append(nbformat.v4.new_markdown_cell(cell.source))
-            elif cell.kind == "code":
-                # Installing packages is not what verify checks, and needs the network.
-                source = _PIP_LINE.sub(r"\1# (skipped by migrate verify) \2", cell.source)
-                notebook.cells.append(nbformat.v4.new_code_cell(source))
-                step = last_cell.get(cell.index)
-                if step is not None:
-                    record = {"step": step.name, "values": step.outputs, "metrics": step.metrics}
-                    notebook.cells.append(
-                        nbformat.v4.new_code_cell(
-                            _PROBE.replace("__PATH__", repr(str(record_file))).replace(
-                                "__RECORD__", repr(record)
-                            )
-                        )
-                    )
+        for source in notebook_sources(migration, record_file):
+            # Installing packages is not what verify checks, and needs the network.
+            source = _PIP_LINE.sub(r"\1# (skipped by migrate verify) \2", source)
+            notebook.cells.append(nbformat.v4.new_code_cell(source))
         client = NotebookClient(
             notebook,
             timeout=timeout,
@@ -156,12 +226,7 @@ def run_notebook(migration: Migration, timeout: int) -> dict[str, dict[str, Any]
             ) from None
         except DeadKernelError as exc:
             raise MigrationError(f"{migration.notebook.path}: the kernel died ({exc})") from None
-        results: dict[str, dict[str, Any]] = {}
-        if record_file.is_file():
-            for line in record_file.read_text().splitlines():
-                entry = json.loads(line)
-                results[entry["step"]] = entry
-        return results
+        return _read_records(record_file)
 
 
 def run_direct(
@@ -206,34 +271,18 @@ def run_executor(
     if src not in sys.path:
         sys.path.insert(0, src)
     importlib.invalidate_caches()
-    from sagepipe.compile import compile_pipeline
     from sagepipe.local import execute
-    from sagepipe.local.s3 import put_file, put_tree, uri_to_path
+    from sagepipe.local.s3 import uri_to_path
+
+    from .pipelines import compile_migrated, stage_data
 
     _forget(layout.package)
-    pipeline_module = importlib.import_module(f"{layout.package}.pipelines.{layout.name}")
-    settings_module = importlib.import_module(f"{layout.package}.settings")
-    settings = settings_module.load()
-    pipeline = pipeline_module.build_pipeline(settings)
-    compiled = compile_pipeline(
-        pipeline,
-        bucket=settings.bucket,
-        prefix=settings.prefix,
-        role=settings.role_arn,
-        region=settings.region,
-        image_uri=settings.image_uri,
-    )
+    settings = importlib.import_module(f"{layout.package}.settings").load()
+    pipeline, compiled = compile_migrated(project.root, layout.package, layout.name, settings)
     s3_root = work / "workspace" / "s3"
     compiled.write_artifacts(s3_root)
-    parameters = {p.name: p for p in pipeline.parameters}
-    for data in migration.data_inputs:
-        uri = parameters[camel(layout.name + "_" + data.name)].default
-        folder = project.resolve(layout.data_dirs[data.name])
-        if data.whole_folder:
-            put_tree(s3_root, uri, folder)
-            continue
-        for file in data.files:
-            put_file(s3_root, f"{uri}/{file}", folder / file)
+    module = importlib.import_module(f"{layout.package}.pipelines.{layout.name}")
+    stage_data(work / "workspace", project.root, module, pipeline)
     execution = execute(
         compiled.definition,
         workspace=work / "workspace",
@@ -278,9 +327,19 @@ def _taken(migration: Migration, step: Any) -> set[str]:
 
 
 def verify(
-    project: Project, plan: Path, *, timeout: int = 600, runner: str = "local"
+    project: Project,
+    plan: Path,
+    *,
+    timeout: int = 600,
+    runner: str = "local",
+    notebook_runner: str = "kernel",
 ) -> VerifyReport:
-    """Run both sides and compare; the report says where a mismatch starts."""
+    """Run both sides and compare; the report says where a mismatch starts.
+
+    Every metric is compared: those the notebook's code computes (recorded on both sides
+    under the same key) and the numbers its saved outputs show in the cells of its steps.
+    A metric missing from the pipeline, or no metric at all, fails the report.
+    """
     migration, layout = load_migration(project, plan)
     for step in migration.steps:
         module = project.root / layout.steps_dir / f"{step.name}.py"
@@ -289,7 +348,10 @@ def verify(
                 f"{project.relative(module)} does not exist; run "
                 f"`migrate apply {project.relative(plan)}` first"
             )
-    expected = run_notebook(migration, timeout)
+    if notebook_runner == "in-process":
+        expected = run_notebook_in_process(migration)
+    else:
+        expected = run_notebook(migration, timeout)
     report = VerifyReport(runner=runner)
     with tempfile.TemporaryDirectory(prefix="migrate-pipeline-") as scratch:
         work = Path(scratch)
@@ -297,10 +359,11 @@ def verify(
             folders = run_direct(migration, layout, project, work)
         else:
             folders = run_executor(migration, layout, project, work)
-        notebook_metrics: dict[str, Any] = {}
-        pipeline_metrics: dict[str, Any] = {}
+        pipeline_values: list[float] = []
         for step in migration.steps:
-            seen = expected.get(step.name, {"values": {}, "metrics": {}})
+            if step.report:
+                continue
+            seen: dict[str, Any] = expected.get(step.name, {"values": {}, "metrics": {}})
             row: dict[str, Any] = {"step": step.name, "values": {}}
             for name in step.outputs:
                 got = describe_value(load_value(folders[step.name], name))
@@ -308,26 +371,57 @@ def verify(
                 row["values"][name] = {"notebook": want, "pipeline": got}
                 if want is None or want["shape"] != got["shape"]:
                     report.differences.append(Difference(step.name, name, want, got))
-            if step.metrics:
-                evaluation = folders[step.name] / EVALUATION_FILE
-                written = (
-                    json.loads(evaluation.read_text())["metrics"] if evaluation.is_file() else {}
-                )
-                for name in step.metrics:
-                    for key, value in _flatten(seen["metrics"].get(name), name).items():
-                        notebook_metrics[key] = (step.name, value)
-                    for key, value in _flatten(written.get(name), name).items():
-                        pipeline_metrics[key] = (step.name, value)
             report.steps.append(row)
-        for key in sorted(set(notebook_metrics) | set(pipeline_metrics)):
-            step_name, want = notebook_metrics.get(key, (None, None))
-            other_step, got = pipeline_metrics.get(key, (None, None))
-            same = _close(want, got)
-            report.metrics[key] = {"notebook": want, "pipeline": got, "same": same}
-            if not same:
+            if not step.records_metrics:
+                continue
+            written = read_metrics(folders[step.name])
+            pipeline_values.extend(_numbers(written.values()))
+            wanted: dict[str, Any] = seen.get("metrics") or {}
+            for key in [*wanted, *(k for k in written if k not in wanted)]:
+                notebook_value, pipeline_value = wanted.get(key), written.get(key)
+                same = key in wanted and key in written and _close(notebook_value, pipeline_value)
+                report.metrics[key] = {
+                    "step": step.name,
+                    "notebook": notebook_value,
+                    "pipeline": pipeline_value,
+                    "same": same,
+                }
+                if not same:
+                    report.differences.append(
+                        Difference(
+                            step.name,
+                            key,
+                            notebook_value if key in wanted else "(absent)",
+                            pipeline_value if key in written else "(absent)",
+                        )
+                    )
+        for step in migration.steps:  # the gathered report holds every metric too
+            if step.report:
+                gathered = read_metrics(folders[step.name])
+                for key, entry in report.metrics.items():
+                    if entry["pipeline"] is not None and not any(
+                        k in (key, f"{entry['step']}_{key}") for k in gathered
+                    ):
+                        report.differences.append(
+                            Difference(step.name, key, entry["pipeline"], "(absent)")
+                        )
+        report.shown = _shown_numbers(migration, pipeline_values)
+        for entry in report.shown:
+            if entry["matched"] is None:
                 report.differences.append(
-                    Difference(step_name or other_step or "?", key, want, got)
+                    Difference(
+                        entry["step"],
+                        f"{entry['number']} shown by cell {entry['cell']}",
+                        entry["number"],
+                        "(absent)",
+                    )
                 )
+    if not report.metrics and not report.shown:
+        report.problem = (
+            "no metric found: the notebook's code computes none that migrate recognises and "
+            "its saved outputs show none, so nothing was compared; assign the metric to a "
+            "variable (acc = accuracy_score(...)) or print it, then plan and apply again"
+        )
     order = [s.name for s in migration.steps]
     if report.differences:
         report.first_mismatch = min(
@@ -337,18 +431,60 @@ def verify(
     return report
 
 
-def _flatten(value: Any, prefix: str) -> dict[str, Any]:
-    if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}.{key}"))
-        return flat
-    if isinstance(value, list):
-        flat = {}
-        for index, item in enumerate(value):
-            flat.update(_flatten(item, f"{prefix}[{index}]"))
-        return flat
-    return {prefix: value}
+_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?:[eE][-+]?\d+)?")
+
+
+def _numbers(values: Any) -> list[float]:
+    found: list[float] = []
+    for value in values:
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            found.append(float(value))
+        elif isinstance(value, str):
+            found.extend(float(n) for n in _NUMBER.findall(value))
+    return found
+
+
+def _shown_numbers(migration: Migration, values: list[float]) -> list[dict[str, Any]]:
+    """Decimal numbers the saved outputs of metric cells show, each matched (to the shown
+    precision) with a metric the pipeline wrote, or None."""
+    cells = {c.index: c for c in migration.notebook.cells}
+    plans = {c.index: c for c in migration.cells}
+    shown: list[dict[str, Any]] = []
+    for step in migration.steps:
+        for index in step.cells:
+            plan = plans.get(index)
+            if plan is None or not (plan.metric_keys or plan.metric_containers):
+                continue
+            for text in cells[index].outputs:
+                for match in _NUMBER.finditer(text):
+                    number = match.group(0)
+                    mantissa = number.lower().split("e")[0]
+                    decimals = len(mantissa.split(".")[1])
+                    shown_value = float(number)
+                    tolerance = (
+                        0.5
+                        * 10.0 ** (-decimals)
+                        * (
+                            10.0 ** int(number.lower().split("e")[1])
+                            if "e" in number.lower()
+                            else 1
+                        )
+                    )
+                    hit = next(
+                        (v for v in values if abs(v - shown_value) <= tolerance * (1 + 1e-9)),
+                        None,
+                    )
+                    shown.append(
+                        {
+                            "step": step.name,
+                            "cell": index,
+                            "number": number,
+                            "matched": hit,
+                        }
+                    )
+    return shown
 
 
 def _close(want: Any, got: Any) -> bool:
