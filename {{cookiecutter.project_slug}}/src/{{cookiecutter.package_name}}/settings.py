@@ -49,6 +49,10 @@ class Settings:
     inference_instance_type: str
     model_package_group: str
     data_dir: str
+    # Where pipeline/registry/endpoint commands act by default: "local" or "sagemaker".
+    target: str = "local"
+    # Extra AWS tags, "key=value,key=value"; project and stage are always tagged.
+    tags: str = ""
 
     @property
     def input_data_url(self) -> str:

@@ -1,0 +1,99 @@
+"""``run --target sagemaker``: upload, upsert, start and (optionally) watch.
+
+The project gives a :class:`Prepared` run (the definition bytes exactly as ``compile``
+writes them, the code objects they point at, and where it all goes); this module does
+the AWS side and reports each call before making it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import pipelines, upload
+from .session import AwsSession, split_s3_uri
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where a project's pipeline lives on AWS (from the stage's settings)."""
+
+    region: str
+    bucket: str
+    prefix: str
+    role_arn: str
+    pipeline_name: str
+    input_data_url: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def session(self) -> AwsSession:
+        """A session for this target's region."""
+        return AwsSession(self.region)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A compiled pipeline ready to publish."""
+
+    definition: bytes
+    artifacts: Mapping[str, bytes]
+    target: AwsTarget
+    data: Path | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    """What ``publish_and_start`` did."""
+
+    pipeline_arn: str
+    created: bool
+    execution_arn: str
+    code: upload.UploadReport
+    data: upload.UploadReport | None
+
+
+def check_target(target: AwsTarget) -> None:
+    """Refuse settings that cannot work on AWS before any call is made."""
+    if ":000000000000:" in target.role_arn:
+        raise ValueError(
+            f"role {target.role_arn} is the local placeholder; create the SageMaker execution "
+            "role (infra/ CloudFormation) and set MLOPS_ROLE_ARN to its ARN"
+        )
+    split_s3_uri(target.input_data_url)
+
+
+def publish_and_start(
+    prepared: Prepared,
+    parameters: Mapping[str, Any],
+    *,
+    echo: Callable[[str], None],
+    session: AwsSession | None = None,
+) -> Started:
+    """Check the bucket, upload code (and data), upsert the pipeline, start it."""
+    target = prepared.target
+    check_target(target)
+    aws = session or target.session()
+    upload.check_bucket(aws.s3, target.bucket)
+    code = upload.upload_code(aws.s3, prepared.artifacts, echo=echo)
+    echo(code.summary("code objects"))
+    data = None
+    if prepared.data is not None:
+        data = upload.upload_data(aws.s3, prepared.data, target.input_data_url, echo=echo)
+        echo(data.summary("data files") + f" (data sha256 {data.digest[:12]})")
+    digest = hashlib.sha256(prepared.definition).hexdigest()
+    key = "/".join(p for p in (target.prefix, "definitions", f"{digest}.json") if p)
+    arn, created = pipelines.upsert(
+        aws.sagemaker,
+        name=target.pipeline_name,
+        definition=prepared.definition,
+        role_arn=target.role_arn,
+        tags=target.tags,
+        s3=aws.s3,
+        definition_uri=f"s3://{target.bucket}/{key}",
+        echo=echo,
+    )
+    execution = pipelines.start(aws.sagemaker, target.pipeline_name, parameters, echo=echo)
+    return Started(arn, created, execution, code, data)

@@ -1,0 +1,71 @@
+"""The project's side of ``--target sagemaker``: where its pipeline lives on AWS.
+
+Everything comes from the stage's settings (``MLOPS_BUCKET``, ``MLOPS_ROLE_ARN``,
+``MLOPS_REGION``, ``MLOPS_TAGS``, ``MLOPS_TARGET``), read on call. Importing this module
+imports no AWS SDK: ``sagepipe.sagemaker`` loads boto3 only when a call is made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import settings as project_settings
+
+if TYPE_CHECKING:
+    from sagepipe.sagemaker.runner import AwsTarget, Prepared
+
+TARGETS = ("local", "sagemaker")
+
+
+def target_default() -> str:
+    """The stage's default target (``MLOPS_TARGET``; ``local`` unless set)."""
+    target = project_settings.load().target
+    if target not in TARGETS:
+        raise ValueError(f"MLOPS_TARGET={target!r} is not one of {', '.join(TARGETS)}")
+    return target
+
+
+def tags(settings: project_settings.Settings) -> dict[str, str]:
+    """``project`` and ``stage`` tags plus ``MLOPS_TAGS`` (``key=value,key=value``)."""
+    result = {"project": project_settings.PROJECT, "stage": settings.stage}
+    for item in filter(None, (part.strip() for part in settings.tags.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                f"MLOPS_TAGS entry {item!r} is not key=value; write e.g. 'team=ml,cost=churn'"
+            )
+        result[key.strip()] = value.strip()
+    return result
+
+
+def target(settings: project_settings.Settings | None = None) -> AwsTarget:
+    """Bucket, role, region, pipeline name and tags of the current stage."""
+    from sagepipe.sagemaker.runner import AwsTarget
+
+    settings = settings or project_settings.load()
+    return AwsTarget(
+        region=settings.region,
+        bucket=settings.bucket,
+        prefix=settings.prefix,
+        role_arn=settings.role_arn,
+        pipeline_name=settings.pipeline_name,
+        input_data_url=settings.input_data_url,
+        tags=tags(settings),
+    )
+
+
+def prepare(_workspace: Path, data: Path | None = None) -> Prepared:
+    """Compile exactly what ``compile`` writes, with its code objects, for upload."""
+    from sagepipe.sagemaker.runner import Prepared
+
+    from .pipeline import compile_definition
+
+    settings = project_settings.load()
+    compiled = compile_definition(settings)
+    return Prepared(
+        definition=compiled.to_json(),
+        artifacts=compiled.artifacts,
+        target=target(settings),
+        data=data,
+    )
