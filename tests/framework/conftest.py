@@ -11,6 +11,11 @@ _HERE = Path(__file__).resolve().parent
 for _folder in (_HERE.parents[1] / "{{cookiecutter.project_slug}}" / "src", _HERE):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
+# The moto-on-loopback helper ships with the generated project's tests; appended last so
+# none of that folder's module names shadow the framework tests' own.
+_PROJECT_TESTS = str(_HERE.parents[1] / "{{cookiecutter.project_slug}}" / "tests")
+if _PROJECT_TESTS not in sys.path:
+    sys.path.append(_PROJECT_TESTS)
 
 
 import pytest  # noqa: E402
@@ -19,7 +24,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def _aws_servers():
     """One moto server (and proxy) for the session; only AWS tests start it."""
-    from aws_server import AwsOnLoopback
+    from aws_loopback import AwsOnLoopback
 
     servers = AwsOnLoopback()
     yield servers

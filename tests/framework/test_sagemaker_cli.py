@@ -12,7 +12,7 @@ import boto3
 import click
 from click.testing import CliRunner
 
-from aws_server import REGION
+from aws_loopback import REGION
 from sagepipe.cli import make_run_command, make_runs_command, make_stop_command
 from test_sagemaker_pipeline import BUCKET, PIPELINE, _prepared
 

@@ -14,7 +14,7 @@ import json
 import boto3
 import pytest
 
-from aws_server import REGION, ROLE, Fault
+from aws_loopback import REGION, ROLE, Fault
 from compiled_example import BUCKET, PREFIX, compile_example
 from sagepipe.sagemaker import pipelines
 from sagepipe.sagemaker.errors import AwsError

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from aws_server import REGION, ROLE
+from aws_loopback import REGION, ROLE
 from sagepipe.cli import make_registry_group
 from sagepipe.registry import RegistryError
 from sagepipe.sagemaker.lineage import CODE_DIGEST, EXECUTION_ID, METRIC, PARAM

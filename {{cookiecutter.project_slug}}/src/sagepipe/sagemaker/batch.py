@@ -101,7 +101,6 @@ def wait(
             seen.append(status)
             echo(f"transform job {name}: {status}")
 
-    extra = {"sleep": sleep} if sleep is not None else {}
     try:
         info = poll(
             probe,
@@ -110,7 +109,7 @@ def wait(
             timeout=timeout,
             first_delay=5,
             on_tick=tick,
-            **extra,
+            sleep=sleep or time.sleep,
         )
     except WaitTimeout as err:
         raise AwsError(str(err)) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -253,7 +254,6 @@ def wait_in_service(
             last.append(status)
             echo(f"endpoint {name}: {status}")
 
-    extra = {"sleep": sleep} if sleep is not None else {}
     try:
         info = poll(
             lambda: describe_endpoint(sm, name) or {"EndpointStatus": "Missing"},
@@ -262,7 +262,7 @@ def wait_in_service(
             timeout=timeout,
             first_delay=5,
             on_tick=tick,
-            **extra,
+            sleep=sleep or time.sleep,
         )
     except WaitTimeout as err:
         raise AwsError(str(err)) from None

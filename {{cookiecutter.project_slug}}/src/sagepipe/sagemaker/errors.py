@@ -91,10 +91,9 @@ class calling:  # a context manager, named for how it reads: ``with calling("x")
     def __enter__(self) -> calling:
         return self
 
-    def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> bool:
+    def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
         if error is None or isinstance(error, AwsError):
-            return False
+            return
         module = type(error).__module__ or ""
         if module.startswith(("botocore", "boto3", "s3transfer")):
             raise AwsError(describe_failure(self.action, error)) from None
-        return False

@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-
 _SESSIONS: dict[str, Any] = {}
 
 

@@ -105,3 +105,57 @@ def upload_data(
             )
             uploaded += 1
     return UploadReport(uploaded, skipped, overall.hexdigest())
+
+
+def upload_files(
+    s3: Any, files: list[Path], prefix_uri: str, echo: Callable[[str], None] | None = None
+) -> str:
+    """Upload ``files`` under ``<prefix_uri>/<sha256 of them all>/``; return that prefix.
+
+    The same input always lands under the same prefix, so it is never uploaded twice.
+    """
+    if not files:
+        raise ValueError(f"nothing to upload to {prefix_uri}: the source has no files")
+    overall = hashlib.sha256()
+    digests = []
+    for file in files:
+        digest = _sha256(file)
+        digests.append(digest)
+        overall.update(f"{file.name}\0{digest}\n".encode())
+    target = f"{prefix_uri.rstrip('/')}/{overall.hexdigest()[:16]}"
+    bucket, key_prefix = split_s3_uri(target)
+    for file in files:
+        key = f"{key_prefix}/{file.name}"
+        with calling(f"uploading {file} to s3://{bucket}/{key}"):
+            if _exists(s3, bucket, key) is not None:
+                continue
+            if echo is not None:
+                echo(f"uploading {file} to s3://{bucket}/{key} ...")
+            s3.upload_file(str(file), bucket, key)
+    return target
+
+
+def download_prefix(
+    s3: Any, prefix_uri: str, folder: Path, echo: Callable[[str], None] | None = None
+) -> list[str]:
+    """Download every object under ``prefix_uri`` into ``folder``; return the local paths.
+
+    Object keys are checked to stay inside ``folder`` (no ``..`` escapes).
+    """
+    bucket, key_prefix = split_s3_uri(prefix_uri.rstrip("/"))
+    folder = Path(folder)
+    written: list[str] = []
+    with calling(f"listing {prefix_uri}"):
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix + "/")
+        keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+    root = folder.resolve()
+    for key in keys:
+        relative = key[len(key_prefix) + 1 :]
+        destination = (folder / relative).resolve()
+        if root not in destination.parents:
+            raise ValueError(f"object s3://{bucket}/{key} would be written outside {folder}")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with calling(f"downloading s3://{bucket}/{key}", echo):
+            s3.download_file(bucket, key, str(destination))
+        written.append(str(destination))
+    return written
