@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import images, packaging
+from . import compile_lineage, images, packaging
 from .errors import GraphError
 from .expressions import ExecutionVariables, Join, render
 from .graph import Pipeline
@@ -153,6 +153,11 @@ def compile_pipeline(
         "Parameters": [p.declaration() for p in pipeline.parameters],
         "Steps": [compiler.step(step) for step in pipeline.steps],
     }
+    # After every step is compiled, so the code digest covers all of them.
+    compile_lineage.attach(
+        definition["Steps"],
+        compile_lineage.metadata([p.name for p in pipeline.parameters], compiler.digests),
+    )
     return Compiled(definition, dict(sorted(compiler.artifacts.items())), compiler.digests)
 
 

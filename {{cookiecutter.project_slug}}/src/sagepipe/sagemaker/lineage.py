@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-PREFIX = "sagepipe:"
-EXECUTION_ID = PREFIX + "ExecutionId"
-PIPELINE_NAME = PREFIX + "PipelineName"
-DATA_DIGEST = PREFIX + "DataDigest"
-CODE_DIGEST = PREFIX + "CodeDigest"
-GIT_COMMIT = PREFIX + "GitCommit"
-PARAM = PREFIX + "param:"
-METRIC = PREFIX + "metric:"
+from ..compile_lineage import (
+    CODE_DIGEST,
+    DATA_DIGEST,
+    EXECUTION_ID,
+    GIT_COMMIT,
+    METRIC,
+    PARAM,
+    PIPELINE_NAME,
+)
 
 
 def lineage_from_metadata(metadata: Mapping[str, str]) -> Any:
