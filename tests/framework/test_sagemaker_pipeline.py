@@ -241,3 +241,12 @@ def test_step_names_cover_condition_branches():
     top = [s["Name"] for s in definition["Steps"]]
     assert names[: len(top)] == top or set(top) <= set(names)
     assert len(names) > len(top)  # the example has a condition with branch steps
+
+
+def test_code_objects_read_back_from_the_workspace_are_the_compiled_ones(tmp_path):
+    from sagepipe.sagemaker.runner import code_objects_in
+
+    compiled = _compiled()
+    compiled.write_artifacts(tmp_path)
+
+    assert code_objects_in(json.loads(compiled.to_json()), tmp_path) == compiled.artifacts

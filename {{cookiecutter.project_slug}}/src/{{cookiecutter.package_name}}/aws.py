@@ -55,17 +55,22 @@ def target(settings: project_settings.Settings | None = None) -> AwsTarget:
     )
 
 
-def prepare(_workspace: Path, data: Path | None = None) -> Prepared:
-    """Compile exactly what ``compile`` writes, with its code objects, for upload."""
-    from sagepipe.sagemaker.runner import Prepared
+def prepare(workspace: Path, data: Path | None = None) -> Prepared:
+    """Exactly what ``compile`` writes, with its code objects, ready for upload.
 
-    from .pipeline import compile_definition
+    The definition comes from the workspace's compile cache when no source or setting
+    changed (as for local runs), so a re-run does not import the step modules again.
+    """
+    from sagepipe.compile import Compiled
+    from sagepipe.sagemaker.runner import Prepared, code_objects_in
+
+    from .workspace import compile_cached
 
     settings = project_settings.load()
-    compiled = compile_definition(settings)
+    definition = compile_cached(Path(workspace), settings)
     return Prepared(
-        definition=compiled.to_json(),
-        artifacts=compiled.artifacts,
+        definition=Compiled(definition).to_json(),
+        artifacts=code_objects_in(definition, Path(workspace) / "s3"),
         target=target(settings),
         data=data,
     )

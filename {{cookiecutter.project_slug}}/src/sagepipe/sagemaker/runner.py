@@ -8,6 +8,7 @@ the AWS side and reports each call before making it.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,3 +98,38 @@ def publish_and_start(
     )
     execution = pipelines.start(aws.sagemaker, target.pipeline_name, parameters, echo=echo)
     return Started(arn, created, execution, code, data)
+
+
+# Also inside JSON-quoted hyperparameters ("\"s3://.../sourcedir.tar.gz\"").
+_CODE_PREFIX = re.compile(r"s3://[^/\"\s]+/(?:[^\"\s]+/)?code/[0-9a-f]{64}(?=/)")
+
+
+def code_objects_in(definition: Any, s3_root: Path) -> dict[str, bytes]:
+    """The code objects ``definition`` points at, read back from a local S3 folder.
+
+    What ``Compiled.write_artifacts(s3_root)`` wrote for it: so a run whose definition
+    came from the compile cache uploads exactly what compiling would have produced.
+    Code folders are content-addressed (``.../code/<sha256>/``), so nothing else is in them.
+    """
+    prefixes: set[str] = set()
+    stack = [definition]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            prefixes.update(_CODE_PREFIX.findall(value))
+    artifacts: dict[str, bytes] = {}
+    for prefix in sorted(prefixes):
+        folder = Path(s3_root) / prefix.removeprefix("s3://")
+        if not folder.is_dir():
+            raise ValueError(
+                f"code objects of {prefix}/ are missing from {folder}; run `compile` again"
+            )
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                relative = path.relative_to(folder).as_posix()
+                artifacts[f"{prefix}/{relative}"] = path.read_bytes()
+    return artifacts
