@@ -147,17 +147,17 @@ def compile_pipeline(
         transform_instance_types=tuple(transform_instance_types),
     )
     compiler = _Compiler(settings)
+    steps = [compiler.step(step) for step in pipeline.steps]
+    # After every step is compiled, so the code digest covers all of them.
+    compile_lineage.attach(
+        steps, compile_lineage.metadata([p.name for p in pipeline.parameters], compiler.digests)
+    )
     definition = {
         "Version": DEFINITION_VERSION,
         "Metadata": {},
         "Parameters": [p.declaration() for p in pipeline.parameters],
-        "Steps": [compiler.step(step) for step in pipeline.steps],
+        "Steps": steps,
     }
-    # After every step is compiled, so the code digest covers all of them.
-    compile_lineage.attach(
-        definition["Steps"],
-        compile_lineage.metadata([p.name for p in pipeline.parameters], compiler.digests),
-    )
     return Compiled(definition, dict(sorted(compiler.artifacts.items())), compiler.digests)
 
 
