@@ -1,7 +1,8 @@
 """Put the compiled code objects and the input data into the project bucket.
 
 Code objects are content-addressed (``.../code/<sha256>/...``): a key that exists already
-holds these bytes, so it is skipped without reading it back. Data files carry their
+holds these bytes, so it is skipped without reading it back (one listing per code folder
+tells which exist). Data files carry their
 sha256 in the object's metadata, so an unchanged file is not uploaded twice either.
 """
 
@@ -48,15 +49,36 @@ def check_bucket(s3: Any, bucket: str) -> None:
         s3.head_bucket(Bucket=bucket)
 
 
+def _existing_keys(s3: Any, bucket: str, prefix: str) -> set[str]:
+    keys: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.update(obj["Key"] for obj in page.get("Contents", []))
+    return keys
+
+
+def _folder_of(key: str) -> str:
+    # Content-addressed code lives in ".../code/<sha256>/...": one listing per folder
+    # answers for all its files (one request instead of one HEAD per object).
+    parts = key.split("/")
+    for index in range(len(parts) - 2):
+        if parts[index] == "code" and len(parts[index + 1]) == 64:
+            return "/".join(parts[: index + 2]) + "/"
+    return key
+
+
 def upload_code(
     s3: Any, artifacts: Mapping[str, bytes], echo: Callable[[str], None] | None = None
 ) -> UploadReport:
     """Upload each ``s3://b/k -> bytes`` unless the key exists already."""
     uploaded = skipped = 0
+    listed: dict[tuple[str, str], set[str]] = {}
     for uri, data in sorted(artifacts.items()):
         bucket, key = split_s3_uri(uri)
+        folder = _folder_of(key)
         with calling(f"uploading {uri}"):
-            if _exists(s3, bucket, key) is not None:
+            if (bucket, folder) not in listed:
+                listed[bucket, folder] = _existing_keys(s3, bucket, folder)
+            if key in listed[bucket, folder]:
                 skipped += 1
                 continue
             if echo is not None:
