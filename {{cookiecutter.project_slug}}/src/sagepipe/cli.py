@@ -299,7 +299,7 @@ def make_run_command(
         )(command)
         doc = "Run a pipeline definition JSON locally."
     else:
-        doc = "Run the pipeline locally (compiled from its source)."
+        doc = "Run the pipeline (compiled from its source) here, or on SageMaker with --target."
     return click.command(name=name, help=doc)(command)
 
 

@@ -230,7 +230,7 @@ def undeploy(stage: str, target: str | None, workspace: Path | None) -> None:
 @_workspace_option
 @_one_line_errors
 def endpoints_command(as_json: bool, target: str | None, workspace: Path | None) -> None:
-    """List local endpoints: stage, status, URL, version, PID."""
+    """List endpoints: stage, status, URL, version, PID (SageMaker's with --target)."""
     if _on_sagemaker(target):
         from . import sagemaker_target
 
