@@ -119,3 +119,41 @@ def test_the_local_path_never_imports_an_aws_sdk(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "no runs yet" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "AWS: []"
+
+
+def test_runs_show_on_sagemaker_asks_for_the_steps_and_fails_in_one_line(aws):
+    arn = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{PIPELINE}/execution/abc"
+
+    result = CliRunner().invoke(_cli(), ["runs", "show", arn, "--target", "sagemaker"])
+
+    # moto knows no such execution (and has no ListPipelineExecutionSteps at all).
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: describing execution {arn} failed: AWS said")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_runs_show_of_an_unknown_local_execution_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(_cli(), ["runs", "show", "nope", "--workspace", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: no execution 'nope' in the local history; see `runs`"
+
+
+def test_failures_name_the_likely_fix_for_each_kind_of_aws_error():
+    from botocore.exceptions import ClientError
+
+    from sagepipe.sagemaker.errors import describe_failure
+
+    def failure(code: str, message: str) -> str:
+        error = ClientError({"Error": {"Code": code, "Message": message}}, "CreateEndpoint")
+        return describe_failure("creating endpoint e (ml.m5.large x1)", error)
+
+    quota = failure("ResourceLimitExceeded", "account-level service limit 'ml.m5.large' is 0")
+    denied = failure("AccessDeniedException", "User is not authorized to perform CreateEndpoint")
+    region = failure("301", "Moved Permanently")
+
+    assert quota.startswith("creating endpoint e (ml.m5.large x1) failed: AWS said Resource")
+    assert "Service Quotas" in quota
+    assert "IAM permission" in denied
+    assert "MLOPS_REGION" in region
+    assert all("\n" not in m for m in (quota, denied, region))

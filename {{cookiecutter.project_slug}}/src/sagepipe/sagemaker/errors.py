@@ -18,6 +18,8 @@ _FIXES = {
     "NoSuchBucket": "create the bucket (infra/ CloudFormation) or set MLOPS_BUCKET",
     "404": "the object or bucket does not exist; create it or check the name",
     "NotFound": "the object or bucket does not exist; create it or check the name",
+    "301": "the bucket is in another region; set MLOPS_REGION to the bucket's region or use "
+    "a bucket in this one",
     "PermanentRedirect": "the bucket is in another region; set MLOPS_REGION to the bucket's "
     "region or use a bucket in this one",
     "AuthorizationHeaderMalformed": "the bucket is in another region; set MLOPS_REGION to the "
