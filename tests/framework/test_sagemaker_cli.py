@@ -157,3 +157,24 @@ def test_failures_name_the_likely_fix_for_each_kind_of_aws_error():
     assert "IAM permission" in denied
     assert "MLOPS_REGION" in region
     assert all("\n" not in m for m in (quota, denied, region))
+
+
+def test_the_progress_table_draws_sagemaker_steps_and_exit_codes_follow_the_status():
+    import io
+
+    from sagepipe.cli import Progress
+    from sagepipe.sagemaker.commands import exit_code
+    from sagepipe.sagemaker.pipelines import Event, RemoteExecution, RemoteStep
+
+    step = RemoteStep("Train", status="Failed", duration_seconds=12.5, failure_reason="OOM")
+    execution = RemoteExecution("arn:x", PIPELINE, "Failed", steps={"Train": step})
+    plain, live = io.StringIO(), io.StringIO()
+
+    Progress(plain, live=False)(Event(execution, step))
+    table = Progress(live, live=True)
+    table(Event(execution, None))
+    table.close()
+
+    assert plain.getvalue().split(" ", 1)[1] == "Train Failed 12.5s: OOM\n"
+    assert "Train  Failed" in live.getvalue() and "12.5s" in live.getvalue()
+    assert [exit_code(s) for s in ("Succeeded", "Failed", "Stopped")] == [0, 1, 130]
