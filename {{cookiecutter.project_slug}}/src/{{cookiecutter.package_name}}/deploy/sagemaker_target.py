@@ -333,7 +333,7 @@ def batch_transform(
         model_name=model,
         input_uri=staged,
         output_uri=f"{base}/output/{staged.rsplit('/', 1)[-1]}",
-        instance_type=stages.load("staging").instance_type,
+        instance_type=settings.inference_instance_type,
         tags=ctx.target.tags,
         **options,
     )
