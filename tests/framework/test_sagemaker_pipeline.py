@@ -108,6 +108,8 @@ def test_data_is_uploaded_with_its_digest_and_not_again_when_unchanged(aws, tmp_
     third = publish_and_start(_prepared(data=csv), {}, echo=lambda _m: None)
 
     assert (first.data.uploaded, second.data.skipped, third.data.uploaded) == (1, 1, 1)
+    sent = aws.proxy.calls("StartPipelineExecution")[0].json()["PipelineExecutionDescription"]
+    assert f"sagepipe:DataDigest={first.data.digest}" in sent  # the lineage's data digest
     assert first.data.digest == second.data.digest != third.data.digest
     body = boto3.client("s3", region_name=REGION).get_object(
         Bucket=BUCKET, Key=f"{PREFIX}/input/raw/churn.csv"

@@ -149,3 +149,38 @@ def test_unknown_versions_and_groups_are_one_line_usage_errors(aws):
     assert "'nope' does not exist on SageMaker" in missing_group.stderr
     for result in (missing_version, bad_version, missing_group):
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_describe_adds_the_data_digest_and_commit_the_execution_recorded(aws):
+    from sagepipe.sagemaker.lineage import PIPELINE_NAME, run_description
+
+    sm = boto3.client("sagemaker", region_name=REGION)
+    sm.create_pipeline(
+        PipelineName="churn-model-dev",
+        PipelineDefinition='{"Version": "2020-12-01", "Steps": []}',
+        RoleArn=ROLE,
+        ClientRequestToken="t" * 32,
+    )
+    execution = sm.start_pipeline_execution(
+        PipelineName="churn-model-dev",
+        PipelineExecutionDescription=run_description("ab" * 32, "c0ffee1" * 5 + "c0ff"),
+    )["PipelineExecutionArn"]
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    sm.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification={
+            "Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        CustomerMetadataProperties={
+            EXECUTION_ID: execution.rsplit("/", 1)[-1],
+            PIPELINE_NAME: "churn-model-dev",
+        },
+    )
+
+    lineage = SageMakerRegistry(sm).describe(GROUP, "latest").lineage
+
+    assert lineage.data_digest == "ab" * 32
+    assert lineage.git_commit == "c0ffee1" * 5 + "c0ff"
+    assert lineage.pipeline_name == "churn-model-dev"

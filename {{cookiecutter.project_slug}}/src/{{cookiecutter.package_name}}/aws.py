@@ -73,4 +73,5 @@ def prepare(workspace: Path, data: Path | None = None) -> Prepared:
         artifacts=code_objects_in(definition, Path(workspace) / "s3"),
         target=target(settings),
         data=data,
+        source_root=project_settings.project_root(),
     )

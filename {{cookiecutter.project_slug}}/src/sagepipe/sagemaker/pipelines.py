@@ -154,14 +154,17 @@ def start(
     name: str,
     parameters: Mapping[str, Any],
     echo: Callable[[str], None] | None = None,
+    description: str = "",
 ) -> str:
     """Start an execution with parameter overrides; return its ARN."""
     shown = " ".join(f"{k}={v}" for k, v in parameters.items())
+    extra = {"PipelineExecutionDescription": description} if description else {}
     with calling(f"starting pipeline {name}" + (f" with {shown}" if shown else ""), echo):
         response = sm.start_pipeline_execution(
             PipelineName=name,
             PipelineParameters=[{"Name": k, "Value": str(v)} for k, v in parameters.items()],
             ClientRequestToken=uuid.uuid4().hex,
+            **extra,
         )
     return str(response["PipelineExecutionArn"])
 

@@ -7,6 +7,7 @@ the CLI prints the same shapes and JSON whichever registry it reads.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from ..registry.model import (
     RegistryError,
 )
 from .errors import calling, error_code
-from .lineage import lineage_from_metadata
+from .lineage import DATA_DIGEST, GIT_COMMIT, lineage_from_metadata, parse_run_description
 
 
 def _iso(value: Any) -> str:
@@ -122,8 +123,36 @@ class SageMakerRegistry:
         )
 
     def describe(self, group: str, version: int | str = "latest") -> ModelPackage:
-        """One version: a number, ``"latest"`` or ``"latest-approved"``."""
-        return self._package(self._arn_of(group, version))
+        """One version (a number, ``"latest"`` or ``"latest-approved"``) with its full lineage.
+
+        The data digest and git commit are on the execution that registered it (its
+        description), so they cost one more call and are read here, not when listing.
+        """
+        package = self._package(self._arn_of(group, version))
+        lineage = package.lineage
+        if not (lineage.execution_id and lineage.pipeline_name):
+            return package
+        region, account = package.arn.split(":")[3:5]
+        execution = (
+            f"arn:aws:sagemaker:{region}:{account}:pipeline/{lineage.pipeline_name}"
+            f"/execution/{lineage.execution_id}"
+        )
+        try:
+            info = self.sm.describe_pipeline_execution(PipelineExecutionArn=execution)
+        except Exception as error:
+            if error_code(error) is None:  # not an answer from AWS: say what failed
+                with calling(f"reading execution {execution}"):
+                    raise
+            return package  # the execution was deleted: the rest of the lineage stands
+        facts = parse_run_description(str(info.get("PipelineExecutionDescription") or ""))
+        return replace(
+            package,
+            lineage=replace(
+                lineage,
+                data_digest=facts.get(DATA_DIGEST, lineage.data_digest),
+                git_commit=facts.get(GIT_COMMIT, lineage.git_commit),
+            ),
+        )
 
     def latest_approved(self, group: str) -> ModelPackage | None:
         """The highest Approved version, or None."""

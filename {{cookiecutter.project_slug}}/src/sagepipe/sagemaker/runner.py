@@ -43,6 +43,7 @@ class Prepared:
     artifacts: Mapping[str, bytes]
     target: AwsTarget
     data: Path | None = None
+    source_root: Path | None = None  # where `git rev-parse HEAD` names the code's commit
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,15 @@ def publish_and_start(
         definition_uri=f"s3://{target.bucket}/{key}",
         echo=echo,
     )
-    execution = pipelines.start(aws.sagemaker, target.pipeline_name, parameters, echo=echo)
+    from .lineage import git_commit, run_description
+
+    # The data and the commit are not inputs of the definition: the execution keeps them.
+    description = run_description(
+        data.digest if data is not None else None, git_commit(prepared.source_root or Path.cwd())
+    )
+    execution = pipelines.start(
+        aws.sagemaker, target.pipeline_name, parameters, echo=echo, description=description
+    )
     return Started(arn, created, execution, code, data)
 
 
