@@ -178,3 +178,21 @@ def test_the_progress_table_draws_sagemaker_steps_and_exit_codes_follow_the_stat
     assert plain.getvalue().split(" ", 1)[1] == "Train Failed 12.5s: OOM\n"
     assert "Train  Failed" in live.getvalue() and "12.5s" in live.getvalue()
     assert [exit_code(s) for s in ("Succeeded", "Failed", "Stopped")] == [0, 1, 130]
+
+
+def test_ctrl_c_while_waiting_detaches_and_leaves_the_execution_running(aws, capsys):
+    from sagepipe.sagemaker import commands
+
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+
+    def interrupted(_event):  # Ctrl-C arriving while the table is drawn
+        raise KeyboardInterrupt
+
+    code = commands.run(
+        _prepared(), {}, wait=True, as_json=False, progress=interrupted, poll_delay=0
+    )
+
+    assert code == 0
+    assert aws.proxy.calls("DescribePipelineExecution")
+    assert aws.proxy.calls("StopPipelineExecution") == []  # detached, not stopped
+    assert "detached; arn:aws:sagemaker:" in capsys.readouterr().err

@@ -240,20 +240,25 @@ def describe(
         steps={n: RemoteStep(name=n) for n in step_names},
     )
     if with_steps:
-        with calling(f"listing the steps of {execution_arn}"):
-            pages = sm.get_paginator("list_pipeline_execution_steps").paginate(
-                PipelineExecutionArn=execution_arn, SortOrder="Ascending"
-            )
-            for page in pages:
-                for summary in page.get("PipelineExecutionSteps", []):
-                    step = _step(summary)
-                    execution.steps[step.name] = step
-                    meta = (summary.get("Metadata") or {}).get("RegisterModel") or {}
-                    arn = str(meta.get("Arn") or "")
-                    if arn and arn.rsplit("/", 1)[-1].isdigit():
-                        group = arn.split(":model-package/", 1)[-1].rsplit("/", 1)[0]
-                        execution.registered.append((group, int(arn.rsplit("/", 1)[-1])))
+        add_steps(sm, execution)
     return execution
+
+
+def add_steps(sm: Any, execution: RemoteExecution) -> None:
+    """Fill ``execution.steps`` (and what it registered) from ListPipelineExecutionSteps."""
+    with calling(f"listing the steps of {execution.id}"):
+        pages = sm.get_paginator("list_pipeline_execution_steps").paginate(
+            PipelineExecutionArn=execution.id, SortOrder="Ascending"
+        )
+        for page in pages:
+            for summary in page.get("PipelineExecutionSteps", []):
+                step = _step(summary)
+                execution.steps[step.name] = step
+                meta = (summary.get("Metadata") or {}).get("RegisterModel") or {}
+                arn = str(meta.get("Arn") or "")
+                if arn and arn.rsplit("/", 1)[-1].isdigit():
+                    group = arn.split(":model-package/", 1)[-1].rsplit("/", 1)[0]
+                    execution.registered.append((group, int(arn.rsplit("/", 1)[-1])))
 
 
 def list_executions(sm: Any, name: str, limit: int = 20) -> list[RemoteExecution]:
@@ -303,15 +308,16 @@ def watch(
     deadline = time.monotonic() + timeout
     delay = first_delay
     while True:
-        execution = describe(sm, execution_arn, names)
+        execution = describe(sm, execution_arn, names, with_steps=False)
+        if execution.status != last_status:
+            last_status = execution.status
+            on_event(Event(execution, None))
+        add_steps(sm, execution)
         for step in execution.steps.values():
             key = (step.status, step.cache_hit, step.failure_reason)
             if seen.get(step.name) != key:
                 seen[step.name] = key
                 on_event(Event(execution, step))
-        if execution.status != last_status:
-            last_status = execution.status
-            on_event(Event(execution, None))
         if execution.status in FINAL:
             return execution
         if time.monotonic() + delay > deadline:
