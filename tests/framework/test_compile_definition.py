@@ -189,7 +189,8 @@ def test_condition_branches_and_fail_message(steps: dict[str, dict[str, Any]]) -
 def test_register_model_has_the_sdk_shape(steps: dict[str, dict[str, Any]]) -> None:
     ours = steps["RegisterModel"]["Arguments"]
     theirs = REFERENCE_STEPS["Register-RegisterModel"]["Arguments"]
-    assert set(ours) == set(theirs)
+    # CustomerMetadataProperties is ours on top: the lineage (the SDK leaves it out).
+    assert set(ours) == set(theirs) | {"CustomerMetadataProperties"}
     assert set(ours["InferenceSpecification"]) == set(theirs["InferenceSpecification"])
     container = ours["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
@@ -270,7 +271,12 @@ def test_register_model_metadata_and_drift_baselines() -> None:
         role=ROLE,
     ).definition
     arguments = definition["Steps"][0]["Arguments"]
-    assert arguments["CustomerMetadataProperties"] == {"team": "churn"}
+    # The user's keys, plus the lineage every RegisterModel carries (compile_lineage).
+    assert arguments["CustomerMetadataProperties"] == {
+        "team": "churn",
+        "sagepipe:ExecutionId": {"Get": "Execution.PipelineExecutionId"},
+        "sagepipe:PipelineName": {"Get": "Execution.PipelineName"},
+    }
     assert arguments["ModelApprovalStatus"] == "Approved"
     assert arguments["DriftCheckBaselines"] == {
         "ModelDataQuality": {

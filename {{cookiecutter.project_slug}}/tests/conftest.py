@@ -96,3 +96,28 @@ def warm_workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     code, execution, stderr = run_pipeline(workspace)
     assert code == 0, stderr
     return {"workspace": workspace, "execution": execution}
+
+
+@pytest.fixture(scope="session")
+def aws_servers() -> Any:
+    """moto's server and a recording proxy on loopback (tests/aws_loopback.py)."""
+    from aws_loopback import AwsOnLoopback
+
+    started = AwsOnLoopback()
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def aws(aws_servers: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A clean moto, boto3 pointed at it, and the stage settings an AWS account needs."""
+    aws_servers.reset()
+    for key, value in aws_servers.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("MLOPS_STAGE", raising=False)
+    monkeypatch.setenv("MLOPS_ROLE_ARN", "arn:aws:iam::123456789012:role/SageMakerExecutionRole")
+    monkeypatch.setenv("MLOPS_REGION", "us-east-1")
+    return aws_servers

@@ -24,6 +24,9 @@ from typing import Any
 
 import click
 
+# A plain exception class (no AWS SDK behind it): the SageMaker path raises it.
+from .sagemaker.errors import AwsError
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -44,6 +47,26 @@ def fail_usage(message: str) -> None:
     """Print a one-line error and exit 2."""
     click.echo(f"error: {message}", err=True)
     raise click.exceptions.Exit(EXIT_USAGE)
+
+
+TargetDefault = Callable[[], str]
+
+
+def _target_option(default: TargetDefault | None) -> Callable[[Callable[..., Any]], Any]:
+    # Resolved on call: the stage's settings say where its pipeline runs.
+    return click.option(
+        "--target",
+        type=click.Choice(["local", "sagemaker"]),
+        default=None,
+        help="Where: this machine or SageMaker (default: the stage's settings, else local).",
+        callback=lambda _ctx, _param, value: value or (default() if default else "local"),
+    )
+
+
+def _aws_failure(error: Exception) -> None:
+    """An AWS or settings failure on the SageMaker path: one line, exit 1."""
+    click.echo(f"error: {error}", err=True)
+    raise click.exceptions.Exit(EXIT_FAILED)
 
 
 def _workspace_option(default: WorkspaceDefault) -> Callable[[Callable[..., Any]], Any]:
@@ -215,7 +238,7 @@ def _summarise(execution: Any) -> None:
 
 
 # -- factories ----------------------------------------------------------------------------
-_RUN_OPTIONS = ("params", "no_cache", "as_json", "workspace")
+_RUN_OPTIONS = ("params", "no_cache", "as_json", "workspace", "target", "wait")
 
 
 def make_run_command(
@@ -224,12 +247,15 @@ def make_run_command(
     pipeline_name: str = "pipeline",
     workspace_default: WorkspaceDefault = default_workspace,
     name: str = "run",
+    aws_prepare: Callable[..., Any] | None = None,
+    target_default: TargetDefault | None = None,
 ) -> click.Command:
     """``run``: with ``build``, run the project's pipeline; without, a definition file.
 
     ``build(workspace)`` returns the definition and writes its code objects into
     ``workspace / "s3"``. Options appended to the returned command's ``params`` are
-    passed to ``build`` as keyword arguments.
+    passed to ``build`` as keyword arguments. ``aws_prepare(workspace, **options)``
+    returns a :class:`sagepipe.sagemaker.runner.Prepared` for ``--target sagemaker``.
     """
 
     @click.option(
@@ -241,9 +267,13 @@ def make_run_command(
     )
     @click.option("--no-cache", is_flag=True, help="Run every step, ignoring cached results.")
     @click.option("--json", "as_json", is_flag=True, help="Print the execution as JSON.")
+    @_target_option(target_default)
+    @click.option("--wait", is_flag=True, help="SageMaker: follow the execution to its end.")
     @_workspace_option(workspace_default)
     def command(definition: Path | None = None, **kw: Any) -> None:
         workspace: Path = kw["workspace"]
+        if kw["target"] == "sagemaker":
+            raise click.exceptions.Exit(_run_on_sagemaker(aws_prepare, workspace, kw))
         if build is not None:
             workspace.mkdir(parents=True, exist_ok=True)
             # Options a project appends to this command (e.g. --data) go to its builder.
@@ -270,24 +300,86 @@ def make_run_command(
         )(command)
         doc = "Run a pipeline definition JSON locally."
     else:
-        doc = "Run the pipeline locally (compiled from its source)."
+        doc = "Run the pipeline (compiled from its source) here, or on SageMaker with --target."
     return click.command(name=name, help=doc)(command)
 
 
-def make_runs_command(
-    *, workspace_default: WorkspaceDefault = default_workspace, name: str = "runs"
+def _run_on_sagemaker(aws_prepare: Callable[..., Any] | None, workspace: Path, kw: Any) -> int:
+    from .local import ParameterError, parse_assignment
+
+    if aws_prepare is None:
+        fail_usage(
+            "--target sagemaker needs a project (bucket, role and region in its settings); "
+            "use the project's CLI"
+        )
+        raise AssertionError("unreachable")
+    try:
+        overrides = dict(parse_assignment(p) for p in kw["params"])
+    except ParameterError as exc:
+        fail_usage(str(exc))
+    from .sagemaker import commands
+
+    extra = {k: v for k, v in kw.items() if k not in _RUN_OPTIONS}
+    try:
+        prepared = aws_prepare(workspace, **extra)
+        progress = Progress() if kw["wait"] and not kw["as_json"] else None
+        return commands.run(
+            prepared, overrides, wait=kw["wait"], as_json=kw["as_json"], progress=progress
+        )
+    except (AwsError, ValueError) as error:
+        _aws_failure(error)
+    raise AssertionError("unreachable")
+
+
+def make_stop_command(
+    aws_target: Callable[[], Any] | None = None, *, name: str = "stop"
 ) -> click.Command:
-    """``runs [--json] [--limit N]``: the run history, newest first."""
+    """``stop EXECUTION_ARN``: stop a pipeline execution on SageMaker."""
 
     @click.command(name=name)
+    @click.argument("execution")
+    def stop(execution: str) -> None:
+        """Stop a running SageMaker pipeline execution (its ARN, from `runs`)."""
+        from .sagemaker import commands
+
+        if aws_target is None:
+            fail_usage("stop needs a project (region and pipeline in its settings)")
+        try:
+            raise click.exceptions.Exit(commands.stop(aws_target(), execution))  # type: ignore[misc]
+        except (AwsError, ValueError) as error:
+            _aws_failure(error)
+
+    return stop
+
+
+def make_runs_command(
+    *,
+    workspace_default: WorkspaceDefault = default_workspace,
+    name: str = "runs",
+    aws_target: Callable[[], Any] | None = None,
+    target_default: TargetDefault | None = None,
+) -> click.Group:
+    """``runs [--json] [--limit N]``: the run history, newest first; ``runs show ID``."""
+
+    def history(target: str, workspace: Path) -> Any:
+        from .backends import open_history
+
+        return open_history(target, workspace, aws_target)
+
+    @click.group(name=name, invoke_without_command=True)
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+    @_target_option(target_default)
     @_workspace_option(workspace_default)
-    def runs(as_json: bool, limit: int, workspace: Path) -> None:
+    @click.pass_context
+    def runs(ctx: click.Context, as_json: bool, limit: int, target: str, workspace: Path) -> None:
         """List pipeline executions with per-step status, duration and cache hits."""
-        from .local.history import RunHistory
-
-        records = RunHistory(workspace / "runs.db").list_executions(limit=limit)
+        if ctx.invoked_subcommand is not None:
+            return
+        try:
+            records = history(target, workspace).list_executions(limit=limit)
+        except AwsError as error:
+            _aws_failure(error)
         if as_json:
             click.echo(json.dumps([r.to_dict() for r in records], indent=2))
             return
@@ -298,12 +390,50 @@ def make_runs_command(
             click.echo(
                 f"{record.id}  {record.status:<9}  {record.pipeline_name}  started {record.started}"
             )
+            if getattr(record, "parameters", None) and target == "sagemaker":
+                shown = " ".join(f"{k}={v}" for k, v in sorted(record.parameters.items()))
+                click.echo(f"    parameters: {shown}")
             for step in record.steps:
                 took = f"{step.duration_seconds:.1f}s" if step.duration_seconds is not None else ""
                 cached = " cached" if step.cache_hit else ""
                 click.echo(f"    {step.name:<28} {step.status:<11} {took:>8}{cached}")
             if record.failure_reason:
                 click.echo(f"    reason: {record.failure_reason}")
+
+    @runs.command("show")
+    @click.argument("execution")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @_target_option(target_default)
+    @_workspace_option(workspace_default)
+    def show(execution: str, as_json: bool, target: str, workspace: Path) -> None:
+        """One execution: its steps, their jobs and where their logs are."""
+        try:
+            record = history(target, workspace).get_execution(execution)
+        except (AwsError, ValueError) as error:
+            _aws_failure(error)
+        if record is None:
+            fail_usage(f"no execution {execution!r} in the {target} history; see `runs`")
+        if as_json:
+            click.echo(json.dumps(record.to_dict(), indent=2))
+            return
+        click.echo(
+            f"{record.id}  {record.status}  {record.pipeline_name}  started {record.started}"
+        )
+        steps = record.steps.values() if isinstance(record.steps, dict) else record.steps
+        for step in steps:
+            took = f"{step.duration_seconds:.1f}s" if step.duration_seconds is not None else ""
+            cached = " cached" if step.cache_hit else ""
+            click.echo(f"    {step.name:<28} {step.status:<11} {took:>8}{cached}")
+            job = getattr(step, "job_arn", None)
+            logs = getattr(step, "log_hint", None) or getattr(step, "log_path", None)
+            if job:
+                click.echo(f"        job: {job}")
+            if logs:
+                click.echo(f"        logs: {logs}")
+            if step.failure_reason:
+                click.echo(f"        reason: {step.failure_reason}")
+        if record.failure_reason:
+            click.echo(f"    reason: {record.failure_reason}")
 
     return runs
 
@@ -313,6 +443,8 @@ def make_registry_group(
     default_group: str | Callable[[], str | None] | None = None,
     workspace_default: WorkspaceDefault = default_workspace,
     name: str = "registry",
+    aws_target: Callable[[], Any] | None = None,
+    target_default: TargetDefault | None = None,
 ) -> click.Group:
     """``registry list|describe|approve|reject`` over the workspace's model registry.
 
@@ -320,10 +452,13 @@ def make_registry_group(
     neither, the only group in the registry is used.
     """
 
-    def open_registry(workspace: Path) -> Any:
-        from .registry import ModelRegistry
+    def open_registry(workspace: Path, target: str = "local") -> Any:
+        from .backends import open_registry as open_backend
 
-        return ModelRegistry.for_workspace(workspace)
+        try:
+            return open_backend(target, workspace, aws_target)
+        except ValueError as error:
+            fail_usage(str(error))
 
     def pick_group(registry: Any, group: str | None) -> str:
         if group:
@@ -348,11 +483,15 @@ def make_registry_group(
     @registry.command("list")
     @group_option
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @_target_option(target_default)
     @_workspace_option(workspace_default)
-    def list_(group: str | None, as_json: bool, workspace: Path) -> None:
+    def list_(group: str | None, as_json: bool, target: str, workspace: Path) -> None:
         """List registered model versions, oldest first."""
-        reg = open_registry(workspace)
-        packages = reg.list_model_packages(group)
+        reg = open_registry(workspace, target)
+        try:
+            packages = reg.list_model_packages(group)
+        except AwsError as error:
+            _aws_failure(error)
         if as_json:
             click.echo(json.dumps([p.to_dict() for p in packages], indent=2))
             return
@@ -371,13 +510,18 @@ def make_registry_group(
     def version_command(action: str) -> Callable[..., None]:
         @click.argument("version")
         @group_option
+        @_target_option(target_default)
         @_workspace_option(workspace_default)
-        def handler(version: str, group: str | None, workspace: Path, **kw: Any) -> None:
-            from .registry import RegistryError
+        def handler(
+            version: str, group: str | None, target: str, workspace: Path, **kw: Any
+        ) -> None:
+            from .registry import RegistryError, parse_version
 
-            reg = open_registry(workspace)
-            chosen = pick_group(reg, group)
+            reg = open_registry(workspace, target)
             try:
+                chosen = pick_group(reg, group)
+                if target == "sagemaker":
+                    version = parse_version(version)  # type: ignore[assignment]
                 if action == "describe":
                     package = reg.describe(chosen, version)
                 else:
@@ -387,6 +531,8 @@ def make_registry_group(
                     )
             except RegistryError as exc:
                 fail_usage(str(exc))
+            except AwsError as error:
+                _aws_failure(error)
             if action == "describe":
                 click.echo(json.dumps(package.to_dict(), indent=2))
             else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import images, packaging
+from . import compile_lineage, images, packaging
 from .errors import GraphError
 from .expressions import ExecutionVariables, Join, render
 from .graph import Pipeline
@@ -152,11 +152,16 @@ def compile_pipeline(
         network=network,
     )
     compiler = _Compiler(settings)
+    steps = [compiler.step(step) for step in pipeline.steps]
+    # After every step is compiled, so the code digest covers all of them.
+    compile_lineage.attach(
+        steps, compile_lineage.metadata([p.name for p in pipeline.parameters], compiler.digests)
+    )
     definition = {
         "Version": DEFINITION_VERSION,
         "Metadata": {},
         "Parameters": [p.declaration() for p in pipeline.parameters],
-        "Steps": [compiler.step(step) for step in pipeline.steps],
+        "Steps": steps,
     }
     return Compiled(definition, dict(sorted(compiler.artifacts.items())), compiler.digests)
 

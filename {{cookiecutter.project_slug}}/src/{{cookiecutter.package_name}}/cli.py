@@ -116,7 +116,14 @@ def make_data(rows: int | None, seed: int | None, output: Path) -> None:
 
 def make_cli() -> click.Group:
     """Build the command group; settings are only read inside the commands."""
-    from sagepipe.cli import make_registry_group, make_run_command, make_runs_command
+    from sagepipe.cli import (
+        make_registry_group,
+        make_run_command,
+        make_runs_command,
+        make_stop_command,
+    )
+
+    from . import aws
 
     @click.group(context_settings={"help_option_names": ["-h", "--help"]})
     @click.option(
@@ -135,6 +142,8 @@ def make_cli() -> click.Group:
         build=_build_definition,
         pipeline_name="{{ cookiecutter.project_slug }}",
         workspace_default=default_workspace,
+        aws_prepare=aws.prepare,
+        target_default=aws.target_default,
     )
     run.params.append(
         click.Option(
@@ -151,11 +160,20 @@ def make_cli() -> click.Group:
     )
     main.add_command(run)
     main.add_command(compile_command)
-    main.add_command(make_runs_command(workspace_default=default_workspace))
+    main.add_command(
+        make_runs_command(
+            workspace_default=default_workspace,
+            aws_target=aws.target,
+            target_default=aws.target_default,
+        )
+    )
+    main.add_command(make_stop_command(aws.target))
     main.add_command(
         make_registry_group(
             default_group=lambda: project_settings.load().model_package_group,
             workspace_default=default_workspace,
+            aws_target=aws.target,
+            target_default=aws.target_default,
         )
     )
     main.add_command(make_data)

@@ -56,6 +56,10 @@ class Settings:
     kms_key_id: str = ""
     # A migrated pipeline's NAME makes it the one `run` and `compile` use (see `pipelines`).
     default_pipeline: str = ""
+    # Where pipeline/registry/endpoint commands act by default: "local" or "sagemaker".
+    target: str = "local"
+    # Extra AWS tags, "key=value,key=value"; project and stage are always tagged.
+    tags: str = ""
 
     @property
     def input_data_url(self) -> str:

@@ -27,6 +27,7 @@ def _one_line_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sagepipe.sagemaker.errors import AwsError
         from sagepipe.serving.batch import TransformError
         from sagepipe.serving.endpoints import EndpointError
         from sagepipe.serving.errors import ModelLoadError
@@ -43,6 +44,7 @@ def _one_line_errors(func: F) -> F:
             ModelLoadError,
             TransformError,
             OSError,
+            AwsError,
         ) as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(1)
@@ -67,6 +69,22 @@ def _stage_option(default: str | None = None) -> Callable[[F], F]:
         required=default is None,
         help="Stage whose config (deploy/stages/<stage>.toml) to use.",
     )
+
+
+def _target_option(func: F) -> F:
+    return click.option(
+        "--target",
+        type=click.Choice(["local", "sagemaker"]),
+        default=None,
+        help="This machine or SageMaker (default: the stage's settings, else local).",
+    )(func)
+
+
+def _on_sagemaker(target: str | None, stage: str | None = None) -> bool:
+    from .. import settings
+
+    chosen = target or settings.load(stage if stage in settings.STAGES else None).target
+    return chosen == "sagemaker"
 
 
 def _echo_json(data: Any) -> None:
@@ -137,6 +155,7 @@ def serve(
 @click.option("--port", type=int, default=None, help="Override the stage's port.")
 @click.option("--workers", type=int, default=None, help="Override the stage's worker count.")
 @click.option("--json", "as_json", is_flag=True, help="Print the endpoint as JSON.")
+@_target_option
 @_workspace_option
 @_one_line_errors
 def deploy(
@@ -147,9 +166,21 @@ def deploy(
     port: int | None,
     workers: int | None,
     as_json: bool,
+    target: str | None,
     workspace: Path | None,
 ) -> None:
     """Start (or switch) the stage's endpoint; returns once it answers /ping."""
+    if _on_sagemaker(target, stage):
+        from . import sagemaker_target
+
+        result = sagemaker_target.deploy(
+            stage,
+            version=version,
+            shadow_version=shadow_version,
+            shadow_percentage=shadow_percentage,
+        )
+        click.echo(json.dumps(result, indent=2) if as_json else sagemaker_target.summary(result))
+        return
     ctx = operations.context(workspace)
     state = operations.deploy(
         ctx,
@@ -172,10 +203,19 @@ def deploy(
 
 @click.command()
 @_stage_option()
+@_target_option
 @_workspace_option
 @_one_line_errors
-def undeploy(stage: str, workspace: Path | None) -> None:
+def undeploy(stage: str, target: str | None, workspace: Path | None) -> None:
     """Stop the stage's endpoint (in-flight requests finish first)."""
+    if _on_sagemaker(target, stage):
+        from . import sagemaker_target
+
+        gone = sagemaker_target.undeploy(stage)
+        click.echo(
+            f"deleted {gone['EndpointName']}" if gone else f"no {stage} endpoint on SageMaker"
+        )
+        return
     ctx = operations.context(workspace)
     state = operations.undeploy(ctx, stage)
     if state is None:
@@ -186,10 +226,16 @@ def undeploy(stage: str, workspace: Path | None) -> None:
 
 @click.command(name="endpoints")
 @click.option("--json", "as_json", is_flag=True)
+@_target_option
 @_workspace_option
 @_one_line_errors
-def endpoints_command(as_json: bool, workspace: Path | None) -> None:
-    """List local endpoints: stage, status, URL, version, PID."""
+def endpoints_command(as_json: bool, target: str | None, workspace: Path | None) -> None:
+    """List endpoints: stage, status, URL, version, PID (SageMaker's with --target)."""
+    if _on_sagemaker(target):
+        from . import sagemaker_target
+
+        sagemaker_target.print_endpoints(sagemaker_target.list_endpoints(), as_json)
+        return
     from sagepipe.serving import endpoints
 
     ctx = operations.context(workspace)
@@ -211,12 +257,17 @@ def endpoints_command(as_json: bool, workspace: Path | None) -> None:
 @click.command(name="smoke-test")
 @_stage_option("staging")
 @click.option("--json", "as_json", is_flag=True)
+@_target_option
 @_workspace_option
 @_one_line_errors
-def smoke_test(stage: str, as_json: bool, workspace: Path | None) -> None:
+def smoke_test(stage: str, as_json: bool, target: str | None, workspace: Path | None) -> None:
     """Send held-out rows to the running endpoint; check status, shape, latency, metrics."""
-    ctx = operations.context(workspace)
-    result = operations.smoke_test(ctx, stage)
+    if _on_sagemaker(target, stage):
+        from . import sagemaker_target
+
+        result = sagemaker_target.smoke_test(stage)
+    else:
+        result = operations.smoke_test(operations.context(workspace), stage)
     if as_json:
         _echo_json(result.to_dict())
     else:
@@ -236,12 +287,23 @@ def smoke_test(stage: str, as_json: bool, workspace: Path | None) -> None:
 @click.option("--version", type=int, default=None, help="Default: the version staging serves.")
 @click.option("--port", type=int, default=None, help="Override prod's port.")
 @click.option("--workers", type=int, default=None, help="Override prod's worker count.")
+@_target_option
 @_workspace_option
 @_one_line_errors
 def promote(
-    version: int | None, port: int | None, workers: int | None, workspace: Path | None
+    version: int | None,
+    port: int | None,
+    workers: int | None,
+    target: str | None,
+    workspace: Path | None,
 ) -> None:
     """Deploy a version to prod if it is Approved and passed the staging smoke test."""
+    if _on_sagemaker(target, "prod"):
+        from . import sagemaker_target
+
+        result = sagemaker_target.promote(version)
+        click.echo(f"promoted {result['ModelPackageArn']} to prod ({result['EndpointName']})")
+        return
     ctx = operations.context(workspace)
     state = operations.promote(ctx, version, port=port, workers=workers)
     click.echo(f"promoted {state.model_package} to prod at {state.url}")
@@ -254,6 +316,7 @@ def promote(
 )
 @click.option("--port", type=int, default=None, help="Override the stage's port.")
 @click.option("--workers", type=int, default=None, help="Override the stage's worker count.")
+@_target_option
 @_workspace_option
 @_one_line_errors
 def rollback(
@@ -261,9 +324,16 @@ def rollback(
     to_version: int | None,
     port: int | None,
     workers: int | None,
+    target: str | None,
     workspace: Path | None,
 ) -> None:
     """Serve an earlier Approved version on a stage, in one step."""
+    if _on_sagemaker(target, stage):
+        from . import sagemaker_target
+
+        result = sagemaker_target.rollback(stage, to_version)
+        click.echo(f"rolled {stage} back to {result['ModelPackageArn']} ({result['EndpointName']})")
+        return
     ctx = operations.context(workspace)
     state = operations.rollback(ctx, stage, to_version, port=port, workers=workers)
     click.echo(f"rolled {stage} back to {state.model_package} at {state.url}")
@@ -294,6 +364,7 @@ def rollback(
 )
 @click.option("--output-filter", default="$", show_default=True, help="JSONPath, e.g. '$[0,-1]'.")
 @click.option("--progress/--no-progress", default=True)
+@_target_option
 @_workspace_option
 @_one_line_errors
 def batch_transform(
@@ -310,9 +381,29 @@ def batch_transform(
     join_source: str,
     output_filter: str,
     progress: bool,
+    target: str | None,
     workspace: Path | None,
 ) -> None:
     """Run a registered model over a file or folder, like a SageMaker TransformJob."""
+    if _on_sagemaker(target):
+        from . import sagemaker_target
+
+        options = dict(
+            content_type=content_type,
+            accept=accept,
+            split_type=split_type,
+            batch_strategy=batch_strategy,
+            max_payload_mb=max_payload_mb,
+            assemble_with=assemble_with,
+            input_filter=input_filter,
+            join_source=join_source,
+            output_filter=output_filter,
+        )
+        job = sagemaker_target.batch_transform(source, output, version, options)
+        click.echo(
+            f"{job['TransformJobName']}: {job['Status']} -> {len(job['Files'])} files in {output}"
+        )
+        return
     from sagepipe.registry import parse_version
     from sagepipe.serving import batch, models
     from sagepipe.serving.handler import load_handler

@@ -87,8 +87,14 @@ def run(
     rows: pd.DataFrame,
     registered: dict[str, float],
     options: dict[str, Any],
+    post: Any = None,
 ) -> SmokeResult:
-    """Send the rows to ``url`` and check status, shape, latency and metric agreement."""
+    """Send the rows to ``url`` and check status, shape, latency and metric agreement.
+
+    ``post(url, body, content_type, accept)`` sends one request (default: HTTP; the
+    SageMaker backend passes one that calls ``invoke_endpoint``).
+    """
+    send = post or _post
     batch_rows = int(options.get("batch_rows", 100))
     tolerance = float(options.get("tolerance", 0.02))
     max_latency = float(options.get("max_latency_ms", 1000))
@@ -100,9 +106,7 @@ def run(
     requests = 0
     for start in range(0, len(records), batch_rows):
         chunk = records[start : start + batch_rows]
-        status, body, _ = _post(
-            url, json.dumps({"instances": chunk}).encode(), JSON_TYPE, JSON_TYPE
-        )
+        status, body, _ = send(url, json.dumps({"instances": chunk}).encode(), JSON_TYPE, JSON_TYPE)
         requests += 1
         if status != 200:
             failures.append(
@@ -119,7 +123,7 @@ def run(
     for record in records[: int(options.get("latency_requests", 20))]:
         line = ",".join("" if record[name] is None else str(record[name]) for name in data.FEATURES)
         started = time.perf_counter()
-        status, body, _ = _post(url, line.encode(), "text/csv", "text/csv")
+        status, body, _ = send(url, line.encode(), "text/csv", "text/csv")
         latencies.append((time.perf_counter() - started) * 1000)
         requests += 1
         if status != 200 or len(body.decode().strip().splitlines()) != 1:

@@ -44,6 +44,12 @@ def available() -> list[str]:
     return sorted(path.stem for path in STAGES_DIR.glob("*.toml"))
 
 
+def raw(stage: str, folder: Path = STAGES_DIR) -> dict[str, Any]:
+    """The stage file's tables as parsed (for sections only one backend reads)."""
+    load(stage, folder)  # the same checks and one-line errors first
+    return dict(tomllib.loads((folder / f"{stage}.toml").read_text()))
+
+
 def load(stage: str, folder: Path = STAGES_DIR) -> StageConfig:
     """Read ``<stage>.toml``; one-line errors name the file, the key and the fix."""
     path = folder / f"{stage}.toml"

@@ -1,0 +1,77 @@
+"""The project's side of ``--target sagemaker``: where its pipeline lives on AWS.
+
+Everything comes from the stage's settings (``MLOPS_BUCKET``, ``MLOPS_ROLE_ARN``,
+``MLOPS_REGION``, ``MLOPS_TAGS``, ``MLOPS_TARGET``), read on call. Importing this module
+imports no AWS SDK: ``sagepipe.sagemaker`` loads boto3 only when a call is made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import settings as project_settings
+
+if TYPE_CHECKING:
+    from sagepipe.sagemaker.runner import AwsTarget, Prepared
+
+TARGETS = ("local", "sagemaker")
+
+
+def target_default() -> str:
+    """The stage's default target (``MLOPS_TARGET``; ``local`` unless set)."""
+    target = project_settings.load().target
+    if target not in TARGETS:
+        raise ValueError(f"MLOPS_TARGET={target!r} is not one of {', '.join(TARGETS)}")
+    return target
+
+
+def tags(settings: project_settings.Settings) -> dict[str, str]:
+    """``project`` and ``stage`` tags plus ``MLOPS_TAGS`` (``key=value,key=value``)."""
+    result = {"project": project_settings.PROJECT, "stage": settings.stage}
+    for item in filter(None, (part.strip() for part in settings.tags.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                f"MLOPS_TAGS entry {item!r} is not key=value; write e.g. 'team=ml,cost=churn'"
+            )
+        result[key.strip()] = value.strip()
+    return result
+
+
+def target(settings: project_settings.Settings | None = None) -> AwsTarget:
+    """Bucket, role, region, pipeline name and tags of the current stage."""
+    from sagepipe.sagemaker.runner import AwsTarget
+
+    settings = settings or project_settings.load()
+    return AwsTarget(
+        region=settings.region,
+        bucket=settings.bucket,
+        prefix=settings.prefix,
+        role_arn=settings.role_arn,
+        pipeline_name=settings.pipeline_name,
+        input_data_url=settings.input_data_url,
+        tags=tags(settings),
+    )
+
+
+def prepare(workspace: Path, data: Path | None = None) -> Prepared:
+    """Exactly what ``compile`` writes, with its code objects, ready for upload.
+
+    The definition comes from the workspace's compile cache when no source or setting
+    changed (as for local runs), so a re-run does not import the step modules again.
+    """
+    from sagepipe.compile import Compiled
+    from sagepipe.sagemaker.runner import Prepared, code_objects_in
+
+    from .workspace import compile_cached
+
+    settings = project_settings.load()
+    definition = compile_cached(Path(workspace), settings)
+    return Prepared(
+        definition=Compiled(definition).to_json(),
+        artifacts=code_objects_in(definition, Path(workspace) / "s3"),
+        target=target(settings),
+        data=data,
+        source_root=project_settings.project_root(),
+    )
