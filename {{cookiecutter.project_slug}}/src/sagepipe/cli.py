@@ -206,6 +206,11 @@ def _summarise(execution: Any) -> None:
     )
     for group, version in execution.registered:
         click.echo(f"registered {group} version {version}")
+    for group, version in execution.already_registered:
+        click.echo(
+            f"{group} version {version} already holds this model (same sha256); "
+            "nothing new registered"
+        )
     if execution.failure_reason:
         click.echo(f"reason: {execution.failure_reason}", err=True)
         for step in execution.steps.values():
