@@ -5,6 +5,7 @@ Arguments after `--` replace a session's defaults, e.g. `nox -s tests -- -m "not
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -22,8 +23,8 @@ nox.options.error_on_missing_interpreters = True
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint and check formatting with ruff."""
-    session.install("ruff")
+    """Lint and check formatting with ruff (the version .pre-commit-config.yaml pins)."""
+    session.install(ruff_requirement())
     args = session.posargs or SOURCES
     session.run("ruff", "check", *args)
     session.run("ruff", "format", "--check", *args)
@@ -66,6 +67,14 @@ def pre_commit(session: nox.Session) -> None:
     """Run every pre-commit hook on all files (needs network for the hook repos)."""
     session.install("pre-commit")
     session.run("pre-commit", "run", "--all-files", *session.posargs)
+
+
+def ruff_requirement(config: Path = Path(".pre-commit-config.yaml")) -> str:
+    """``ruff==X`` for the ruff-pre-commit ``rev``: hooks, nox and CI lint with one ruff."""
+    match = re.search(r"ruff-pre-commit\s*\n\s*rev:\s*v?([0-9][0-9A-Za-z.]*)", config.read_text())
+    if match is None:
+        raise nox.command.CommandFailed(f"{config} has no ruff-pre-commit rev to pin ruff to")
+    return f"ruff=={match.group(1)}"
 
 
 def project_files() -> list[str]:
