@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS approval_events (
     reason TEXT NOT NULL DEFAULT ''
 );
 """
+# Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2.
+# When a template update changes a table here, append its ALTER script; never edit _SCHEMA's
+# meaning in place (old workspaces are upgraded by these scripts, see local/db.py).
+_MIGRATIONS: tuple[str, ...] = ()
 
 
 def utc_now() -> str:
@@ -129,7 +133,7 @@ class ModelRegistry:
         conn = open_connection(self.path)
         try:
             if not self._initialised:
-                create_schema(conn, _SCHEMA)
+                create_schema(conn, _SCHEMA, _MIGRATIONS)
                 self._initialised = True
             yield conn
         finally:
