@@ -5,16 +5,69 @@ Arguments after `--` replace a session's defaults, e.g. `nox -s tests -- -m "not
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nox
 
-PYTHON = "{{ cookiecutter.python_version }}"
+# The project's Python: CI installs exactly this one. Locally any supported Python works.
+CHOSEN_PYTHON = "{{ cookiecutter.python_version }}"
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 SOURCES = ["src", "tests", "noxfile.py"]
 # Folders of tools and local runs: never scanned for secrets.
 SKIPPED_FOLDERS = {".git", ".nox", ".venv", ".mlops", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+
+
+def uv_command() -> str | None:
+    """The uv executable: next to this Python (pip install uv) or on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def uv_provides(version: str, *, install: bool) -> bool:
+    """Whether uv finds Python ``version`` (or, with ``install``, downloads it)."""
+    uv = uv_command()
+    if uv is None:
+        return False
+    command = [uv, "python", "install" if install else "find", version]
+    try:
+        done = subprocess.run(command, capture_output=True, check=False, timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def session_python() -> str:
+    """CHOSEN_PYTHON when it is installed or uv can download it, else the Python running nox.
+
+    A laptop with another supported Python still runs every session; the one line says so.
+    """
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if running == CHOSEN_PYTHON or uv_provides(CHOSEN_PYTHON, install=False):
+        return CHOSEN_PYTHON
+    downloads = os.environ.get("UV_PYTHON_DOWNLOADS", "automatic")
+    if downloads != "never" and uv_provides(CHOSEN_PYTHON, install=True):
+        return CHOSEN_PYTHON
+    if running not in SUPPORTED:
+        return CHOSEN_PYTHON  # nothing better here: nox reports the missing interpreter
+    why = "UV_PYTHON_DOWNLOADS=never" if downloads == "never" else "uv could not download it"
+    print(
+        f"nox: Python {CHOSEN_PYTHON} is not installed ({why}); sessions run on Python "
+        f"{running} instead (CI runs {CHOSEN_PYTHON})",
+        file=sys.stderr,
+    )
+    return running
+
+
+PYTHON = session_python()
 
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
