@@ -86,6 +86,7 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     targets = session.posargs or [
         "hooks",
+        "local_extensions.py",
         "tests",
         "benchmarks",
         "noxfile.py",
