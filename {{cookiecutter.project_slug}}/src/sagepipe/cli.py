@@ -285,7 +285,13 @@ def make_runs_command(
 
     @click.command(name=name)
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+    @click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        default=20,
+        show_default=True,
+        help="Show at most this many executions, newest first.",
+    )
     @_workspace_option(workspace_default)
     def runs(as_json: bool, limit: int, workspace: Path) -> None:
         """List pipeline executions with per-step status, duration and cache hits."""
