@@ -112,3 +112,15 @@ def test_docs_point_only_at_files_in_the_repository() -> None:
             if not (inside and resolved.exists()) and not (TEMPLATE_DIR / target).exists():
                 missing.append(f"{page.name}: {target}")
     assert not missing, missing
+
+
+def test_deploy_page_sends_the_request_the_generated_readme_tests(default_project) -> None:
+    # The generated README's examples are run by its tests/deploy/test_readme_lifecycle.py;
+    # the deploy page must show the same request and an answer of the same shape.
+    readme = (default_project / "README.md").read_text()
+    page = (TEMPLATE_DIR / "docs" / "deploy.md").read_text()
+    body = re.search(r"--data-binary '([^']+)'", readme)
+    assert body and f"--data-binary '{body.group(1)}'" in page
+    answer = re.compile(r"^[01],0\.\d+$", re.MULTILINE)
+    assert answer.search(page), "the deploy page shows no <label>,<probability> answer"
+    assert "0,0.003678\n" not in page  # the old, rounded output no real server gives
