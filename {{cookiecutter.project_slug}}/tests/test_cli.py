@@ -12,6 +12,8 @@ from click.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import make_cli
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 def test_make_data_writes_the_requested_rows_deterministically(tmp_path: Path) -> None:
     runner = CliRunner()
@@ -126,3 +128,23 @@ def test_a_bad_version_is_a_usage_error_naming_the_value() -> None:
     result = CliRunner().invoke(make_cli(), ["deploy", "--stage", "staging", "--version", "abc"])
     assert result.exit_code == 2
     assert "'abc' is not a version: use a number (1, 2, ...) or latest" in result.output
+
+
+def test_a_missing_column_names_the_users_file_before_anything_runs(tmp_path: Path) -> None:
+    data_dir = tmp_path / "mine"
+    data_dir.mkdir()
+    sample = pd.read_csv(PROJECT_ROOT / "data" / "raw" / "churn.csv").drop(columns=["age"])
+    sample.to_csv(data_dir / "churn.csv", index=False)
+    workspace = tmp_path / "ws"
+
+    result = CliRunner().invoke(
+        make_cli(), ["run", "--workspace", str(workspace), "--data", str(data_dir)]
+    )
+
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {data_dir / 'churn.csv'}: missing column(s) age; the raw data needs the "
+        "columns customer_id, age, tenure_months, monthly_charges, total_charges, "
+        "support_calls, contract, payment_method, internet_service, churned"
+    )
+    assert not (workspace / "runs.db").exists()
