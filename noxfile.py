@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,8 +25,8 @@ nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "tests"]
 nox.options.error_on_external_run = True
 
-# Never let uv download an interpreter behind our back; GX must not phone home.
-QUIET_ENV = {"UV_PYTHON_DOWNLOADS": "never", "GX_ANALYTICS_ENABLED": "false"}
+# GX must not phone home. uv may fetch a missing interpreter unless UV_PYTHON_DOWNLOADS=never.
+QUIET_ENV = {"GX_ANALYTICS_ENABLED": "false"}
 
 
 def generated_dependencies(session: nox.Session) -> list[str]:
@@ -69,7 +70,14 @@ def tests(session: nox.Session) -> None:
     session.install(*generated_dependencies(session))
     # Two workers fit CI's two cores; a later `-n 0` in posargs wins for debugging.
     args = session.posargs or ["-ra", "--durations=15"]
-    session.run("pytest", "tests", "-n", "2", *args, env=QUIET_ENV)
+    sys.path.insert(0, str(ROOT / "tests"))
+    import pythons  # dependency-free: which Pythons the slow tier can bake for here
+
+    usable, skipped = pythons.resolve(pythons.SLOW_TIER_PYTHONS)
+    if skipped:
+        session.log(pythons.skip_line(skipped))
+    env = {**QUIET_ENV, pythons.ENV_VAR: ",".join(usable)}
+    session.run("pytest", "tests", "-n", "2", *args, env=env)
 
 
 @nox.session
@@ -85,6 +93,7 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     targets = session.posargs or [
         "hooks",
+        "local_extensions.py",
         "tests",
         "benchmarks",
         "noxfile.py",

@@ -5,7 +5,9 @@ the JSON text in ``ANSWERS_JSON``. Everything else is plain, importable Python: 
 template's tests import this module and call :func:`validate` directly.
 
 A bad answer prints one line on stderr (the value, the rule it breaks and how to fix it)
-and exits with status 1; Cookiecutter then removes the half-created output directory.
+and exits with status 1. ``local_extensions.py`` runs the same :func:`validate` earlier,
+before Cookiecutter creates the project folder, so in practice this hook is the second
+line of defence (for tools that bypass the extension).
 Standard library only: the hook runs in whatever Python runs Cookiecutter.
 """
 
@@ -131,7 +133,14 @@ STDLIB_FALLBACK = frozenset(
 
 
 class InvalidAnswer(ValueError):
-    """An answer that breaks a rule; the message is the one line shown to the user."""
+    """An answer that breaks a rule; the message is the one line shown to the user.
+
+    ``key`` names the answer to change (None when the answers as a whole are unusable).
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def stdlib_module_names() -> frozenset[str]:
@@ -142,7 +151,7 @@ def stdlib_module_names() -> frozenset[str]:
 
 def _problem(key: str, value: object, rule: str, fix: str) -> InvalidAnswer:
     shown = json.dumps(value, ensure_ascii=False)
-    return InvalidAnswer(f"{key}={shown} is invalid: {rule}; {fix}")
+    return InvalidAnswer(f"{key}={shown} is invalid: {rule}; {fix}", key)
 
 
 def check_text(key: str, value: str, *, allow_empty: bool = False) -> None:
@@ -246,15 +255,50 @@ CHECKS: tuple[tuple[str, Callable[[str], None]], ...] = (
 )
 
 
+def derived_slug(project_name: str) -> str:
+    """The slug cookiecutter.json derives from the name (the same expression, in Python)."""
+    return project_name.lower().strip().replace(" ", "-").replace("_", "-")
+
+
+def derived_package(project_slug: str) -> str:
+    """The package name cookiecutter.json derives from the slug."""
+    return project_slug.replace("-", "_")
+
+
+def _derivation(key: str, answers: Mapping[str, object]) -> tuple[str, str] | None:
+    """(source answer, its value) when ``key``'s value is what the template derives from it."""
+    value = answers.get(key)
+    name, slug = answers.get("project_name"), answers.get("project_slug")
+    if key == "project_slug" and isinstance(name, str) and value == derived_slug(name):
+        return "project_name", name
+    if key == "package_name" and isinstance(slug, str) and value == derived_package(slug):
+        if isinstance(name, str) and slug == derived_slug(name):
+            return "project_name", name  # derived twice: the user only typed the name
+        return "project_slug", slug
+    return None
+
+
 def validate(answers: Mapping[str, object]) -> None:
     """Raise InvalidAnswer for the first answer (in prompt order) that breaks a rule."""
     for key, check in CHECKS:
         if key not in answers:
-            raise InvalidAnswer(f"{key} is missing: the template needs it; pass {key}=...")
+            raise InvalidAnswer(f"{key} is missing: the template needs it; pass {key}=...", key)
         value = answers[key]
         if not isinstance(value, str):
             raise _problem(key, value, "it must be a string", f"pass {key} as text")
-        check(value)
+        try:
+            check(value)
+        except InvalidAnswer as error:
+            source = _derivation(key, answers)
+            if source is None:
+                raise
+            # The user never typed this value: say where it came from and what to change.
+            shown = json.dumps(source[1], ensure_ascii=False)
+            raise InvalidAnswer(
+                f"{error} ({key} was derived from {source[0]}={shown}: change {source[0]}, "
+                f"or pass {key} yourself)",
+                key,
+            ) from None
     check_combinations({key: str(answers[key]) for key, _ in CHECKS})
 
 

@@ -37,6 +37,11 @@ NEGATIVE_BAKES = [
     ("author_email", "not-an-email"),
     ("project_slug", "pandas"),
     ("aws_region", "eu-west-1;rm"),
+    # Cookiecutter creates the project folder before the pre-generation hook runs: these
+    # used to leave `a/` (or part of a path) behind; local_extensions.py checks them first.
+    ("project_slug", "a/../b"),
+    ("project_slug", "x/y"),
+    ("project_name", ""),
 ]
 
 # Choice options: cookiecutter itself refuses a value outside the choices before any hook
@@ -80,7 +85,19 @@ def test_bad_answer_stops_the_bake_and_leaves_no_folder(
     assert len(ours) == 1, result.stderr
     assert " is invalid: " in ours[0]
     assert "; pass " in ours[0]
+    # The one line is all: no cookiecutter traceback or "Hook script failed" after it.
+    assert result.stderr.splitlines() == ours
+    assert result.stdout.strip() == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_derived_slug_says_it_came_from_the_name(
+    tmp_path: Path, cookiecutter_config: Path
+) -> None:
+    result = run_cookiecutter(tmp_path, cookiecutter_config, "project_name=Café Model")
+    assert result.returncode == 1
+    assert 'project_slug was derived from project_name="Café Model"' in result.stderr
+    assert "change project_name, or pass project_slug yourself" in result.stderr
 
 
 @pytest.mark.parametrize(("key", "value"), NEGATIVE_CHOICES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import re
 import sys
 from types import ModuleType
 
@@ -75,3 +76,51 @@ def test_root_noxfile_has_documented_sessions_on_uv() -> None:
     assert {"tests", "lint", "demo", "docs"} <= set(sessions)
     assert all(doc and "\n" not in doc for doc in sessions.values())
     assert 'nox.options.default_venv_backend = "uv"' in source
+
+
+def nav_pages() -> list[str]:
+    """The page files mkdocs.yml's nav lists, in order (one `- Title: page.md` per line)."""
+    lines = (TEMPLATE_DIR / "mkdocs.yml").read_text().splitlines()
+    start = lines.index("nav:")
+    pages = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  - "):
+            break
+        pages.append(line.rsplit(":", 1)[1].strip())
+    return pages
+
+
+def test_docs_nav_lists_every_page_once() -> None:
+    pages = nav_pages()
+    assert len(pages) == len(set(pages)), pages
+    on_disk = {path.name for path in (TEMPLATE_DIR / "docs").glob("*.md")}
+    assert set(pages) == on_disk
+
+
+def test_docs_point_only_at_files_in_the_repository() -> None:
+    # Markdown links and backticked `*.md` paths must resolve inside the template repo.
+    pattern = re.compile(r"\]\(([^)#\s]+\.md)[^)]*\)|`([^`\s]+\.md)`")
+    pages = [TEMPLATE_DIR / "README.md", *sorted((TEMPLATE_DIR / "docs").glob("*.md"))]
+    missing = []
+    for page in pages:
+        for match in pattern.finditer(page.read_text()):
+            target = match.group(1) or match.group(2)
+            if "://" in target or "{{" in target:
+                continue
+            resolved = (page.parent / target).resolve()
+            inside = resolved.is_relative_to(TEMPLATE_DIR.resolve())
+            if not (inside and resolved.exists()) and not (TEMPLATE_DIR / target).exists():
+                missing.append(f"{page.name}: {target}")
+    assert not missing, missing
+
+
+def test_deploy_page_sends_the_request_the_generated_readme_tests(default_project) -> None:
+    # The generated README's examples are run by its tests/deploy/test_readme_lifecycle.py;
+    # the deploy page must show the same request and an answer of the same shape.
+    readme = (default_project / "README.md").read_text()
+    page = (TEMPLATE_DIR / "docs" / "deploy.md").read_text()
+    body = re.search(r"--data-binary '([^']+)'", readme)
+    assert body and f"--data-binary '{body.group(1)}'" in page
+    answer = re.compile(r"^[01],0\.\d+$", re.MULTILINE)
+    assert answer.search(page), "the deploy page shows no <label>,<probability> answer"
+    assert "0,0.003678\n" not in page  # the old, rounded output no real server gives

@@ -17,7 +17,7 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
-from baking import DEFAULTS, LEFTOVER_JINJA, Baker, files_under, text_files
+from baking import DEFAULTS, LEFTOVER_JINJA, TEMPLATE_DIR, Baker, files_under, text_files
 from cfn_yaml import load_template
 
 BIN = Path(sys.executable).parent
@@ -148,6 +148,26 @@ def test_pre_commit_config_is_valid_and_has_the_expected_hooks(project: Path) ->
     hook_ids = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
     expected = {"ruff", "ruff-format", "nbstripout", "check-yaml", "check-toml"}
     assert expected | {"check-added-large-files", "detect-secrets"} <= hook_ids
+
+
+def test_pre_commit_nox_and_these_tests_lint_with_one_ruff_version(project: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generated_noxfile", project / "noxfile.py")
+    assert spec and spec.loader
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    (rev,) = [repo["rev"] for repo in config["repos"] if repo["repo"].endswith("/ruff-pre-commit")]
+
+    requirement = noxfile.ruff_requirement(project / ".pre-commit-config.yaml")
+
+    assert requirement == f"ruff=={rev.removeprefix('v')}"
+    # The template's own tests lint generated code with that ruff (tests/requirements.txt),
+    # so an untouched project passes its pre-commit hook.
+    assert requirement in (TEMPLATE_DIR / "tests" / "requirements.txt").read_text().split()
+    version = run_tool("ruff", "--version", cwd=project).stdout.split()[1]
+    assert requirement == f"ruff=={version}"
 
 
 def test_github_workflow_runs_each_commit_once_and_grants_oidc_only_to_aws_jobs(

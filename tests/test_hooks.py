@@ -24,6 +24,12 @@ def load_hook(name: str) -> ModuleType:
 
 
 pre_gen = load_hook("pre_gen_project")
+_extension_spec = importlib.util.spec_from_file_location(
+    "local_extensions", TEMPLATE_DIR / "local_extensions.py"
+)
+assert _extension_spec and _extension_spec.loader
+local_extensions = importlib.util.module_from_spec(_extension_spec)
+_extension_spec.loader.exec_module(local_extensions)
 post_gen = load_hook("post_gen_project")
 
 GOOD = {
@@ -242,3 +248,52 @@ def test_slug_suggestion_is_itself_valid(value: str, suggestion: str) -> None:
 def test_fix_for_a_bad_slug_suggests_a_valid_one() -> None:
     with pytest.raises(pre_gen.InvalidAnswer, match="pass project_slug=my-project "):
         pre_gen.check_project_slug("My Project")
+
+
+def test_a_package_name_derived_from_a_typed_slug_names_the_slug() -> None:
+    derived = {**GOOD, "project_slug": "json", "package_name": "json"}
+    with pytest.raises(pre_gen.InvalidAnswer) as error:
+        pre_gen.validate(derived)
+    assert 'package_name was derived from project_slug="json"' in str(error.value)
+    typed = {**GOOD, "project_slug": "keyword-list", "package_name": "keyword"}
+    with pytest.raises(pre_gen.InvalidAnswer) as error:
+        pre_gen.validate(typed)
+    assert "derived" not in str(error.value)  # the user typed it: no derivation note
+    assert error.value.key == "package_name"
+
+
+def test_an_empty_project_name_is_named_before_the_slug_it_empties() -> None:
+    answers = {**GOOD, "project_name": "", "project_slug": "", "package_name": ""}
+    with pytest.raises(pre_gen.InvalidAnswer, match=r'^project_name="" is invalid: .*empty'):
+        pre_gen.validate(answers)
+
+
+def test_the_extension_checks_the_folder_name_template_only() -> None:
+    from jinja2 import Environment
+
+    environment = Environment(extensions=[local_extensions.ValidateAnswers])
+    with pytest.raises(local_extensions.AnswersRejected):
+        environment.from_string("{{cookiecutter.project_slug}}").render(
+            cookiecutter={**GOOD, "project_slug": "a/../b"}
+        )
+    assert environment.from_string("{{ x }}").render(x="a/../b") == "a/../b"
+    rendered = environment.from_string("{{cookiecutter.project_slug}}").render(cookiecutter=GOOD)
+    assert rendered == "churn-model"
+
+
+def test_interactive_users_are_told_which_answer_to_change_and_how_to_keep_the_rest(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    answers = {**GOOD, "author_email": "nope", "_template": "gh:acme/mlops-template"}
+
+    with pytest.raises(local_extensions.AnswersRejected):
+        local_extensions.check(answers)
+
+    error, hint = capsys.readouterr().err.splitlines()
+    assert error.startswith('error: author_email="nope" is invalid')
+    assert hint.startswith("to keep your other answers, change only author_email: ")
+    assert "cookiecutter --no-input gh:acme/mlops-template" in hint
+    assert "project_name='Churn Model'" in hint and "author_email=..." in hint
+    assert "cookiecutter --replay gh:acme/mlops-template" in hint

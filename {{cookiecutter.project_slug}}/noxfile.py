@@ -5,12 +5,18 @@ Arguments after `--` replace a session's defaults, e.g. `nox -s tests -- -m "not
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nox
 
-PYTHON = "{{ cookiecutter.python_version }}"
+# The project's Python: CI installs exactly this one. Locally any supported Python works.
+CHOSEN_PYTHON = "{{ cookiecutter.python_version }}"
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 SOURCES = ["src", "tests", "noxfile.py"]
 COMMAND = "{{ cookiecutter.project_slug }}"  # the console script
 # Folders of tools and local runs: never scanned for secrets.
@@ -25,6 +31,54 @@ SKIPPED_FOLDERS = {
     ".ruff_cache",
 }
 
+
+def uv_command() -> str | None:
+    """The uv executable: next to this Python (pip install uv) or on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def uv_provides(version: str, *, install: bool) -> bool:
+    """Whether uv finds Python ``version`` (or, with ``install``, downloads it)."""
+    uv = uv_command()
+    if uv is None:
+        return False
+    command = [uv, "python", "install" if install else "find", version]
+    try:
+        done = subprocess.run(command, capture_output=True, check=False, timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def session_python() -> str:
+    """CHOSEN_PYTHON when it is installed or uv can download it, else the Python running nox.
+
+    A laptop with another supported Python still runs every session; the one line says so.
+    """
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if running == CHOSEN_PYTHON or uv_provides(CHOSEN_PYTHON, install=False):
+        return CHOSEN_PYTHON
+    downloads = os.environ.get("UV_PYTHON_DOWNLOADS", "automatic")
+    if downloads != "never" and uv_provides(CHOSEN_PYTHON, install=True):
+        return CHOSEN_PYTHON
+    if running not in SUPPORTED:
+        return CHOSEN_PYTHON  # nothing better here: nox reports the missing interpreter
+    why = "UV_PYTHON_DOWNLOADS=never" if downloads == "never" else "uv could not download it"
+    print(
+        f"nox: Python {CHOSEN_PYTHON} is not installed ({why}); sessions run on Python "
+        f"{running} instead (CI runs {CHOSEN_PYTHON})",
+        file=sys.stderr,
+    )
+    return running
+
+
+PYTHON = session_python()
+
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.error_on_missing_interpreters = True
@@ -32,8 +86,8 @@ nox.options.error_on_missing_interpreters = True
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint and check formatting with ruff."""
-    session.install("ruff")
+    """Lint and check formatting with ruff (the version .pre-commit-config.yaml pins)."""
+    session.install(ruff_requirement())
     args = session.posargs or SOURCES
     session.run("ruff", "check", *args)
     session.run("ruff", "format", "--check", *args)
@@ -93,6 +147,14 @@ def pre_commit(session: nox.Session) -> None:
     """Run every pre-commit hook on all files (needs network for the hook repos)."""
     session.install("pre-commit")
     session.run("pre-commit", "run", "--all-files", *session.posargs)
+
+
+def ruff_requirement(config: Path = Path(".pre-commit-config.yaml")) -> str:
+    """``ruff==X`` for the ruff-pre-commit ``rev``: hooks, nox and CI lint with one ruff."""
+    match = re.search(r"ruff-pre-commit\s*\n\s*rev:\s*v?([0-9][0-9A-Za-z.]*)", config.read_text())
+    if match is None:
+        raise nox.command.CommandFailed(f"{config} has no ruff-pre-commit rev to pin ruff to")
+    return f"ruff=={match.group(1)}"
 
 
 def project_files() -> list[str]:

@@ -48,6 +48,19 @@ def test_run_succeeds_with_exit_0_plain_progress_and_a_summary(tmp_path):
     assert record["PipelineName"] == "definition"
 
 
+def test_a_cached_rerun_registers_nothing_and_names_the_version_that_holds_the_model(tmp_path):
+    path, workspace = _staged_file(tmp_path)
+    assert _sagepipe("run", str(path), "--workspace", str(workspace)).returncode == 0
+
+    again = _sagepipe("run", str(path), "--workspace", str(workspace))
+
+    assert again.returncode == 0, again.stderr
+    assert "registered my-model-group" not in again.stdout
+    assert "my-model-group version 1 already holds this model" in again.stdout
+    packages = ModelRegistry.for_workspace(workspace).list_model_packages("my-model-group")
+    assert [p.version for p in packages] == [1]
+
+
 def test_run_of_a_failing_pipeline_exits_1_with_the_reason(tmp_path):
     path, workspace = _staged_file(tmp_path)
 
@@ -77,8 +90,10 @@ def test_registry_commands_list_describe_approve_and_reject(tmp_path):
     runner = CliRunner()
     cli = make_framework_cli()
     ws = ["--workspace", str(workspace)]
-    for _ in range(2):
-        assert runner.invoke(cli, ["run", str(path), *ws]).exit_code == 0
+    assert runner.invoke(cli, ["run", str(path), *ws]).exit_code == 0
+    # A re-run of unchanged code registers nothing, so version 2 comes straight from the API.
+    registry = ModelRegistry.for_workspace(workspace)
+    registry.create_model_package("my-model-group", model_data_url="s3://bucket/other.tar.gz")
 
     listed = json.loads(runner.invoke(cli, ["registry", "list", "--json", *ws]).output)
     approved = runner.invoke(cli, ["registry", "approve", "1", "--reason", "ok", *ws])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -176,6 +177,13 @@ def test_parallel_runs_in_one_workspace_all_succeed_with_distinct_versions(tmp_p
 
     assert [run.returncode for run in runs] == [0] * 4, [err.decode() for _, err in results]
     packages = ModelRegistry.for_workspace(workspace).list_model_packages("my-model-group")
-    assert [p.version for p in packages] == [1, 2, 3, 4]
-    assert len({p.lineage.execution_id for p in packages}) == 4
+    # Versions are consecutive and unique; a run whose model is already the latest version
+    # registers nothing (so never two versions in a row with the same artifact).
+    assert [p.version for p in packages] == list(range(1, len(packages) + 1))
+    assert len({p.lineage.execution_id for p in packages}) == len(packages)
+    digests = [p.model_data_sha256 for p in packages]
+    assert all(a != b for a, b in itertools.pairwise(digests))
+    outputs = [out.decode() for out, _ in results]
+    assert all(("registered " in out) != ("already holds" in out) for out in outputs), outputs
+    assert sum("registered my-model-group" in out for out in outputs) == len(packages)
     assert all(ModelRegistry.for_workspace(workspace).verify_model_data(p) for p in packages)

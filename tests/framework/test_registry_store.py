@@ -60,6 +60,23 @@ def test_versions_count_up_per_group_and_record_sagemaker_fields(tmp_path):
     assert reg.list_groups() == ["churn", "fraud"]
 
 
+def test_register_returns_the_latest_version_when_its_artifact_is_unchanged(tmp_path):
+    reg = _registry(tmp_path)
+    url = _model(tmp_path)
+    first, created = reg.register("churn", model_data_url=url)
+    again, created_again = reg.register("churn", model_data_url=url)
+    assert (first.version, created) == (1, True)
+    assert (again.version, created_again) == (1, False)
+    assert [p.version for p in reg.list_model_packages("churn")] == [1]
+
+    _model(tmp_path, b"retrained")
+    changed, created_changed = reg.register("churn", model_data_url=url)
+    assert (changed.version, created_changed) == (2, True)
+    # Only the latest version counts: going back to an older artifact is a new version.
+    _model(tmp_path, b"model")
+    assert reg.register("churn", model_data_url=url)[0].version == 3
+
+
 def test_approval_transitions_follow_sagemaker_and_keep_a_history(tmp_path):
     reg = _registry(tmp_path)
     url = _model(tmp_path)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import make_cli
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_make_data_writes_the_requested_rows_deterministically(tmp_path: Path) -> None:
@@ -69,3 +72,79 @@ def test_stage_option_changes_the_settings_used(
     assert result.exit_code == 0, result.output
     parameters = {p["Name"]: p for p in json.loads(target.read_text())["Parameters"]}
     assert parameters["TrainingInstanceType"]["DefaultValue"] == "ml.m5.2xlarge"
+
+
+def test_stage_works_after_the_command_name_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_STAGE", "dev")
+    target = tmp_path / "prod.json"
+    result = CliRunner().invoke(
+        make_cli(),
+        ["compile", "--stage", "prod", "-o", str(target), "--workspace", str(tmp_path / "ws")],
+    )
+    assert result.exit_code == 0, result.output
+    parameters = {p["Name"]: p for p in json.loads(target.read_text())["Parameters"]}
+    assert parameters["TrainingInstanceType"]["DefaultValue"] == "ml.m5.2xlarge"
+
+
+def _leaf_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found += _leaf_commands(command, f"{prefix}{name} ")
+        else:
+            found.append((f"{prefix}{name}", command))
+    return found
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    missing = [
+        f"{name} {param.opts[0]}"
+        for name, command in _leaf_commands(make_cli())
+        for param in command.params
+        if isinstance(param, click.Option) and not param.help
+    ]
+    assert missing == []
+
+
+def test_settings_commands_all_take_stage() -> None:
+    commands = dict(_leaf_commands(make_cli()))
+    for name in ("run", "compile", "runs", "registry list", "registry approve"):
+        assert any("--stage" in p.opts for p in commands[name].params), name
+
+
+def test_every_version_option_takes_a_number_or_latest() -> None:
+    commands = dict(_leaf_commands(make_cli()))
+    for name in ("serve", "deploy", "promote", "batch-transform"):
+        (option,) = [p for p in commands[name].params if "--version" in p.opts]
+        assert option.type.convert("3", option, None) == 3, name
+        assert option.type.convert("latest", option, None) == "latest", name
+        with pytest.raises(click.BadParameter, match="not a version"):
+            option.type.convert("v3", option, None)
+
+
+def test_a_bad_version_is_a_usage_error_naming_the_value() -> None:
+    result = CliRunner().invoke(make_cli(), ["deploy", "--stage", "staging", "--version", "abc"])
+    assert result.exit_code == 2
+    assert "'abc' is not a version: use a number (1, 2, ...) or latest" in result.output
+
+
+def test_a_missing_column_names_the_users_file_before_anything_runs(tmp_path: Path) -> None:
+    data_dir = tmp_path / "mine"
+    data_dir.mkdir()
+    sample = pd.read_csv(PROJECT_ROOT / "data" / "raw" / "churn.csv").drop(columns=["age"])
+    sample.to_csv(data_dir / "churn.csv", index=False)
+    workspace = tmp_path / "ws"
+
+    result = CliRunner().invoke(
+        make_cli(), ["run", "--workspace", str(workspace), "--data", str(data_dir)]
+    )
+
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {data_dir / 'churn.csv'}: missing column(s) age; the raw data needs the "
+        "columns customer_id, age, tenure_months, monthly_charges, total_charges, "
+        "support_calls, contract, payment_method, internet_service, churned"
+    )
+    assert not (workspace / "runs.db").exists()

@@ -64,15 +64,19 @@ def test_model_tar_gz_carries_the_serving_handler(warm_workspace: dict[str, Any]
     }
 
 
-def test_rerun_reuses_every_job_step_and_registers_a_new_version(
+def test_rerun_reuses_every_job_step_and_registers_nothing_new(
     warm_workspace: dict[str, Any],
 ) -> None:
-    before = len(registered_versions(warm_workspace["workspace"]))
+    before = registered_versions(warm_workspace["workspace"])
     code, execution, stderr = run_pipeline(warm_workspace["workspace"])
     assert code == 0, stderr
     steps = _steps(execution)
     assert all(steps[name]["CacheHit"] for name in JOB_STEPS)
-    assert len(registered_versions(warm_workspace["workspace"])) == before + 1
+    # The same model.tar.gz is already the latest version: the run names it, adds none.
+    assert registered_versions(warm_workspace["workspace"]) == before
+    assert execution["Registered"] == []
+    [held] = execution["AlreadyRegistered"]
+    assert held["Version"] == max(p["ModelPackageVersion"] for p in before)
 
 
 def test_high_threshold_fails_with_metric_and_threshold_and_registers_nothing(
@@ -95,8 +99,8 @@ def test_high_threshold_fails_with_metric_and_threshold_and_registers_nothing(
 
 def test_approve_and_reject_latest_through_the_cli(warm_workspace: dict[str, Any]) -> None:
     workspace = warm_workspace["workspace"]
-    # A cached re-run adds a version, so "latest" and version 1 differ whatever ran before.
-    code, _, stderr = run_pipeline(workspace)
+    # Another max depth trains another model, so "latest" and version 1 differ.
+    code, _, stderr = run_pipeline(workspace, "--param", "MaxDepth=3")
     assert code == 0, stderr
     approved = run_cli("registry", "approve", "latest", "--workspace", workspace)
     assert approved.returncode == 0, approved.stderr
@@ -155,16 +159,22 @@ def test_runs_lists_history_as_json(warm_workspace: dict[str, Any]) -> None:
     assert warm_workspace["execution"]["PipelineExecutionId"] in ids
 
 
-def test_four_parallel_runs_register_four_distinct_versions(
+def test_four_parallel_runs_never_duplicate_a_version(
     warm_workspace: dict[str, Any],
 ) -> None:
     workspace = warm_workspace["workspace"]
     before = {p["ModelPackageVersion"] for p in registered_versions(workspace)}
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: run_pipeline(workspace), range(4)))
+        depths = (2, 4, 5, 5)
+        results = list(
+            pool.map(lambda depth: run_pipeline(workspace, "--param", f"MaxDepth={depth}"), depths)
+        )
     assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for *_, err in results]
-    new = [execution["Registered"][0]["Version"] for _, execution, _ in results]
-    assert len(set(new)) == 4
+    new = [v["Version"] for _, execution, _ in results for v in execution["Registered"]]
+    held = [v["Version"] for _, execution, _ in results for v in execution["AlreadyRegistered"]]
+    # Two depths are two models; the two runs of depth 5 (one model) register it once.
+    assert len(new) == len(set(new)) == 3 and len(held) == 1
+    assert held[0] in new
     after = {p["ModelPackageVersion"] for p in registered_versions(workspace)}
     assert after == before | set(new)
     assert sorted(after) == list(range(1, len(after) + 1))
@@ -173,7 +183,12 @@ def test_four_parallel_runs_register_four_distinct_versions(
 @pytest.mark.slow
 def test_four_parallel_cold_runs_register_four_distinct_versions(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: run_pipeline(tmp_path, "--no-cache"), range(4)))
+        results = list(
+            pool.map(
+                lambda depth: run_pipeline(tmp_path, "--no-cache", "--param", f"MaxDepth={depth}"),
+                range(2, 6),
+            )
+        )
     assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for *_, err in results]
     versions = sorted(p["ModelPackageVersion"] for p in registered_versions(tmp_path))
     assert versions == [1, 2, 3, 4]

@@ -230,6 +230,11 @@ def _summarise(execution: Any) -> None:
     )
     for group, version in execution.registered:
         click.echo(f"registered {group} version {version}")
+    for group, version in execution.already_registered:
+        click.echo(
+            f"{group} version {version} already holds this model (same sha256); "
+            "nothing new registered"
+        )
     if execution.failure_reason:
         click.echo(f"reason: {execution.failure_reason}", err=True)
         for step in execution.steps.values():
@@ -368,7 +373,13 @@ def make_runs_command(
 
     @click.group(name=name, invoke_without_command=True)
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+    @click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        default=20,
+        show_default=True,
+        help="Show at most this many executions, newest first.",
+    )
     @_target_option(target_default)
     @_workspace_option(workspace_default)
     @click.pass_context

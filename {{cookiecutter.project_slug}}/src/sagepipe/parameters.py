@@ -125,3 +125,27 @@ class ParameterBoolean(Parameter):
     type_name = "Boolean"
     python_types = (bool,)
     example = True
+
+
+def default_of(fn: Any, name: str) -> Any:
+    """The default of ``fn``'s parameter ``name``: one source for a pipeline parameter's default.
+
+    ``ParameterInteger("MaxDepth", default=default_of(train_model, "max_depth"))`` keeps the
+    step function's signature the only place the default is written, so editing it there
+    changes what the pipeline runs with.
+    """
+    import inspect  # only pipeline building needs it
+
+    label = getattr(fn, "__qualname__", repr(fn))
+    try:
+        parameter = inspect.signature(fn).parameters[name]
+    except KeyError:
+        raise GraphError(
+            f"{label} has no parameter {name!r}; pass one of its parameters' names"
+        ) from None
+    if parameter.default is inspect.Parameter.empty:
+        raise GraphError(
+            f"{label}({name}) has no default; give it one in the signature "
+            f"(e.g. {name}=...) or pass default= to the pipeline parameter"
+        )
+    return parameter.default

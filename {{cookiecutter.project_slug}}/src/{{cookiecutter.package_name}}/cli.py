@@ -27,6 +27,30 @@ def _set_stage(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return value
 
 
+def _settings_stage_option() -> click.Option:
+    """``--stage`` for commands that read settings, so ``compile --stage prod`` works like
+    ``--stage prod compile``."""
+    return click.Option(
+        ["--stage"],
+        type=click.Choice(project_settings.STAGES),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_stage,
+        help="Settings stage (default: $MLOPS_STAGE or dev).",
+    )
+
+
+def _add_stage_options(command: click.Command) -> None:
+    """Give ``command`` (and a group's subcommands) ``--stage`` unless it has its own."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_stage_options(sub)
+        return
+    if not any("--stage" in getattr(param, "opts", ()) for param in command.params):
+        command.params.append(_settings_stage_option())
+
+
 def _build_definition(
     workspace: Path, data: Path | None = None, pipeline: str | None = None
 ) -> dict[str, Any]:
@@ -177,6 +201,8 @@ def make_cli() -> click.Group:
         )
     )
     main.add_command(make_data)
+    for name in ("run", "compile", "runs", "registry"):
+        _add_stage_options(main.commands[name])
 
     # Other command groups are mounted here.
     from .deploy.commands import COMMANDS as DEPLOY_COMMANDS

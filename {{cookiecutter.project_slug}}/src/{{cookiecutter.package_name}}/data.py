@@ -8,6 +8,7 @@ inconsistent category spelling) so that the preprocess step has real cleaning to
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,20 @@ def write_csv(path: Path, rows: int, seed: int = DEFAULT_SEED) -> Path:
             chunk_index += 1
     partial.replace(path)
     return path
+
+
+def missing_columns(columns: Iterable[str]) -> list[str]:
+    """The columns raw data needs (the features and the target) that ``columns`` lacks."""
+    present = set(columns)
+    return [name for name in (*FEATURES, TARGET) if name not in present]
+
+
+def missing_columns_message(file: str | Path, missing: list[str]) -> str:
+    """The one-line error for a raw CSV without some needed columns."""
+    return (
+        f"{file}: missing column(s) {', '.join(missing)}; the raw data needs the columns "
+        f"{', '.join(COLUMNS)}"
+    )
 
 
 def load_csv(path: Path) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from sagepipe import (
 )
 from sagepipe.compile import Compiled, compile_pipeline
 from sagepipe.network import network_from_text
+from sagepipe.parameters import default_of
 
 from . import settings as project_settings
 from .quality.gate import check_data_quality
@@ -44,10 +45,12 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
     settings = settings or project_settings.load()
 
     input_data = ParameterString("InputDataUrl", default=settings.input_data_url)
-    test_fraction = ParameterFloat("TestFraction", default=0.2)
-    max_iter = ParameterInteger("MaxIter", default=200)
-    learning_rate = ParameterFloat("LearningRate", default=0.1)
-    max_depth = ParameterInteger("MaxDepth", default=6)
+    # Hyperparameter defaults live in the step functions' signatures (one source of truth):
+    # edit train_model's max_depth=... and the pipeline runs with the new value.
+    test_fraction = ParameterFloat("TestFraction", default=default_of(preprocess, "test_fraction"))
+    max_iter = ParameterInteger("MaxIter", default=default_of(train_model, "max_iter"))
+    learning_rate = ParameterFloat("LearningRate", default=default_of(train_model, "learning_rate"))
+    max_depth = ParameterInteger("MaxDepth", default=default_of(train_model, "max_depth"))
     accuracy_threshold = ParameterFloat("AccuracyThreshold", default=0.7)
     approval_status = ParameterString(
         "ModelApprovalStatus", default="PendingManualApproval", enum_values=APPROVAL_STATUSES

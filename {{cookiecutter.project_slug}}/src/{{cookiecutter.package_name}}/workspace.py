@@ -29,6 +29,25 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_header(file: Path) -> None:
+    """Refuse a CSV whose header lacks needed columns, naming the user's file (not the copy
+    a job would see in its sandbox). Headers that are not text are left to the job."""
+    import csv
+
+    from . import data
+
+    try:
+        with file.open(encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (UnicodeDecodeError, csv.Error, OSError):
+        return  # the preprocess step reports unreadable files with their reason
+    if not header or any("\x00" in name for name in header):
+        return
+    missing = data.missing_columns(header)
+    if missing:
+        raise ValueError(data.missing_columns_message(file, missing))
+
+
 def stage_data(workspace: Path, source: Path, input_data_url: str) -> list[Path]:
     """Mirror the CSV file(s) at ``source`` (a file or a folder) to ``input_data_url``.
 
@@ -44,6 +63,8 @@ def stage_data(workspace: Path, source: Path, input_data_url: str) -> list[Path]
         raise FileNotFoundError(
             f"{source}: no CSV data found; run 'make-data -o {source}/churn.csv' or pass --data"
         )
+    for file in files:
+        check_header(file)
     s3_root = Path(workspace) / "s3"
     target = s3.uri_to_path(s3_root, input_data_url)
     staged = []

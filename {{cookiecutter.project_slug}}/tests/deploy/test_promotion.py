@@ -107,6 +107,15 @@ def test_promotion_gates_rollback_and_history(workspace: Path) -> None:
         _ok(workspace, "rollback", "--stage", "prod", "--port", prod_port, "--workers", "1")
         assert _served(prod_url).endswith("/2")
 
+        # An explicit version on prod passes promote's gates (version 1 has no staging smoke
+        # test) unless forced, and a forced deploy is recorded as one.
+        prod_options = ("--stage", "prod", "--version", "1", "--port", prod_port, "--workers", "1")
+        reason = _refused(workspace, "deploy", *prod_options)
+        assert "no staging smoke test" in reason and "--force" in reason
+        assert _served(prod_url).endswith("/2")
+        _ok(workspace, "deploy", *prod_options, "--force")
+        assert _served(prod_url).endswith("/1")
+
         history = json.loads(_ok(workspace, "deployments", "--json"))
         assert [(h["action"], h["stage"], h["version"]) for h in history] == [
             ("deploy", "staging", 4),
@@ -114,7 +123,9 @@ def test_promotion_gates_rollback_and_history(workspace: Path) -> None:
             ("promote", "prod", 2),
             ("rollback", "prod", 1),
             ("rollback", "prod", 2),
+            ("deploy", "prod", 1),
         ]
+        assert history[-1]["note"].startswith("forced: promotion gates skipped")
         assert all(h["user"] and h["at"] for h in history)
     finally:
         run_cli(workspace, "undeploy", "--stage", "staging")

@@ -90,6 +90,8 @@ def test_npy_request_and_response(
         ("application/x-npy", "application/x-npy"),
         ("text/csv;q=0.2, application/json;q=0.9", "application/json"),
         ("image/png, text/csv;q=0.5", "text/csv"),
+        ("*/*, text/csv;q=0", "application/json"),
+        ("text/*, text/csv;q=0, application/json;q=0.1", "application/json"),
     ],
 )
 def test_accept_negotiation_picks_the_best_supported_type(
@@ -100,6 +102,16 @@ def test_accept_negotiation_picks_the_best_supported_type(
     )
     assert status == 200
     assert headers["Content-Type"] == expected
+
+
+def test_a_type_refused_with_q0_is_never_chosen_through_a_wildcard() -> None:
+    from sagepipe.serving import content_types
+
+    # The endpoint's default answer type is CSV here, so only the q=0 rule keeps it out.
+    assert content_types.negotiate("*/*, text/csv;q=0", "text/csv", "text/csv") == (
+        "application/json"
+    )
+    assert content_types.negotiate("*/*", "text/csv", "text/csv") == "text/csv"
 
 
 def test_content_type_parameters_are_ignored(

@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS step_cache (
     outputs TEXT NOT NULL
 );
 """
+# Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2.
+# When a template update changes a table here, append its ALTER script; never edit _SCHEMA's
+# meaning in place (old workspaces are upgraded by these scripts, see local/db.py).
+_MIGRATIONS: tuple[str, ...] = ()
 
 _DURATION = re.compile(
     r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
@@ -65,7 +69,7 @@ class StepCache:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
-        self.db = Database(self.db_path, _SCHEMA)
+        self.db = Database(self.db_path, _SCHEMA, _MIGRATIONS)
 
     def close(self) -> None:
         """Release the database connection."""

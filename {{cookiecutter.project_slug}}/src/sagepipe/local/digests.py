@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS file_digests (
     sha256 TEXT NOT NULL
 );
 """
+# Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2.
+# When a template update changes a table here, append its ALTER script; never edit _SCHEMA's
+# meaning in place (old workspaces are upgraded by these scripts, see local/db.py).
+_MIGRATIONS: tuple[str, ...] = ()
 
 
 class DigestMemo:
@@ -32,7 +36,7 @@ class DigestMemo:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
-        self.db = Database(db_path, _SCHEMA)
+        self.db = Database(db_path, _SCHEMA, _MIGRATIONS)
         self._lock = threading.Lock()
         self._memory: dict[str, tuple[int, int, int, str]] = {}
 

@@ -82,6 +82,8 @@ class Execution:
     ended: str | None = None
     failure_reason: str | None = None
     registered: list[tuple[str, int]] = field(default_factory=list)
+    # Versions a RegisterModel step found already holding the same artifact (same sha256).
+    already_registered: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -104,6 +106,7 @@ class Execution:
             "Ended": self.ended,
             "FailureReason": self.failure_reason,
             "Registered": [{"Group": g, "Version": v} for g, v in self.registered],
+            "AlreadyRegistered": [{"Group": g, "Version": v} for g, v in self.already_registered],
             "Steps": [s.to_dict() for s in self.steps.values()],
         }
 
@@ -555,7 +558,9 @@ class _Runner:
                 "StatisticsUri": stats_uri,
             },
         )
-        package = self.registry.create_model_package(
+        # An unchanged artifact (e.g. a fully cached re-run) is not registered again: the
+        # step answers with the version that already holds it.
+        package, created = self.registry.register(
             str(group),
             model_data_url=str(model_url) if model_url else None,
             approval_status=str(args.get("ModelApprovalStatus") or "PendingManualApproval"),
@@ -566,7 +571,8 @@ class _Runner:
             description=str(args.get("ModelPackageDescription") or ""),
             lineage=lineage,
         )
-        self.execution.registered.append((package.group, package.version))
+        target = self.execution.registered if created else self.execution.already_registered
+        target.append((package.group, package.version))
         return {
             "ModelPackageArn": package.arn,
             "ModelPackageGroupName": package.group,

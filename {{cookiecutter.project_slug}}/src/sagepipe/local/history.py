@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS step_runs (
     PRIMARY KEY (execution_id, name)
 );
 """
+# Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2.
+# When a template update changes a table here, append its ALTER script; never edit _SCHEMA's
+# meaning in place (old workspaces are upgraded by these scripts, see local/db.py).
+_MIGRATIONS: tuple[str, ...] = ()
 
 
 @dataclass
@@ -110,7 +114,7 @@ class RunHistory:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.db = Database(self.path, _SCHEMA)
+        self.db = Database(self.path, _SCHEMA, _MIGRATIONS)
         self._connect = self.db.connect
 
     def close(self) -> None:

@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS approval_events (
     reason TEXT NOT NULL DEFAULT ''
 );
 """
+# Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2.
+# When a template update changes a table here, append its ALTER script; never edit _SCHEMA's
+# meaning in place (old workspaces are upgraded by these scripts, see local/db.py).
+_MIGRATIONS: tuple[str, ...] = ()
 
 
 def utc_now() -> str:
@@ -156,7 +160,7 @@ class ModelRegistry:
         conn = open_connection(self.path)
         try:
             if not self._initialised:
-                create_schema(conn, _SCHEMA)
+                create_schema(conn, _SCHEMA, _MIGRATIONS)
                 self._initialised = True
             yield conn
         finally:
@@ -189,8 +193,84 @@ class ModelRegistry:
         """Register a new version in ``group`` (created on first use) and return it.
 
         ``model_data_path`` defaults to the local path of ``model_data_url`` and
-        ``model_data_sha256`` to that file's digest when it exists.
+        ``model_data_sha256`` to that file's digest when it exists. Like SageMaker's
+        CreateModelPackage this always adds a version; :meth:`register` does not repeat one.
         """
+        package, _ = self._create(
+            group,
+            model_data_url=model_data_url,
+            approval_status=approval_status,
+            image=image,
+            inference_specification=inference_specification,
+            model_metrics=model_metrics,
+            drift_check_baselines=drift_check_baselines,
+            customer_metadata=customer_metadata,
+            description=description,
+            lineage=lineage,
+            model_data_path=model_data_path,
+            model_data_sha256=model_data_sha256,
+            created_by=created_by,
+        )
+        return package
+
+    def register(
+        self,
+        group: str,
+        *,
+        model_data_url: str | None,
+        approval_status: str = PENDING,
+        image: str | None = None,
+        inference_specification: Mapping[str, Any] | None = None,
+        model_metrics: Mapping[str, Any] | None = None,
+        drift_check_baselines: Mapping[str, Any] | None = None,
+        customer_metadata: Mapping[str, str] | None = None,
+        description: str = "",
+        lineage: Lineage | None = None,
+        model_data_path: Path | str | None = None,
+        model_data_sha256: str | None = None,
+        created_by: str | None = None,
+    ) -> tuple[ModelPackage, bool]:
+        """Register ``model_data_url`` unless it is already ``group``'s latest version.
+
+        Returns ``(package, created)``. When the artifact's sha256 equals the latest version's,
+        nothing is written and that version comes back with ``created=False``: an unchanged,
+        fully cached re-run must not pile up identical versions.
+        """
+        return self._create(
+            group,
+            model_data_url=model_data_url,
+            approval_status=approval_status,
+            image=image,
+            inference_specification=inference_specification,
+            model_metrics=model_metrics,
+            drift_check_baselines=drift_check_baselines,
+            customer_metadata=customer_metadata,
+            description=description,
+            lineage=lineage,
+            model_data_path=model_data_path,
+            model_data_sha256=model_data_sha256,
+            created_by=created_by,
+            reuse_latest=True,
+        )
+
+    def _create(
+        self,
+        group: str,
+        *,
+        model_data_url: str | None,
+        approval_status: str = PENDING,
+        image: str | None = None,
+        inference_specification: Mapping[str, Any] | None = None,
+        model_metrics: Mapping[str, Any] | None = None,
+        drift_check_baselines: Mapping[str, Any] | None = None,
+        customer_metadata: Mapping[str, str] | None = None,
+        description: str = "",
+        lineage: Lineage | None = None,
+        model_data_path: Path | str | None = None,
+        model_data_sha256: str | None = None,
+        created_by: str | None = None,
+        reuse_latest: bool = False,
+    ) -> tuple[ModelPackage, bool]:
         if not isinstance(group, str) or not GROUP_NAME_PATTERN.match(group):
             raise RegistryError(
                 f"model package group name {group!r} is not valid: use 1-63 letters, digits "
@@ -220,38 +300,59 @@ class ModelRegistry:
                 (group,),
             ).fetchone()
             version = int(row[0])
-            arn = f"{LOCAL_ARN_PREFIX}:model-package/{group.lower()}/{version}"
-            conn.execute(
-                "INSERT INTO model_packages(group_name, version, arn, approval_status,"
-                " model_data_url, model_data_path, model_data_sha256, image,"
-                " inference_specification, model_metrics, drift_check_baselines,"
-                " customer_metadata, description, lineage, creation_time, last_modified_time)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    group,
-                    version,
-                    arn,
-                    approval_status,
-                    model_data_url,
-                    str(local_path) if local_path is not None else None,
-                    model_data_sha256,
-                    image,
-                    _dump(spec),
-                    _dump(model_metrics or {}),
-                    _dump(drift_check_baselines or {}),
-                    _dump({str(k): str(v) for k, v in (customer_metadata or {}).items()}),
-                    description,
-                    _dump(lineage.to_dict()),
-                    now,
-                    now,
-                ),
+            reused = (
+                self._same_as_latest(conn, group, version, model_data_sha256)
+                if reuse_latest
+                else None
             )
-            conn.execute(
-                "INSERT INTO approval_events(group_name, version, from_status, to_status,"
-                " by_user, at, reason) VALUES (?, ?, NULL, ?, ?, ?, ?)",
-                (group, version, approval_status, by, now, "registered"),
-            )
-        return self.describe(group, version)
+            if reused is None:
+                arn = f"{LOCAL_ARN_PREFIX}:model-package/{group.lower()}/{version}"
+                conn.execute(
+                    "INSERT INTO model_packages(group_name, version, arn, approval_status,"
+                    " model_data_url, model_data_path, model_data_sha256, image,"
+                    " inference_specification, model_metrics, drift_check_baselines,"
+                    " customer_metadata, description, lineage, creation_time, last_modified_time)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        group,
+                        version,
+                        arn,
+                        approval_status,
+                        model_data_url,
+                        str(local_path) if local_path is not None else None,
+                        model_data_sha256,
+                        image,
+                        _dump(spec),
+                        _dump(model_metrics or {}),
+                        _dump(drift_check_baselines or {}),
+                        _dump({str(k): str(v) for k, v in (customer_metadata or {}).items()}),
+                        description,
+                        _dump(lineage.to_dict()),
+                        now,
+                        now,
+                    ),
+                )
+                conn.execute(
+                    "INSERT INTO approval_events(group_name, version, from_status, to_status,"
+                    " by_user, at, reason) VALUES (?, ?, NULL, ?, ?, ?, ?)",
+                    (group, version, approval_status, by, now, "registered"),
+                )
+        if reused is not None:
+            return self.describe(group, reused), False
+        return self.describe(group, version), True
+
+    @staticmethod
+    def _same_as_latest(
+        conn: sqlite3.Connection, group: str, next_version: int, sha256: str | None
+    ) -> int | None:
+        """The latest version of ``group`` when its artifact has digest ``sha256``, else None."""
+        if not sha256 or next_version <= 1:
+            return None
+        row = conn.execute(
+            "SELECT model_data_sha256 FROM model_packages WHERE group_name = ? AND version = ?",
+            (group, next_version - 1),
+        ).fetchone()
+        return next_version - 1 if row is not None and row[0] == sha256 else None
 
     def update_approval_status(
         self,

@@ -216,13 +216,39 @@ def negotiate(accept: str | None, content_type: str, default: str | None = None)
     """Pick the response type for an Accept header, like SageMaker's inference toolkit.
 
     No Accept (or ``*/*``) answers in ``default``, else ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``,
-    else ``application/json``. Otherwise the supported type with the highest q-value wins.
+    else ``application/json``. Otherwise the supported type with the highest q-value wins. As in
+    RFC 9110, a type's q-value comes from the most specific range that names it, so
+    ``*/*, text/csv;q=0`` never answers in text/csv.
     """
     fallback = media_type(default or os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or JSON)
     if not accept or not accept.strip():
         return fallback
-    choices: list[tuple[float, int, str]] = []
-    for position, item in enumerate(accept.split(",")):
+    ranges = _accept_ranges(accept)
+    # The fallback first: a wildcard that ties between types answers in the default.
+    offered = [fallback] + [kind for kind in SUPPORTED if kind != fallback]
+    choices: list[tuple[float, int, int, str]] = []
+    for rank, kind in enumerate(offered):
+        matching = [
+            (specificity, -position, quality)
+            for position, (media_range, quality) in enumerate(ranges)
+            if (specificity := _specificity(media_range, kind)) >= 0
+        ]
+        if not matching:
+            continue
+        _, negative_position, quality = max(matching)
+        if quality > 0:
+            choices.append((-quality, -negative_position, rank, kind))
+    if not choices:
+        raise NotAcceptable(
+            f"Accept {accept!r} matches no supported type; accept one of {', '.join(SUPPORTED)}"
+        )
+    return sorted(choices)[0][3]
+
+
+def _accept_ranges(accept: str) -> list[tuple[str, float]]:
+    """Parse an Accept header into (media range, q-value) pairs, in header order."""
+    ranges: list[tuple[str, float]] = []
+    for item in accept.split(","):
         parts = [part.strip() for part in item.split(";")]
         kind = parts[0].lower()
         if not kind:
@@ -235,20 +261,16 @@ def negotiate(accept: str | None, content_type: str, default: str | None = None)
                     quality = float(value)
                 except ValueError:
                     raise NotAcceptable(f"Accept q-value {value!r} is not a number") from None
-        if quality <= 0:
-            continue
-        if kind == "*/*":
-            candidates = [fallback]
-        elif kind.endswith("/*"):
-            prefix = kind[:-1]
-            preferred = [fallback] if fallback.startswith(prefix) else []
-            candidates = preferred + [t for t in SUPPORTED if t.startswith(prefix)]
-        else:
-            candidates = [kind] if kind in SUPPORTED else []
-        for candidate in candidates[:1]:
-            choices.append((-quality, position, candidate))
-    if not choices:
-        raise NotAcceptable(
-            f"Accept {accept!r} matches no supported type; accept one of {', '.join(SUPPORTED)}"
-        )
-    return sorted(choices)[0][2]
+        ranges.append((kind, quality))
+    return ranges
+
+
+def _specificity(media_range: str, kind: str) -> int:
+    """How specifically ``media_range`` names ``kind``: 2 exact, 1 ``type/*``, 0 ``*/*``, -1 no."""
+    if media_range == kind:
+        return 2
+    if media_range == "*/*":
+        return 0
+    if media_range.endswith("/*") and kind.startswith(media_range[:-1]):
+        return 1
+    return -1

@@ -1,8 +1,11 @@
-"""The JSONPath subset SageMaker batch transform filters use.
+"""The JSONPath operators SageMaker batch transform filters document.
 
-Supported: ``$`` (everything), ``$.key``, ``$.a.b``, ``$['a','b']``, ``$[0]``, ``$[-1]``,
-``$[0,2,3]``, ``$[1:]``, ``$[:3]``, ``$[1:4]`` and chains of these (``$.features[1:]``).
-A CSV record is a list of its fields, so ``$[1:]`` drops the first column.
+Supported, as in "Supported JSONPath Operators" of SageMaker's batch transform guide: ``$``
+(everything), child ``$.key`` and ``$.a.b``, wildcard ``$.*`` and ``$[*]``, quoted names
+``$['a','b']``, indices ``$[0]``, ``$[-1]``, ``$[0,2,3]``, slices ``$[1:]``, ``$[:3]``,
+``$[1:4]``, unions of indices and slices (``$[0,5:]``, the OutputFilter docs' example) and
+chains of these (``$.features[1:]``). A CSV record is a list of its fields, so ``$[1:]`` drops
+the first column.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\[([^\]]*)\]")
+_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_\-]*|\*)|\[([^\]]*)\]")
 
 
 class JsonPathError(ValueError):
@@ -31,10 +34,12 @@ def compile_path(expression: str) -> list[tuple[str, Any]]:
         if match is None:
             raise JsonPathError(
                 f"JSONPath {expression!r} is not supported at {text[position:]!r}; use $.key, "
-                "$['a','b'], $[0], $[0,2], $[1:] or $[:3]"
+                "$.*, $['a','b'], $[0], $[0,2], $[1:], $[:3] or $[0,5:]"
             )
         position = match.end()
-        if match.group(1) is not None:
+        if match.group(1) == "*":
+            steps.append(("all", None))
+        elif match.group(1) is not None:
             steps.append(("key", match.group(1)))
         else:
             steps.append(_bracket(match.group(2), expression))
@@ -43,11 +48,21 @@ def compile_path(expression: str) -> list[tuple[str, Any]]:
 
 def _bracket(content: str, expression: str) -> tuple[str, Any]:
     parts = [part.strip() for part in content.split(",")]
+    if parts == ["*"]:
+        return ("all", None)
     if all(len(p) >= 2 and p[0] == p[-1] and p[0] in "'\"" for p in parts):
         keys = [p[1:-1] for p in parts]
         return ("key", keys[0]) if len(keys) == 1 else ("keys", keys)
-    if len(parts) == 1 and ":" in parts[0]:
-        bounds = parts[0].split(":")
+    selectors = [_index_or_slice(part, content, expression) for part in parts]
+    if len(selectors) == 1:
+        only = selectors[0]
+        return ("slice", only) if isinstance(only, slice) else ("index", only)
+    return ("union", selectors)
+
+
+def _index_or_slice(part: str, content: str, expression: str) -> int | slice:
+    if ":" in part:
+        bounds = part.split(":")
         if len(bounds) != 2:
             raise JsonPathError(
                 f"JSONPath {expression!r}: steps in slices are not supported; use $[a:b]"
@@ -56,14 +71,18 @@ def _bracket(content: str, expression: str) -> tuple[str, Any]:
             start, stop = (int(b) if b.strip() else None for b in bounds)
         except ValueError:
             raise JsonPathError(f"JSONPath {expression!r}: slice bounds must be integers") from None
-        return ("slice", slice(start, stop))
+        return slice(start, stop)
     try:
-        indices = [int(p) for p in parts]
+        return int(part)
     except ValueError:
         raise JsonPathError(
-            f"JSONPath {expression!r}: [{content}] is neither indices, a slice nor quoted keys"
+            f"JSONPath {expression!r}: [{content}] is neither indices, slices nor quoted keys"
         ) from None
-    return ("index", indices[0]) if len(indices) == 1 else ("indices", indices)
+
+
+def _selected(value: Any, selector: int | slice) -> list[Any]:
+    """The items one member of a union selects, as a list (an index selects one item)."""
+    return list(value[selector]) if isinstance(selector, slice) else [value[selector]]
 
 
 def apply(steps: list[tuple[str, Any]], record: Any) -> Any:
@@ -81,8 +100,10 @@ def apply(steps: list[tuple[str, Any]], record: Any) -> Any:
                 )
             elif kind == "index":
                 value = value[arg]
-            elif kind == "indices":
-                value = [value[i] for i in arg]
+            elif kind == "union":
+                value = [item for selector in arg for item in _selected(value, selector)]
+            elif kind == "all":
+                value = list(value.values()) if isinstance(value, dict) else list(value)
             else:
                 value = value[arg]
         except (KeyError, IndexError, TypeError) as err:

@@ -87,6 +87,35 @@ def _on_sagemaker(target: str | None, stage: str | None = None) -> bool:
     return chosen == "sagemaker"
 
 
+class ModelVersion(click.ParamType):
+    """A registry version: a positive number, ``latest`` or (where allowed) ``latest-approved``.
+
+    Every command's ``--version`` takes the same words, so ``serve`` and ``deploy`` agree.
+    """
+
+    name = "VERSION"
+
+    def __init__(self, *, approved: bool = True) -> None:
+        self.words = ("latest", "latest-approved") if approved else ("latest",)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        text = str(value).strip().lower()
+        if text in self.words:
+            return text
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(
+            f"{value!r} is not a version: use a number (1, 2, ...) or {' or '.join(self.words)}",
+            param,
+            ctx,
+        )
+
+
+JSON_HELP = "Print the result as JSON."
+
+
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -95,11 +124,12 @@ def _echo_json(data: Any) -> None:
 @click.option(
     "--version",
     "version",
+    type=ModelVersion(),
     default="latest-approved",
     show_default=True,
     help="Registry version number, 'latest' or 'latest-approved'.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Default: SAGEMAKER_BIND_TO_PORT or 8080.")
 @click.option(
     "--workers", type=int, default=0, help="Default: SAGEMAKER_MODEL_SERVER_WORKERS or cores."
@@ -108,7 +138,12 @@ def _echo_json(data: Any) -> None:
 @_workspace_option
 @_one_line_errors
 def serve(
-    version: str, host: str, port: int | None, workers: int, capture: bool, workspace: Path | None
+    version: int | str,
+    host: str,
+    port: int | None,
+    workers: int,
+    capture: bool,
+    workspace: Path | None,
 ) -> None:
     """Serve a registered model in the foreground (Ctrl-C stops it)."""
     from sagepipe.registry import parse_version
@@ -146,12 +181,30 @@ def serve(
 @click.command()
 @_stage_option()
 @click.option(
-    "--version", type=int, default=None, help="Serve this version instead of the stage's rule."
+    "--version",
+    type=ModelVersion(),
+    default=None,
+    help="Serve this version (a number, 'latest' or 'latest-approved') instead of the "
+    "stage's rule.",
 )
 @click.option(
-    "--shadow-version", type=int, default=None, help="Copy traffic to this version (shadow test)."
+    "--shadow-version",
+    type=ModelVersion(),
+    default=None,
+    help="Copy traffic to this version (shadow test).",
 )
-@click.option("--shadow-percentage", type=click.FloatRange(0, 100), default=None)
+@click.option(
+    "--shadow-percentage",
+    type=click.FloatRange(0, 100),
+    default=None,
+    help="Share of requests copied to the shadow variant (default: the stage's setting).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --stage prod: deploy even if promote's gates (Approved, passed staging smoke "
+    "test) refuse the version; the deployment history records that the gates were skipped.",
+)
 @click.option("--port", type=int, default=None, help="Override the stage's port.")
 @click.option("--workers", type=int, default=None, help="Override the stage's worker count.")
 @click.option("--json", "as_json", is_flag=True, help="Print the endpoint as JSON.")
@@ -160,9 +213,10 @@ def serve(
 @_one_line_errors
 def deploy(
     stage: str,
-    version: int | None,
-    shadow_version: int | None,
+    version: int | str | None,
+    shadow_version: int | str | None,
     shadow_percentage: float | None,
+    force: bool,
     port: int | None,
     workers: int | None,
     as_json: bool,
@@ -190,6 +244,7 @@ def deploy(
         shadow_percentage=shadow_percentage,
         port=port,
         workers=workers,
+        force=force,
     )
     if as_json:
         _echo_json(state.to_dict())
@@ -225,7 +280,7 @@ def undeploy(stage: str, target: str | None, workspace: Path | None) -> None:
 
 
 @click.command(name="endpoints")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @_target_option
 @_workspace_option
 @_one_line_errors
@@ -256,7 +311,7 @@ def endpoints_command(as_json: bool, target: str | None, workspace: Path | None)
 
 @click.command(name="smoke-test")
 @_stage_option("staging")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @_target_option
 @_workspace_option
 @_one_line_errors
@@ -284,14 +339,19 @@ def smoke_test(stage: str, as_json: bool, target: str | None, workspace: Path | 
 
 
 @click.command()
-@click.option("--version", type=int, default=None, help="Default: the version staging serves.")
+@click.option(
+    "--version",
+    type=ModelVersion(approved=False),
+    default=None,
+    help="A number or 'latest' (default: the version staging serves).",
+)
 @click.option("--port", type=int, default=None, help="Override prod's port.")
 @click.option("--workers", type=int, default=None, help="Override prod's worker count.")
 @_target_option
 @_workspace_option
 @_one_line_errors
 def promote(
-    version: int | None,
+    version: int | str | None,
     port: int | None,
     workers: int | None,
     target: str | None,
@@ -342,35 +402,64 @@ def rollback(
 @click.command(name="batch-transform")
 @click.argument("source", type=click.Path(path_type=Path, exists=True))
 @click.argument("output", type=click.Path(path_type=Path))
-@click.option("--version", default="latest-approved", show_default=True)
-@click.option("--content-type", default="text/csv", show_default=True)
-@click.option("--accept", default="text/csv", show_default=True)
 @click.option(
-    "--split-type", type=click.Choice(["Line", "None"]), default="Line", show_default=True
+    "--version",
+    type=ModelVersion(),
+    default="latest-approved",
+    show_default=True,
+    help="Registry version number, 'latest' or 'latest-approved'.",
+)
+@click.option(
+    "--content-type", default="text/csv", show_default=True, help="Media type of the input."
+)
+@click.option(
+    "--accept", default="text/csv", show_default=True, help="Media type of the predictions."
+)
+@click.option(
+    "--split-type",
+    type=click.Choice(["Line", "None"]),
+    default="Line",
+    show_default=True,
+    help="Line: one record per line; None: each file is one record.",
 )
 @click.option(
     "--batch-strategy",
     type=click.Choice(["MultiRecord", "SingleRecord"]),
     default="MultiRecord",
     show_default=True,
+    help="Send many records per request (up to --max-payload-mb) or one.",
 )
-@click.option("--max-payload-mb", type=float, default=6.0, show_default=True)
 @click.option(
-    "--assemble-with", type=click.Choice(["Line", "None"]), default="Line", show_default=True
+    "--max-payload-mb",
+    type=float,
+    default=6.0,
+    show_default=True,
+    help="Largest request body, in MB (SageMaker's MaxPayloadInMB).",
+)
+@click.option(
+    "--assemble-with",
+    type=click.Choice(["Line", "None"]),
+    default="Line",
+    show_default=True,
+    help="Line: one prediction per line in the output; None: concatenated.",
 )
 @click.option("--input-filter", default="$", show_default=True, help="JSONPath, e.g. '$[1:]'.")
 @click.option(
-    "--join-source", type=click.Choice(["Input", "None"]), default="None", show_default=True
+    "--join-source",
+    type=click.Choice(["Input", "None"]),
+    default="None",
+    show_default=True,
+    help="Input: write each input record next to its prediction.",
 )
 @click.option("--output-filter", default="$", show_default=True, help="JSONPath, e.g. '$[0,-1]'.")
-@click.option("--progress/--no-progress", default=True)
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 @_target_option
 @_workspace_option
 @_one_line_errors
 def batch_transform(
     source: Path,
     output: Path,
-    version: str,
+    version: int | str,
     content_type: str,
     accept: str,
     split_type: str,
@@ -441,7 +530,7 @@ def batch_transform(
     default=None,
     help="Also write an HTML page with charts here.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @_workspace_option
 @_one_line_errors
 def shadow_report(
@@ -471,7 +560,7 @@ def shadow_report(
 
 @click.command()
 @click.option("--stage", default=None, help="Only this stage.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @_workspace_option
 @_one_line_errors
 def deployments(stage: str | None, as_json: bool, workspace: Path | None) -> None:
@@ -485,7 +574,7 @@ def deployments(stage: str | None, as_json: bool, workspace: Path | None) -> Non
     for r in rows:
         click.echo(
             f"{r.at:<27}{r.user:<12}{r.action:<10}{r.stage:<9}{r.version or '-'!s:<9}"
-            f"{r.shadow_version or '-'}"
+            f"{r.shadow_version or '-'}" + (f"  {r.note}" if r.note else "")
         )
 
 

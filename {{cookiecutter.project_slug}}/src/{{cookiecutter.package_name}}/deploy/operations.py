@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from . import smoke
 
 
+PROD = "prod"  # the stage promote deploys to, and whose explicit deploys pass its gates
+
+
 class PromotionRefused(Exception):
     """A gate said no; the message says which gate and what to do."""
 
@@ -65,7 +68,7 @@ def capture_destination(ctx: Context, stage: str) -> Path:
 
 
 def version_for_stage(
-    ctx: Context, config: stages.StageConfig, requested: int | None
+    ctx: Context, config: stages.StageConfig, requested: int | str | None
 ) -> ModelPackage:
     """Which version a deploy serves: the explicit one, else the stage's ``model_version`` rule."""
     if requested is not None:
@@ -102,18 +105,34 @@ def deploy(
     ctx: Context,
     stage: str,
     *,
-    version: int | None = None,
-    shadow_version: int | None = None,
+    version: int | str | None = None,
+    shadow_version: int | str | None = None,
     shadow_percentage: float | None = None,
     port: int | None = None,
     workers: int | None = None,
     action: str = "deploy",
     package: ModelPackage | None = None,
+    force: bool = False,
 ) -> endpoints.EndpointState:
-    """Serve a version on a stage's endpoint (start it, or switch it without dropping requests)."""
+    """Serve a version on a stage's endpoint (start it, or switch it without dropping requests).
+
+    An explicit ``version`` on prod passes the same gates as ``promote`` unless ``force``;
+    a forced deploy that skipped them says so in the deployment history.
+    """
     config = stages.load(stage)
     package = package or version_for_stage(ctx, config, version)
     models.require_approved(package)
+    note = ""
+    if stage == PROD and action == "deploy" and version is not None:
+        try:
+            check_promotion(ctx, package.version)
+        except PromotionRefused as err:
+            if not force:
+                raise PromotionRefused(
+                    f"{err} (`deploy --stage prod --version` applies promote's gates; use "
+                    "`promote`, or add --force to skip them, which the history records)"
+                ) from None
+            note = f"forced: promotion gates skipped ({err})"
     variants = [models.prepare(package, ctx.workspace, name=config.variant_name)]
     shadow_package = None
     if shadow_version is not None:
@@ -156,6 +175,7 @@ def deploy(
         version=package.version,
         shadow_version=shadow_package.version if shadow_package else None,
         url=state.url,
+        note=note,
     )
     return state
 
@@ -194,7 +214,7 @@ def served_version(ctx: Context, stage: str) -> int:
     return int(state.model_package.rsplit("/", 1)[-1])
 
 
-def check_promotion(ctx: Context, version: int | None) -> ModelPackage:
+def check_promotion(ctx: Context, version: int | str | None) -> ModelPackage:
     """Apply the gates for prod: Approved, and the last staging smoke test of it passed."""
     number = version if version is not None else served_version(ctx, "staging")
     package = models.resolve(ctx.registry, ctx.group, number)
@@ -218,7 +238,7 @@ def check_promotion(ctx: Context, version: int | None) -> ModelPackage:
 
 
 def promote(
-    ctx: Context, version: int | None = None, **deploy_options: object
+    ctx: Context, version: int | str | None = None, **deploy_options: object
 ) -> endpoints.EndpointState:
     """Send a version that passed the gates to prod."""
     package = check_promotion(ctx, version)

@@ -34,12 +34,9 @@ def read_raw(raw: Path) -> pd.DataFrame:
                 f"{file}: not a readable CSV ({reason}); regenerate it with 'make-data' "
                 "or fix the file"
             ) from error
-        missing = [name for name in (*data.FEATURES, data.TARGET) if name not in frame.columns]
+        missing = data.missing_columns(frame.columns)
         if missing:
-            raise InputDataError(
-                f"{file}: missing column(s) {', '.join(missing)}; the raw data needs the "
-                f"columns {', '.join(data.COLUMNS)}"
-            )
+            raise InputDataError(data.missing_columns_message(file, missing))
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
