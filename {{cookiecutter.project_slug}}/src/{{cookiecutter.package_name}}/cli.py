@@ -141,6 +141,10 @@ def make_cli() -> click.Group:
 
     for command in DEPLOY_COMMANDS:
         main.add_command(command)
+    from .deploy.monitoring import COMMANDS as MONITOR_COMMANDS
+
+    for command in MONITOR_COMMANDS:
+        main.add_command(command)
 
     from sagepipe.migrate.cli import migrate
 

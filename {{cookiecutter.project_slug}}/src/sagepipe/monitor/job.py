@@ -1,0 +1,144 @@
+"""The monitoring job: captured traffic against a baseline, Model Monitor's outputs.
+
+The same function runs from the CLI (``monitor --stage``) and as a Processing job
+(``python -m sagepipe.monitor``). It streams: events are read one line at a time and
+fed to the profile in chunks of ``CHUNK_ROWS`` rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import baseline as baselines
+from .checks import Drift, evaluate
+from .model_quality import (
+    QualityAccumulator,
+    load_ground_truth,
+    quality_violations,
+)
+from .profile import DatasetProfile
+from .records import capture_files, read_events
+
+CHUNK_ROWS = 20_000
+
+
+@dataclass
+class MonitorResult:
+    """What one monitoring run found, and where it wrote it."""
+
+    output: Path
+    events: int
+    rows: int
+    violations: list[dict[str, str]]
+    drifts: list[Drift]
+    statistics: dict[str, Any]
+    baseline_statistics: dict[str, Any]
+    quality: dict[str, Any] | None = None
+    quality_violations: list[dict[str, str]] = field(default_factory=list)
+    matched_rows: int = 0
+
+    @property
+    def clean(self) -> bool:
+        """True when no check found a violation."""
+        return not self.violations and not self.quality_violations
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "output": str(self.output),
+            "events": self.events,
+            "rows": self.rows,
+            "violations": self.violations,
+            "drift": [d.to_dict() for d in self.drifts],
+            "model_quality": self.quality,
+            "model_quality_violations": self.quality_violations,
+            "matched_rows": self.matched_rows,
+            "clean": self.clean,
+        }
+
+
+def monitor(
+    capture_root: Path,
+    statistics_path: Path,
+    constraints_path: Path,
+    output: Path,
+    *,
+    since: datetime | None = None,
+    ground_truth: Path | None = None,
+    quality_constraints: dict[str, Any] | None = None,
+    html: bool = False,
+    title: str = "Model monitor",
+) -> MonitorResult:
+    """Check the traffic under ``capture_root``; write Model Monitor's files to ``output``."""
+    statistics = baselines.read_json(statistics_path, "baseline statistics")
+    constraints = baselines.read_json(constraints_path, "baseline constraints")
+    names = [f["name"] for f in statistics.get("features", [])]
+    edges = baselines.feature_edges(statistics)
+    truth = load_ground_truth(ground_truth) if ground_truth is not None else None
+    profile = DatasetProfile(names, edges=edges)
+    quality = QualityAccumulator()
+    pending: dict[str, list[Any]] = {name: [] for name in names}
+    pending_rows = 0
+    events = 0
+    seen: set[str] = set()  # every column that appeared in any row
+
+    def flush() -> None:
+        nonlocal pending, pending_rows
+        if pending_rows:
+            profile.add_columns(pending, pending_rows)
+        pending = {name: [] for name in names}
+        pending_rows = 0
+
+    for event in read_events(capture_files(capture_root, since), names, since):
+        events += 1
+        for row in event.rows:
+            if not seen.issuperset(row):
+                seen.update(row)
+            for name, value in row.items():
+                column = pending.get(name)
+                if column is None:
+                    column = pending[name] = [None] * pending_rows
+                column.append(value)
+            pending_rows += 1
+            for column in pending.values():
+                if len(column) < pending_rows:
+                    column.append(None)
+        if truth is not None and event.event_id in truth:
+            quality.add(event.predictions, truth[event.event_id])
+        if pending_rows >= CHUNK_ROWS:
+            flush()
+    flush()
+    violations, drifts = evaluate(profile, statistics, constraints, edges, seen=seen)
+    bucket_edges = {name: e["buckets"] for name, e in edges.items() if e["buckets"]}
+    current = profile.to_statistics(bucket_edges)
+    output = Path(output)
+    baselines.write_json(output / baselines.STATISTICS_FILE, current)
+    baselines.write_json(output / baselines.VIOLATIONS_FILE, {"violations": violations})
+    result = MonitorResult(
+        output=output,
+        events=events,
+        rows=profile.items,
+        violations=violations,
+        drifts=drifts,
+        statistics=current,
+        baseline_statistics=statistics,
+    )
+    if truth is not None:
+        result.matched_rows = quality.count
+        result.quality = quality.statistics()
+        if quality_constraints:
+            result.quality_violations = quality_violations(result.quality, quality_constraints)
+        model_dir = output / "model_quality"
+        baselines.write_json(model_dir / baselines.STATISTICS_FILE, result.quality)
+        baselines.write_json(
+            model_dir / baselines.VIOLATIONS_FILE, {"violations": result.quality_violations}
+        )
+    baselines.write_json(output / "summary.json", result.to_dict())
+    if html:
+        from .report import render_html
+
+        (output / "report.html").write_text(render_html(result, title=title), encoding="utf-8")
+    return result
