@@ -54,7 +54,7 @@ from .sandbox import (
 
 SUPPORTED_VERSION = "2020-12-01"
 JOB_TYPES = ("Processing", "Training")
-INLINE_TYPES = ("Condition", "Fail", "RegisterModel")
+INLINE_TYPES = ("Condition", "Fail", "RegisterModel", "QualityCheck")
 STEP_TYPES = JOB_TYPES + INLINE_TYPES
 TERMINAL = ("Succeeded", "Failed", "Stopped", "NotExecuted")
 EXECUTION_ID_PATTERN = re.compile(r"exec-\d{8}-\d{6}-[0-9a-f]{6}")
@@ -495,6 +495,12 @@ class _Runner:
                 self.set_status(step.name, "Failed", failure_reason=message)
                 if self.failure is None:
                     self.failure = f"step {step.name} (Fail): {message}"
+            elif step.type == "QualityCheck":
+                from .quality_check import run_quality_check
+
+                props = run_quality_check(self, step.name, resolve(step.raw, self.context()))
+                self.properties[step.name] = props
+                self.set_status(step.name, "Succeeded", properties=props)
             else:
                 props = self._register(step, resolve(args, self.context()))
                 self.properties[step.name] = props
