@@ -70,10 +70,10 @@ def test_pipeline_registers_the_training_data_baseline(warm_workspace: dict[str,
 def test_monitor_is_clean_on_held_out_traffic_and_flags_injected_drift(
     warm_workspace: dict[str, Any], processed: dict[str, Path], tmp_path: Path
 ) -> None:
-    workspace, _ = _workspace(warm_workspace, tmp_path)
+    workspace, version = _workspace(warm_workspace, tmp_path)
     test = pd.read_csv(processed["test"] / "test.csv")
     _capture(workspace, test, datetime(2026, 1, 1, 10, tzinfo=timezone.utc))
-    out = tmp_path / "clean"
+    out = workspace / "monitoring" / "staging" / "clean"
     done = conftest.run_cli(
         "monitor", "--stage", "staging", "--workspace", workspace, "-o", out, "--html", "--json"
     )
@@ -81,6 +81,10 @@ def test_monitor_is_clean_on_held_out_traffic_and_flags_injected_drift(
     summary = json.loads(done.stdout)
     assert summary["rows"] == len(test) and summary["violations"] == []
     assert (out / "report.html").is_file() and (out / "constraint_violations.json").is_file()
+    shown = conftest.run_cli("lineage", str(version), "--json", "--workspace", workspace)
+    [run] = json.loads(shown.stdout)["monitoring"]
+    assert run["stage"] == "staging" and run["clean"] is True
+    assert [d["stage"] for d in json.loads(shown.stdout)["deployments"]] == ["staging"]
 
     drifted = test.copy()
     drifted["monthly_charges"] = drifted["monthly_charges"] * 1.6

@@ -39,6 +39,7 @@ class MonitorResult:
     quality: dict[str, Any] | None = None
     quality_violations: list[dict[str, str]] = field(default_factory=list)
     matched_rows: int = 0
+    model: str | None = None  # the model package whose baselines were used
 
     @property
     def clean(self) -> bool:
@@ -49,6 +50,7 @@ class MonitorResult:
         """JSON-ready summary."""
         return {
             "output": str(self.output),
+            "model": self.model,
             "events": self.events,
             "rows": self.rows,
             "violations": self.violations,
@@ -71,6 +73,7 @@ def monitor(
     quality_constraints: dict[str, Any] | None = None,
     html: bool = False,
     title: str = "Model monitor",
+    model: str | None = None,
 ) -> MonitorResult:
     """Check the traffic under ``capture_root``; write Model Monitor's files to ``output``."""
     statistics = baselines.read_json(statistics_path, "baseline statistics")
@@ -125,6 +128,7 @@ def monitor(
         drifts=drifts,
         statistics=current,
         baseline_statistics=statistics,
+        model=model,
     )
     if truth is not None:
         result.matched_rows = quality.count

@@ -203,6 +203,7 @@ def monitor_command(
             quality_constraints=quality_constraints(ctx, package) if package else None,
             html=html,
             title=f"{operations.endpoint_name(stage)}: data and model quality",
+            model=f"{package.group}/{package.version}" if package else None,
         )
     except (BaselineError, GroundTruthError, LookupError, ValueError, OSError) as err:
         click.echo(f"error: {err}", err=True)
