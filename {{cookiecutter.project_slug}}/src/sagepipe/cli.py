@@ -278,12 +278,15 @@ def make_runs_command(
 ) -> click.Command:
     """``runs [--json] [--limit N]``: the run history, newest first."""
 
-    @click.command(name=name)
+    @click.group(name=name, invoke_without_command=True)
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
     @_workspace_option(workspace_default)
-    def runs(as_json: bool, limit: int, workspace: Path) -> None:
+    @click.pass_context
+    def runs(ctx: click.Context, as_json: bool, limit: int, workspace: Path) -> None:
         """List pipeline executions with per-step status, duration and cache hits."""
+        if ctx.invoked_subcommand is not None:
+            return
         from .local.history import RunHistory
 
         records = RunHistory(workspace / "runs.db").list_executions(limit=limit)
@@ -304,6 +307,9 @@ def make_runs_command(
             if record.failure_reason:
                 click.echo(f"    reason: {record.failure_reason}")
 
+    from .experiments import make_compare_command
+
+    runs.add_command(make_compare_command(workspace_default))
     return runs
 
 

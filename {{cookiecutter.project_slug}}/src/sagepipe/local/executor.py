@@ -80,6 +80,7 @@ class Execution:
     ended: str | None = None
     failure_reason: str | None = None
     registered: list[tuple[str, int]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)  # from the steps' property files
 
     @property
     def succeeded(self) -> bool:
@@ -102,6 +103,7 @@ class Execution:
             "Ended": self.ended,
             "FailureReason": self.failure_reason,
             "Registered": [{"Group": g, "Version": v} for g, v in self.registered],
+            "Metrics": self.metrics,
             "Steps": [s.to_dict() for s in self.steps.values()],
         }
 
@@ -894,6 +896,9 @@ def execute(
         else:
             execution.status = "Succeeded"
         execution.ended = _now()
+        from .run_metrics import record_execution_metrics
+
+        execution.metrics = record_execution_metrics(runner)
         history.finish_execution(
             execution.id,
             status=execution.status,
