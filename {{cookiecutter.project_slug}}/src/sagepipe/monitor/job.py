@@ -86,34 +86,53 @@ def monitor(
     pending: dict[str, list[Any]] = {name: [] for name in names}
     pending_rows = 0
     events = 0
-    seen: set[str] = set()  # every column that appeared in any row
+    seen: set[str] = set()  # every named column that appeared in any row
+    seen_positions: list[Any] = []  # the longest positional row
+    positions: list[list[Any] | None] = [pending[name] for name in names]
 
     def flush() -> None:
         nonlocal pending, pending_rows
         if pending_rows:
             profile.add_columns(pending, pending_rows)
-        pending = {name: [] for name in names}
+        for key in pending:
+            pending[key] = []
+        for i in range(len(positions)):
+            key = names[i] if i < len(names) else f"_c{i}"
+            positions[i] = pending[key]
         pending_rows = 0
 
     for event in read_events(capture_files(capture_root, since), names, since):
         events += 1
         for row in event.rows:
-            if not seen.issuperset(row):
-                seen.update(row)
-            for name, value in row.items():
-                column = pending.get(name)
-                if column is None:
-                    column = pending[name] = [None] * pending_rows
-                column.append(value)
+            if isinstance(row, list):
+                # Positional: the baseline's column order; extra cells are _c<N>.
+                for i, value in enumerate(row):
+                    column = positions[i] if i < len(positions) else None
+                    if column is None:
+                        column = _extra(pending, positions, i, pending_rows)
+                    column.append(value)
+                if len(row) > len(seen_positions):
+                    seen_positions = row  # only its length matters
+            else:
+                if not seen.issuperset(row):
+                    seen.update(row)
+                for name, value in row.items():
+                    column = pending.get(name)
+                    if column is None:
+                        column = pending[name] = [None] * pending_rows
+                    column.append(value)
             pending_rows += 1
-            for column in pending.values():
-                if len(column) < pending_rows:
-                    column.append(None)
+            if len(row) < len(pending):  # pad the columns this row did not have
+                for column in pending.values():
+                    if len(column) < pending_rows:
+                        column.append(None)
         if truth is not None and event.event_id in truth:
             quality.add(event.predictions, truth[event.event_id])
         if pending_rows >= CHUNK_ROWS:
             flush()
     flush()
+    seen.update(names[: len(seen_positions)])
+    seen.update(f"_c{i}" for i in range(len(names), len(seen_positions)))
     violations, drifts = evaluate(profile, statistics, constraints, edges, seen=seen)
     bucket_edges = {name: e["buckets"] for name, e in edges.items() if e["buckets"]}
     current = profile.to_statistics(bucket_edges)
@@ -146,3 +165,20 @@ def monitor(
 
         (output / "report.html").write_text(render_html(result, title=title), encoding="utf-8")
     return result
+
+
+def _extra(
+    pending: dict[str, list[Any]],
+    positions: list[list[Any] | None],
+    index: int,
+    rows: int,
+) -> list[Any]:
+    """The column of an extra positional cell (``_c<index>``), created on first sight."""
+    while len(positions) <= index:
+        positions.append(None)
+    name = f"_c{index}"
+    column = pending.get(name)
+    if column is None:
+        column = pending[name] = [None] * rows
+    positions[index] = column
+    return column

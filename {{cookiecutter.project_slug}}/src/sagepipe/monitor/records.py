@@ -21,17 +21,24 @@ from typing import Any
 
 import numpy as np
 
-Row = dict[str, Any]
+# A row is a dict (named values, e.g. JSON objects or CSV with a header) or a list
+# (positional values in the baseline's column order).
+Row = dict[str, Any] | list[Any]
 
 
 @dataclass
 class Event:
-    """One captured request: its id, time, feature rows and predictions."""
+    """One captured request: its id, time, feature rows and (parsed on demand) predictions."""
 
     event_id: str
     time: str
     rows: list[Row]
-    predictions: list[tuple[Any, float | None]]
+    output: dict[str, Any]
+
+    @property
+    def predictions(self) -> list[tuple[Any, float | None]]:
+        """``(label, probability)`` per row of the response."""
+        return output_predictions(self.output)
 
 
 def capture_files(root: Path, since: datetime | None = None) -> list[Path]:
@@ -83,7 +90,7 @@ def read_events(
                     event_id=str(metadata.get("eventId", "")),
                     time=when,
                     rows=input_rows(data.get("endpointInput", {}), names),
-                    predictions=output_predictions(data.get("endpointOutput", {})),
+                    output=data.get("endpointOutput", {}),
                 )
 
 
@@ -97,10 +104,7 @@ def _payload(side: dict[str, Any]) -> tuple[str, str]:
 
 
 def _positional(values: Sequence[Any], names: Sequence[str]) -> Row:
-    row: Row = {}
-    for i, value in enumerate(values):
-        row[names[i] if i < len(names) else f"_c{i}"] = value
-    return row
+    return list(values)
 
 
 def input_rows(side: dict[str, Any], names: Sequence[str]) -> list[Row]:
@@ -132,8 +136,17 @@ def input_rows(side: dict[str, Any], names: Sequence[str]) -> list[Row]:
             for item in items
             if isinstance(item, (list, dict))
         ]
-    lines = [cells for cells in csv.reader(io.StringIO(text)) if cells]
-    if lines and names and [c.strip() for c in lines[0]] == list(names)[: len(lines[0])]:
+    if '"' in text:
+        lines = [cells for cells in csv.reader(io.StringIO(text)) if cells]
+    else:  # no quoting: plain splitting gives csv.reader's result, much faster
+        lines = [line.split(",") for line in text.splitlines() if line]
+    first = lines[0] if lines else None
+    if (
+        first
+        and names
+        and first[0].strip() == names[0]  # cheap test first: most requests have no header
+        and [c.strip() for c in first] == list(names)[: len(first)]
+    ):
         header = [c.strip() for c in lines[0]]
         return [dict(zip(header, cells, strict=False)) for cells in lines[1:]]
     return [_positional(cells, names) for cells in lines]
