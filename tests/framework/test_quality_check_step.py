@@ -189,3 +189,101 @@ def test_supplied_baselines_and_fail_on_violation_off(tmp_path: Path) -> None:
 def test_bad_config_fails_where_the_graph_is_built() -> None:
     with pytest.raises(GraphError, match="must be a DataQualityCheckConfig"):
         QualityCheck("Bad", config="s3://x/y")  # type: ignore[arg-type]
+
+
+def sdk_step(**env: str) -> dict:
+    """A QualityCheck step as the SageMaker SDK emits it (its own unit test's shape)."""
+    return {
+        "Name": "DataQualityCheckStep",
+        "Type": "QualityCheck",
+        "Arguments": {
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceType": "ml.m5.xlarge",
+                    "InstanceCount": 1,
+                    "VolumeSizeInGB": 60,
+                }
+            },
+            "AppSpecification": {
+                "ImageUri": "159807026194.dkr.ecr.us-west-2.amazonaws.com/"
+                "sagemaker-model-monitor-analyzer"
+            },
+            "RoleArn": "DummyRole",
+            "ProcessingInputs": [
+                {
+                    "InputName": "baseline_dataset_input",
+                    "AppManaged": False,
+                    "S3Input": {
+                        "S3Uri": {"Get": "Parameters.BaselineDataset"},
+                        "LocalPath": "/opt/ml/processing/input/baseline_dataset_input",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                        "S3DataDistributionType": "FullyReplicated",
+                        "S3CompressionType": "None",
+                    },
+                }
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "quality_check_output",
+                        "AppManaged": False,
+                        "S3Output": {
+                            "S3Uri": f"s3://{BUCKET}/sdk/output",
+                            "LocalPath": "/opt/ml/processing/output",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+            "Environment": {
+                "output_path": "/opt/ml/processing/output",
+                "publish_cloudwatch_metrics": "Disabled",
+                "dataset_format": '{"csv": {"header": true, "output_columns_position": "START"}}',
+                "dataset_source": "/opt/ml/processing/input/baseline_dataset_input",
+                **env,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 1800},
+        },
+        "CheckType": "DATA_QUALITY",
+        "ModelPackageGroupName": {"Get": "Parameters.MyModelPackageGroup"},
+        "SkipCheck": True,
+        "RegisterNewBaseline": True,
+    }
+
+
+def sdk_definition(step: dict) -> dict:
+    return {
+        "Version": "2020-12-01",
+        "Metadata": {},
+        "Parameters": [
+            {
+                "Name": "BaselineDataset",
+                "Type": "String",
+                "DefaultValue": f"s3://{BUCKET}/data/train",
+            },
+            {"Name": "MyModelPackageGroup", "Type": "String", "DefaultValue": GROUP},
+        ],
+        "Steps": [step],
+    }
+
+
+def test_a_definition_in_the_sdks_shape_runs_locally(tmp_path: Path) -> None:
+    write_data(tmp_path, "train")
+    execution = execute(sdk_definition(sdk_step()), workspace=tmp_path)
+    assert execution.status == "Succeeded", execution.failure_reason
+    props = execution.steps["DataQualityCheckStep"].properties
+    assert props["CalculatedBaselineConstraints"] == f"s3://{BUCKET}/sdk/output/constraints.json"
+    assert props["BaselineUsedForDriftCheckConstraints"] == props["CalculatedBaselineConstraints"]
+    written = tmp_path / "s3" / BUCKET / "sdk" / "output" / "statistics.json"
+    names = [f["name"] for f in json.loads(written.read_text())["features"]]
+    assert names == ["x", "kind", "label"]  # the SDK has no exclude_columns
+
+
+def test_preprocessor_scripts_are_refused_not_ignored(tmp_path: Path) -> None:
+    write_data(tmp_path, "train")
+    step = sdk_step(record_preprocessor_script="/opt/ml/processing/input/pre/p.py")
+    execution = execute(sdk_definition(step), workspace=tmp_path)
+    assert execution.status == "Failed"
+    reason = execution.steps["DataQualityCheckStep"].failure_reason or ""
+    assert "does not run Model Monitor's preprocessor/postprocessor scripts" in reason

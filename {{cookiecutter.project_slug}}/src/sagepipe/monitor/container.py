@@ -27,6 +27,10 @@ from typing import Any
 from . import baseline as baselines
 
 
+# Model Monitor hooks this analyzer refuses rather than silently ignores.
+UNSUPPORTED = ("record_preprocessor_script", "post_analytics_processor_script")
+
+
 @dataclass
 class JobOutcome:
     """What the analyzer wrote and whether it found violations."""
@@ -63,6 +67,13 @@ def dataset_format(env: Mapping[str, str]) -> tuple[str, bool]:
 
 def run(env: Mapping[str, str]) -> JobOutcome:
     """Run one analyzer job as its environment describes."""
+    for hook in UNSUPPORTED:
+        if env.get(hook):
+            raise baselines.BaselineError(
+                f"{hook}={env[hook]!r}: this analyzer does not run Model Monitor's "
+                "preprocessor/postprocessor scripts; drop the script (exclude_columns covers "
+                "leaving out columns) or use AWS's analyzer image"
+            )
     source = Path(_required(env, "dataset_source"))
     output = Path(_required(env, "output_path"))
     kind, header = dataset_format(env)
