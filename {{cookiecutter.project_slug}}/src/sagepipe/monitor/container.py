@@ -26,7 +26,6 @@ from typing import Any
 
 from . import baseline as baselines
 
-
 # Model Monitor hooks this analyzer refuses rather than silently ignores.
 UNSUPPORTED = ("record_preprocessor_script", "post_analytics_processor_script")
 
