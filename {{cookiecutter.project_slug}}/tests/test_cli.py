@@ -54,7 +54,14 @@ def test_compile_writes_a_definition_and_stages_code_and_data(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     definition = json.loads(target.read_text())
     names = [step["Name"] for step in definition["Steps"]]
-    assert names == ["Preprocess", "DataQuality", "Train", "Evaluate", "CheckAccuracy"]
+    assert names == [
+        "Preprocess",
+        "DataQuality",
+        "BaselineTrainingData",
+        "Train",
+        "Evaluate",
+        "CheckAccuracy",
+    ]
     assert list((tmp_path / "ws" / "s3").rglob("sourcedir.tar.gz"))
     assert list((tmp_path / "ws" / "s3").rglob("input/raw/*.csv"))
 

@@ -47,6 +47,9 @@ _EXPORTS = {
     "ne": "graph",
     "not_": "graph",
     "or_": "graph",
+    "DataQualityCheckConfig": "quality_check",
+    "ModelQualityCheckConfig": "quality_check",
+    "QualityCheck": "quality_check",
     "Compiled": "compile",
     "compile_pipeline": "compile",
 }
@@ -64,6 +67,7 @@ __all__ = [
     "ConditionLessThanOrEqualTo",
     "ConditionNot",
     "ConditionOr",
+    "DataQualityCheckConfig",
     "ExecutionVariables",
     "Fail",
     "GraphError",
@@ -71,6 +75,7 @@ __all__ = [
     "JsonGet",
     "MetricsSource",
     "ModelMetrics",
+    "ModelQualityCheckConfig",
     "ParameterBoolean",
     "ParameterFloat",
     "ParameterInteger",
@@ -78,6 +83,7 @@ __all__ = [
     "Pipeline",
     "Processing",
     "PropertyFile",
+    "QualityCheck",
     "RegisterModel",
     "Training",
     "and_",
@@ -134,6 +140,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the names
         not_,
         or_,
     )
+    from .quality_check import DataQualityCheckConfig, ModelQualityCheckConfig, QualityCheck
 
 
 def __getattr__(name: str) -> Any:

@@ -446,6 +446,9 @@ def make_runs_command(
         if record.failure_reason:
             click.echo(f"    reason: {record.failure_reason}")
 
+    from .experiments import make_compare_command
+
+    runs.add_command(make_compare_command(workspace_default))
     return runs
 
 

@@ -187,6 +187,8 @@ class _Compiler:
             }
         elif isinstance(step, RegisterModel):
             request = self.register_model(step)
+        elif hasattr(step, "compile_request"):  # steps that compile themselves (QualityCheck)
+            request = step.compile_request(self.settings)
         else:  # pragma: no cover - the graph accepts no other step types
             raise GraphError(f"step {step.name!r} has unsupported type {type(step).__name__}")
         if step.depends_on:

@@ -209,6 +209,11 @@ def make_cli() -> click.Group:
 
     for command in DEPLOY_COMMANDS:
         main.add_command(command)
+    from .deploy.monitoring import COMMANDS as MONITOR_COMMANDS
+    from .governance import COMMANDS as GOVERNANCE_COMMANDS
+
+    for command in [*MONITOR_COMMANDS, *GOVERNANCE_COMMANDS]:
+        main.add_command(command)
 
     from sagepipe.migrate.cli import migrate, pipelines_command
 

@@ -1,7 +1,9 @@
 """The pipeline, on one screen: start reading here.
 
 preprocess -> data quality -> train -> evaluate -> accuracy >= threshold ?
-    yes: register the model (PendingManualApproval by default, with metrics and lineage)
+    and in parallel: baseline the training data (Model Monitor's statistics, constraints)
+    yes: register the model (PendingManualApproval by default, with metrics, lineage and
+         the training-data baseline as DriftCheckBaselines, which `monitor` checks against)
     no:  fail, with the measured accuracy and the threshold in the message
 
 Steps are the plain functions in ``steps/`` and ``quality/``; this file only wires them.
@@ -14,15 +16,20 @@ from __future__ import annotations
 from sagepipe import (
     CacheConfig,
     Condition,
+    DataQualityCheckConfig,
     Fail,
     Join,
     JsonGet,
+    MetricsSource,
+    ModelMetrics,
+    ParameterBoolean,
     ParameterFloat,
     ParameterInteger,
     ParameterString,
     Pipeline,
     Processing,
     PropertyFile,
+    QualityCheck,
     RegisterModel,
     Training,
     ge,
@@ -32,6 +39,7 @@ from sagepipe.network import network_from_text
 from sagepipe.parameters import default_of
 
 from . import settings as project_settings
+from .data import TARGET
 from .quality.gate import check_data_quality
 from .steps.evaluate import METRICS_KEY, evaluate_model
 from .steps.preprocess import preprocess
@@ -61,6 +69,11 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
     training_instance = ParameterString(
         "TrainingInstanceType", default=settings.training_instance_type
     )
+    # SageMaker's check-step switches: the first run has no Approved baseline to check
+    # against, so it skips the check and registers the new baseline; set
+    # SkipDataQualityCheck=false once a version is Approved to fail on training-data drift.
+    skip_data_check = ParameterBoolean("SkipDataQualityCheck", default=True)
+    register_data_baseline = ParameterBoolean("RegisterNewDataQualityBaseline", default=True)
 
     # Content-keyed step cache: unchanged code + unchanged inputs = the step is reused.
     cache = CacheConfig(enabled=True, expire_after="P30D")
@@ -93,6 +106,13 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
         },
         depends_on=[quality],  # never train on data that failed the quality gate
     )
+    data_baseline = QualityCheck(
+        "BaselineTrainingData",
+        DataQualityCheckConfig(prep.outputs.train, exclude_columns=[TARGET]),
+        skip_check=skip_data_check,
+        register_new_baseline=register_data_baseline,
+        model_package_group_name=settings.model_package_group,
+    )
     report = PropertyFile("EvaluationReport", output="evaluation", path="evaluation.json")
     evaluate = Processing(
         "Evaluate",
@@ -107,7 +127,15 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
         "RegisterModel",
         model=fit,
         group=settings.model_package_group,
-        metrics=report.uri,
+        metrics=ModelMetrics(
+            model_statistics=MetricsSource(report.uri),
+            data_statistics=MetricsSource(data_baseline.calculated_baseline_statistics),
+            data_constraints=MetricsSource(data_baseline.calculated_baseline_constraints),
+        ),
+        drift_check_baselines=ModelMetrics(
+            data_statistics=MetricsSource(data_baseline.baseline_used_for_drift_check_statistics),
+            data_constraints=MetricsSource(data_baseline.baseline_used_for_drift_check_constraints),
+        ),
         approval_status=approval_status,
         content_types=["text/csv", "application/json", "application/x-npy"],
         response_types=["application/json", "text/csv", "application/x-npy"],
@@ -146,8 +174,10 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
             approval_status,
             processing_instance,
             training_instance,
+            skip_data_check,
+            register_data_baseline,
         ],
-        steps=[prep, quality, fit, evaluate, check],
+        steps=[prep, quality, data_baseline, fit, evaluate, check],
         description="Churn model: preprocess, data quality, train, evaluate, register.",
     )
 

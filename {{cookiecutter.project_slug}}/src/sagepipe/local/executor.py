@@ -56,7 +56,7 @@ from .validate import validate_definition
 
 SUPPORTED_VERSION = "2020-12-01"
 JOB_TYPES = ("Processing", "Training")
-INLINE_TYPES = ("Condition", "Fail", "RegisterModel")
+INLINE_TYPES = ("Condition", "Fail", "RegisterModel", "QualityCheck")
 STEP_TYPES = JOB_TYPES + INLINE_TYPES
 TERMINAL = ("Succeeded", "Failed", "Stopped", "NotExecuted")
 EXECUTION_ID_PATTERN = re.compile(r"exec-\d{8}-\d{6}-[0-9a-f]{6}")
@@ -84,6 +84,7 @@ class Execution:
     registered: list[tuple[str, int]] = field(default_factory=list)
     # Versions a RegisterModel step found already holding the same artifact (same sha256).
     already_registered: list[tuple[str, int]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)  # from the steps' property files
 
     @property
     def succeeded(self) -> bool:
@@ -107,6 +108,7 @@ class Execution:
             "FailureReason": self.failure_reason,
             "Registered": [{"Group": g, "Version": v} for g, v in self.registered],
             "AlreadyRegistered": [{"Group": g, "Version": v} for g, v in self.already_registered],
+            "Metrics": self.metrics,
             "Steps": [s.to_dict() for s in self.steps.values()],
         }
 
@@ -500,6 +502,12 @@ class _Runner:
                 self.set_status(step.name, "Failed", failure_reason=message)
                 if self.failure is None:
                     self.failure = f"step {step.name} (Fail): {message}"
+            elif step.type == "QualityCheck":
+                from .quality_check import run_quality_check
+
+                props = run_quality_check(self, step.name, resolve(step.raw, self.context()))
+                self.properties[step.name] = props
+                self.set_status(step.name, "Succeeded", properties=props)
             else:
                 props = self._register(step, resolve(args, self.context()))
                 self.properties[step.name] = props
@@ -906,6 +914,9 @@ def execute(
         else:
             execution.status = "Succeeded"
         execution.ended = _now()
+        from .run_metrics import record_execution_metrics
+
+        execution.metrics = record_execution_metrics(runner)
         history.finish_execution(
             execution.id,
             status=execution.status,

@@ -1,0 +1,1 @@
+"""Governance records of a registered model: model cards and lineage."""
