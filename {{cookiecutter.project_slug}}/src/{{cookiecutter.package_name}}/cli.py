@@ -116,6 +116,7 @@ def make_cli() -> click.Group:
         build=_build_definition,
         pipeline_name="{{ cookiecutter.project_slug }}",
         workspace_default=default_workspace,
+        runtimes=project_settings.runtime_resolver,
     )
     run.params.append(
         click.Option(

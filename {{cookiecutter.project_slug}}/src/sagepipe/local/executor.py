@@ -41,6 +41,7 @@ from .expressions import (
     walk_path,
 )
 from .history import RunHistory, StepRun
+from .jobenv import job_runtime
 from .parameters import resolve_parameters
 from .sandbox import (
     JobError,
@@ -291,8 +292,10 @@ class _Runner:
         max_workers: int,
         history: RunHistory,
         keep_sandboxes: bool = False,
+        runtimes: Any = None,
     ) -> None:
         self.keep_sandboxes = keep_sandboxes
+        self.runtimes = runtimes
         self.definition = definition
         self.steps = steps
         self.execution = execution
@@ -690,6 +693,7 @@ class _Runner:
         if self.stop_event.is_set():
             return _JobResult(step.name, "Stopped", inputs=groups)
         job_name = self._job_name(step)
+        runtime = job_runtime(step.name, step.type, args, self.runtimes)
         prepare = prepare_processing if step.type == "Processing" else prepare_training
         plan = prepare(
             step.name,
@@ -697,8 +701,12 @@ class _Runner:
             job_dir=job_dir,
             job_name=job_name,
             s3_root=self.s3_root,
-            shim=self.shim,
+            shim=self._shim_for(runtime.python),
+            python=runtime.python,
         )
+        if runtime.notice:
+            with open(plan.log_path, "a") as log:
+                log.write(f"notice: {runtime.notice}\n")
         returncode = self._spawn(plan)
         if self.stop_event.is_set():
             return _JobResult(step.name, "Stopped", inputs=groups)
@@ -713,6 +721,7 @@ class _Runner:
             shutil.rmtree(plan.opt_ml, ignore_errors=True)
             shutil.rmtree(plan.job_dir / "staging", ignore_errors=True)
         properties = dict(args)
+        properties["Runtime"] = runtime.record
         region_arn = f"{LOCAL_ARN}"
         if step.type == "Processing":
             properties.update(
@@ -736,6 +745,13 @@ class _Runner:
                 CacheEntry(key, step.name, self.execution.id, _now(), properties, outputs)
             )
         return _JobResult(step.name, "Succeeded", properties, inputs=groups)
+
+    def _shim_for(self, python: str) -> Path:
+        """A ``python3`` shim folder per interpreter (the default one is made up front)."""
+        if python == sys.executable:
+            return self.shim
+        tag = hashlib.sha256(python.encode()).hexdigest()[:10]
+        return python_shim(self.execution.log_dir / ".bin" / tag, python)
 
     def _spawn(self, plan: JobPlan) -> int:
         with open(plan.log_path, "ab") as log:
@@ -793,6 +809,7 @@ def _summary(properties: Mapping[str, Any]) -> dict[str, Any]:
         "ProcessingOutputConfig",
         "Outcome",
         "ModelPackageArn",
+        "Runtime",
     )
     return {k: properties[k] for k in keep if k in properties}
 
@@ -813,6 +830,7 @@ def execute(
     pipeline_name: str = "pipeline",
     max_workers: int | None = None,
     keep_sandboxes: bool | None = None,
+    runtimes: Any = None,
 ) -> Execution:
     """Run a pipeline definition locally and return its :class:`Execution`.
 
@@ -822,7 +840,9 @@ def execute(
     returned execution has ``status == "Failed"`` and a ``failure_reason`` naming the step.
     SIGINT/SIGTERM (when called from the main thread) stop the jobs; the status is then
     ``"Stopped"``. Sandboxes of successful jobs are removed (their ``job.log`` stays)
-    unless ``keep_sandboxes`` or ``$SAGEPIPE_KEEP_SANDBOXES=1``.
+    unless ``keep_sandboxes`` or ``$SAGEPIPE_KEEP_SANDBOXES=1``. ``runtimes`` (a
+    :class:`sagepipe.runtimes.RuntimeResolver`) runs each job in its image's environment;
+    without it jobs use this interpreter.
     """
     global _PRCTL
     if _PRCTL is None:
@@ -868,6 +888,7 @@ def execute(
             if keep_sandboxes is not None
             else os.environ.get("SAGEPIPE_KEEP_SANDBOXES") == "1"
         ),
+        runtimes=runtimes,
     )
     previous = _install_signal_handlers(runner)
     try:

@@ -61,11 +61,11 @@ def remap(value: Any, opt_ml: Path) -> Any:
     return value
 
 
-def python_shim(folder: Path) -> Path:
-    """A folder with ``python3``/``python`` scripts that run this interpreter.
+def python_shim(folder: Path, python: str | None = None) -> Path:
+    """A folder with ``python3``/``python`` scripts that run ``python`` (default: this one).
 
     Put first on ``PATH`` so shell scripts inside jobs that call ``python3`` use the
-    executor's environment. Scripts, not symlinks: a symlinked venv interpreter would
+    job's environment. Scripts, not symlinks: a symlinked venv interpreter would
     lose its ``pyvenv.cfg`` and with it the venv's packages.
     """
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,21 +73,27 @@ def python_shim(folder: Path) -> Path:
         shim = folder / name
         if not shim.exists():
             tmp = folder / f".{name}.tmp"
-            tmp.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            tmp.write_text(f'#!/bin/sh\nexec "{python or sys.executable}" "$@"\n')
             tmp.chmod(0o755)
             os.replace(tmp, shim)
     return folder
 
 
-def _command(entrypoint: list[str], opt_ml: Path) -> list[str]:
+def _command(entrypoint: list[str], opt_ml: Path, python: str | None = None) -> list[str]:
     cmd = [str(c) for c in remap(list(entrypoint), opt_ml)]
     if cmd and os.path.basename(cmd[0]) in _PYTHONS:
-        cmd[0] = sys.executable  # "python3" in a container = the executor's interpreter here
+        cmd[0] = python or sys.executable  # "python3" in a container = the job's runtime
     return cmd
 
 
-def _base_env(extra: Mapping[str, Any] | None, opt_ml: Path, shim: Path) -> dict[str, str]:
+def _base_env(
+    extra: Mapping[str, Any] | None, opt_ml: Path, shim: Path, python: str | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
+    if python and python != sys.executable:
+        # Another runtime: the executor's own venv and import path must not leak into it.
+        for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+            env.pop(name, None)
     env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"  # so job.log shows progress as it happens
     # Where /opt/ml is for this job: sagepipe.contract reads its folders from here.
@@ -119,8 +125,9 @@ def prepare_processing(
     job_name: str,
     s3_root: Path,
     shim: Path,
+    python: str | None = None,
 ) -> JobPlan:
-    """Download inputs and build the command of a Processing job."""
+    """Download inputs and build the command of a Processing job (run with ``python``)."""
     opt_ml, log_path = _new_job_dir(job_dir)
     app = args.get("AppSpecification") or {}
     entry = list(app.get("ContainerEntrypoint") or [])
@@ -162,7 +169,7 @@ def prepare_processing(
     _write_json(
         opt_ml / "config" / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]}
     )
-    command = _command(entry, opt_ml) + [
+    command = _command(entry, opt_ml, python) + [
         str(a) for a in remap(list(app.get("ContainerArguments") or []), opt_ml)
     ]
     return JobPlan(
@@ -170,7 +177,7 @@ def prepare_processing(
         kind="Processing",
         job_name=job_name,
         command=command,
-        env=_base_env(args.get("Environment"), opt_ml, shim),
+        env=_base_env(args.get("Environment"), opt_ml, shim, python),
         cwd=job_dir,
         job_dir=job_dir,
         opt_ml=opt_ml,
@@ -213,6 +220,7 @@ def prepare_training(
     job_name: str,
     s3_root: Path,
     shim: Path,
+    python: str | None = None,
 ) -> JobPlan:
     """Build a Training job with the framework-container contract of DESIGN section 5."""
     opt_ml, log_path = _new_job_dir(job_dir)
@@ -252,7 +260,7 @@ def prepare_training(
     code_dir = opt_ml / "code"
     code_dir.mkdir(parents=True)
 
-    env = _base_env(args.get("Environment"), opt_ml, shim)
+    env = _base_env(args.get("Environment"), opt_ml, shim, python)
     env.update(
         {
             "SM_MODEL_DIR": str(model_dir),
@@ -286,7 +294,7 @@ def prepare_training(
     if algo.get("ContainerEntrypoint"):
         # A custom entrypoint (e.g. SDK v3's ModelTrainer driver script) replaces the
         # framework launcher entirely, as in the real container.
-        command = _command(list(algo["ContainerEntrypoint"]), opt_ml) + [
+        command = _command(list(algo["ContainerEntrypoint"]), opt_ml, python) + [
             str(a) for a in remap(list(algo.get("ContainerArguments") or []), opt_ml)
         ]
         cwd = job_dir
@@ -326,7 +334,7 @@ def prepare_training(
         if str(program).endswith(".sh"):
             command = ["/bin/sh", str(program), *user_args]
         else:
-            command = [sys.executable, str(program), *user_args]
+            command = [python or sys.executable, str(program), *user_args]
         cwd = code_dir
 
     output_path = str((args.get("OutputDataConfig") or {}).get("S3OutputPath") or "")

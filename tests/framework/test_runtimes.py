@@ -1,0 +1,320 @@
+"""Runtimes: each job runs in its image's environment (Python minor + package versions).
+
+The image-environment tests build real environments with uv (cached in the shared
+runtime cache, so only the first run on a machine pays for them) and run real jobs that
+report their own interpreter and package versions.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from framework_paths import FRAMEWORK_SRC
+from sagepipe import runtimes
+from sagepipe.local import execute
+from sagepipe.local.history import RunHistory
+from sagepipe.runtimes import build as runtime_build
+from sagepipe.runtimes.table import AWS_RUNTIMES, FRAMEWORK_ACCOUNTS, framework_runtime
+
+SKLEARN_12 = runtimes.framework_image_uri("sklearn", "eu-west-1", "1.2-1")
+XGBOOST_17 = runtimes.framework_image_uri("xgboost", "us-east-1", "1.7-1")
+
+REPORT = textwrap.dedent(
+    """
+    import json, os, sys
+    from importlib import metadata
+    names = ["scikit-learn", "numpy", "pandas", "xgboost", "boto3"]
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    report = {
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "executable": sys.executable,
+        "packages": found,
+        "pythonpath": os.environ.get("PYTHONPATH", ""),
+    }
+    out = sys.argv[sys.argv.index("--out") + 1]
+    with open(os.path.join(out, "report.json"), "w") as fh:
+        json.dump(report, fh)
+    """
+)
+
+
+def _report_step(name: str, image: str) -> dict:
+    return {
+        "Name": name,
+        "Type": "Processing",
+        "Arguments": {
+            "AppSpecification": {
+                "ImageUri": image,
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/report.py"],
+                "ContainerArguments": ["--out", "/opt/ml/processing/output/report"],
+            },
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceType": "ml.m5.large",
+                    "InstanceCount": 1,
+                    "VolumeSizeInGB": 30,
+                }
+            },
+            "RoleArn": "arn:aws:iam::000000000000:role/R",
+            "ProcessingInputs": [
+                {
+                    "InputName": "code",
+                    "S3Input": {
+                        "S3Uri": "s3://bucket/code/report",
+                        "LocalPath": "/opt/ml/processing/input/code",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "report",
+                        "S3Output": {
+                            "S3Uri": f"s3://bucket/out/{name}",
+                            "LocalPath": "/opt/ml/processing/output/report",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+        },
+    }
+
+
+def _definition(*steps: dict) -> dict:
+    return {"Version": "2020-12-01", "Parameters": [], "Steps": list(steps)}
+
+
+def test_every_aws_runtime_says_which_container_file_and_commit_it_comes_from() -> None:
+    for runtime in AWS_RUNTIMES:
+        assert re.search(r"github\.com/aws/sagemaker-[a-z-]+-container", runtime.source)
+        assert re.search(r"@ [0-9a-f]{40}", runtime.source), runtime.name
+        assert "Dockerfile" in runtime.source and "requirements.txt" in runtime.source
+        assert runtime.pinned("scikit-learn") or runtime.pinned("xgboost")
+    names = {r.name for r in AWS_RUNTIMES}
+    assert {"sklearn-1.2-1", "xgboost-1.7-1"} <= names and len(names) >= 4
+
+
+def test_framework_image_of_every_region_maps_to_its_runtime() -> None:
+    for region in FRAMEWORK_ACCOUNTS:
+        sklearn = framework_runtime(runtimes.framework_image_uri("sklearn", region, "1.2-1"))
+        xgboost = framework_runtime(runtimes.framework_image_uri("xgboost", region, "1.7-1"))
+        assert sklearn is not None and sklearn.python == "3.9"
+        assert sklearn.pinned("scikit-learn") == "1.2.1"
+        assert xgboost is not None and xgboost.pinned("xgboost") == "1.7.4"
+    assert runtimes.framework_image_uri("sklearn", "cn-north-1", "1.2-1").startswith(
+        "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/"
+    )
+
+
+def test_unknown_image_names_the_image_and_the_two_ways_out() -> None:
+    resolver = runtimes.RuntimeResolver(project_repository="churn-model")
+    with pytest.raises(runtimes.UnknownImage) as caught:
+        resolver.runtime_for("123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-tool:3")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-tool:3' has no local runtime" in (
+        message
+    )
+    assert "runtime table in settings" in message and "project image (churn-model)" in message
+
+
+def test_a_step_on_an_unknown_image_fails_with_that_one_line(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    (workspace / "s3" / "bucket" / "code" / "report").mkdir(parents=True)
+    (workspace / "s3" / "bucket" / "code" / "report" / "report.py").write_text(REPORT)
+    execution = execute(
+        _definition(_report_step("Report", "example.com/unknown:1")),
+        workspace=workspace,
+        runtimes=runtimes.RuntimeResolver(),
+    )
+    assert execution.status == "Failed"
+    assert execution.steps["Report"].failure_reason == (
+        "step Report: image 'example.com/unknown:1' has no local runtime: add it to the "
+        "runtime table in settings, or use the project image"
+    )
+
+
+def test_a_missing_interpreter_is_never_replaced_silently() -> None:
+    found = runtimes.find_interpreter("3.99")
+    assert found.notice is not None
+    assert found.notice.startswith("Python 3.99 is not installed here; using the nearest, Python")
+    assert found.version in found.notice and "uv python install 3.99" in found.notice
+
+
+def test_an_environment_that_cannot_be_built_offline_names_the_package_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    interpreter = runtimes.find_interpreter("3.11")
+    with pytest.raises(runtimes.BuildError) as caught:
+        runtimes.build_environment(
+            interpreter,
+            ["sagepipe-no-such-package-anywhere==0.0.1"],
+            what="example.com/tool:1",
+            root=tmp_path,
+            offline_only=True,
+        )
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("image example.com/tool:1: cannot build its Python 3.11")
+    assert "sagepipe-no-such-package-anywhere" in message and "uv pip install" in message
+    # Nothing half-built stays behind to be reused: only the build's lock file remains.
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def _training_sourcedir() -> bytes:
+    """A source archive with sagepipe's contract helper and a typed step function."""
+    files = {
+        "sagepipe/__init__.py": b"",
+        "sagepipe/contract.py": (FRAMEWORK_SRC / "sagepipe" / "contract.py").read_bytes(),
+        "fit.py": textwrap.dedent(
+            """
+            from __future__ import annotations
+            import json, sys
+            from pathlib import Path
+            from typing import Optional
+
+            def fit(train: Path, model_dir: Path, rounds: int = 1,
+                    depth: Optional[int] = None, note: str | None = None) -> None:
+                import sklearn
+                rows = (train / "rows.csv").read_text().split()
+                (model_dir / "model.json").write_text(json.dumps({
+                    "rows": len(rows), "rounds": rounds, "depth": depth,
+                    "python": "%d.%d" % sys.version_info[:2],
+                    "sklearn": sklearn.__version__,
+                }))
+            """
+        ).encode(),
+        "entry.py": (
+            b"import sys\nfrom sagepipe.contract import run_training\n"
+            b"sys.exit(run_training('fit:fit'))\n"
+        ),
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _training_step(image: str) -> dict:
+    return {
+        "Name": "Fit",
+        "Type": "Training",
+        "Arguments": {
+            "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+            "HyperParameters": {
+                "rounds": "3",
+                "depth": "4",
+                "sagemaker_program": '"entry.py"',
+                "sagemaker_submit_directory": '"s3://bucket/code/fit/sourcedir.tar.gz"',
+            },
+            "InputDataConfig": [
+                {
+                    "ChannelName": "train",
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": "s3://bucket/data/train",
+                            "S3DataDistributionType": "FullyReplicated",
+                        }
+                    },
+                    "ContentType": "text/csv",
+                }
+            ],
+            "OutputDataConfig": {"S3OutputPath": "s3://bucket/models"},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 30,
+            },
+            "RoleArn": "arn:aws:iam::000000000000:role/R",
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        },
+    }
+
+
+def test_jobs_run_in_their_images_environments_and_the_history_says_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The executor's own import path must not leak into another runtime's jobs.
+    monkeypatch.setenv("PYTHONPATH", str(FRAMEWORK_SRC))
+    workspace = tmp_path / "ws"
+    s3 = workspace / "s3" / "bucket"
+    (s3 / "code" / "report").mkdir(parents=True)
+    (s3 / "code" / "report" / "report.py").write_text(REPORT)
+    (s3 / "code" / "fit").mkdir(parents=True)
+    (s3 / "code" / "fit" / "sourcedir.tar.gz").write_bytes(_training_sourcedir())
+    (s3 / "data" / "train").mkdir(parents=True)
+    (s3 / "data" / "train" / "rows.csv").write_text("1\n2\n3\n")
+
+    execution = execute(
+        _definition(
+            _report_step("OnSklearn", SKLEARN_12),
+            _report_step("OnXgboost", XGBOOST_17),
+            _training_step(SKLEARN_12),
+        ),
+        workspace=workspace,
+        runtimes=runtimes.RuntimeResolver(),
+    )
+    assert execution.status == "Succeeded", execution.failure_reason
+
+    sklearn = json.loads((s3 / "out" / "OnSklearn" / "report.json").read_text())
+    assert sklearn["python"].startswith("3.9.")
+    assert sklearn["packages"]["scikit-learn"] == "1.2.1"
+    assert sklearn["packages"]["numpy"] == "1.24.1"
+    assert sklearn["packages"]["pandas"] == "1.1.3"
+    assert "xgboost" not in sklearn["packages"]
+    assert str(FRAMEWORK_SRC) not in sklearn["pythonpath"]
+    xgboost = json.loads((s3 / "out" / "OnXgboost" / "report.json").read_text())
+    assert xgboost["python"].startswith("3.8.")
+    assert xgboost["packages"]["xgboost"] == "1.7.4"
+    assert xgboost["packages"]["scikit-learn"] == "0.24.1"
+
+    # sagepipe's contract helper binds a typed function under the image's Python 3.9.
+    model = s3 / "models" / execution.steps["Fit"].properties["TrainingJobName"]
+    with tarfile.open(model / "output" / "model.tar.gz") as tar:
+        member = tar.extractfile("model.json")
+        assert member is not None
+        trained = json.loads(member.read())
+    assert trained == {"rows": 3, "rounds": 3, "depth": 4, "python": "3.9", "sklearn": "1.2.1"}
+
+    record = RunHistory(workspace / "runs.db").get_execution(execution.id)
+    assert record is not None
+    steps = {s.name: s.properties["Runtime"] for s in record.steps}
+    assert steps["OnSklearn"]["Image"] == SKLEARN_12
+    assert steps["OnSklearn"]["Python"] == sklearn["python"]
+    assert steps["OnSklearn"]["Interpreter"] == sklearn["executable"]
+    assert steps["OnSklearn"]["Packages"]["scikit-learn"] == "1.2.1"
+    assert steps["OnXgboost"]["Packages"]["xgboost"] == "1.7.4"
+
+
+def test_an_environment_is_built_once_then_reused_from_the_shared_cache() -> None:
+    runtime = framework_runtime(SKLEARN_12)
+    assert runtime is not None
+    interpreter = runtimes.find_interpreter(runtime.python)
+    first = runtimes.build_environment(interpreter, list(runtime.packages), what=SKLEARN_12)
+    assert first.folder is not None
+    marker = first.folder / "runtime.json"
+    stamp = marker.stat().st_mtime_ns
+    again = runtimes.build_environment(
+        interpreter, list(runtime.packages), what=SKLEARN_12, offline_only=True
+    )
+    assert again.folder == first.folder and marker.stat().st_mtime_ns == stamp
+    assert first.folder.parent == runtime_build.cache_root()
