@@ -318,3 +318,55 @@ def test_an_environment_is_built_once_then_reused_from_the_shared_cache() -> Non
     )
     assert again.folder == first.folder and marker.stat().st_mtime_ns == stamp
     assert first.folder.parent == runtime_build.cache_root()
+
+
+HARDCODED = textwrap.dedent(
+    """
+    import json, os
+    # Built at run time, so no path rewriting can help: only a real /opt/ml works.
+    root = "/".join(["", "opt", "ml"])
+    rows = open(root + "/processing/input/data/rows.csv").read().split()
+    config = json.load(open(root + "/config/resourceconfig.json"))
+    os.makedirs(root + "/processing/output/result", exist_ok=True)
+    with open(root + "/processing/output/result/out.json", "w") as fh:
+        json.dump({"rows": len(rows), "host": config["current_host"],
+                   "instance": config["current_instance_type"]}, fh)
+    """
+)
+
+
+def test_a_script_with_hard_coded_opt_ml_paths_runs_unchanged_and_the_host_is_untouched(
+    tmp_path: Path,
+) -> None:
+    from sagepipe.local import namespace
+
+    ok, why = namespace.available()
+    if not ok:
+        pytest.skip(f"no private mount namespace on this machine: {why}")
+    host_opt = sorted(p.name for p in Path("/opt").iterdir())
+    workspace = tmp_path / "ws"
+    s3 = workspace / "s3" / "bucket"
+    (s3 / "code" / "report").mkdir(parents=True)
+    (s3 / "code" / "report" / "report.py").write_text(HARDCODED)
+    (s3 / "data").mkdir(parents=True)
+    (s3 / "data" / "rows.csv").write_text("a\nb\n")
+    step = _report_step("Hardcoded", SKLEARN_12)
+    step["Arguments"]["ProcessingInputs"].append(
+        {
+            "InputName": "data",
+            "S3Input": {
+                "S3Uri": "s3://bucket/data",
+                "LocalPath": "/opt/ml/processing/input/data",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+            },
+        }
+    )
+    step["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["LocalPath"] = (
+        "/opt/ml/processing/output/result"
+    )
+    execution = execute(_definition(step), workspace=workspace)
+    assert execution.status == "Succeeded", execution.failure_reason
+    result = json.loads((s3 / "out" / "Hardcoded" / "out.json").read_text())
+    assert result == {"rows": 2, "host": "algo-1", "instance": "ml.m5.large"}
+    assert sorted(p.name for p in Path("/opt").iterdir()) == host_opt

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..registry import Lineage, ModelRegistry
-from . import s3
+from . import namespace, s3
 from .cache import CacheEntry, StepCache, parse_expire_after
 from .digests import DigestMemo
 from .expressions import (
@@ -704,9 +704,13 @@ class _Runner:
             shim=self._shim_for(runtime.python),
             python=runtime.python,
         )
-        if runtime.notice:
-            with open(plan.log_path, "a") as log:
-                log.write(f"notice: {runtime.notice}\n")
+        plan.command, mount_notice = namespace.wrap(plan.command, plan.opt_ml, plan.job_dir)
+        for notice in (runtime.notice, mount_notice):
+            if notice:
+                with open(plan.log_path, "a") as log:
+                    log.write(f"notice: {notice}\n")
+                if notice is mount_notice:
+                    print(f"sagepipe: {notice}", file=sys.stderr)
         returncode = self._spawn(plan)
         if self.stop_event.is_set():
             return _JobResult(step.name, "Stopped", inputs=groups)
@@ -720,6 +724,7 @@ class _Runner:
             # failed sandboxes, which are what one wants to inspect).
             shutil.rmtree(plan.opt_ml, ignore_errors=True)
             shutil.rmtree(plan.job_dir / "staging", ignore_errors=True)
+            shutil.rmtree(plan.job_dir / ".mountns", ignore_errors=True)
         properties = dict(args)
         properties["Runtime"] = runtime.record
         region_arn = f"{LOCAL_ARN}"

@@ -103,6 +103,25 @@ def _base_env(
     return env
 
 
+def resource_config(cluster: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``resourceconfig.json`` as SageMaker writes it for a one-instance job."""
+    instance_type = str((cluster or {}).get("InstanceType") or "local")
+    return {
+        "current_host": "algo-1",
+        "current_instance_type": instance_type,
+        "current_group_name": "homogeneousCluster",
+        "hosts": ["algo-1"],
+        "instance_groups": [
+            {
+                "instance_group_name": "homogeneousCluster",
+                "instance_type": instance_type,
+                "hosts": ["algo-1"],
+            }
+        ],
+        "network_interface_name": "lo",
+    }
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
@@ -167,7 +186,8 @@ def prepare_processing(
         uploads.append((local, str(dest["S3Uri"])))
     _write_json(opt_ml / "config" / "processingjobconfig.json", dict(args))
     _write_json(
-        opt_ml / "config" / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]}
+        opt_ml / "config" / "resourceconfig.json",
+        resource_config((args.get("ProcessingResources") or {}).get("ClusterConfig")),
     )
     command = _command(entry, opt_ml, python) + [
         str(a) for a in remap(list(app.get("ContainerArguments") or []), opt_ml)
@@ -247,12 +267,15 @@ def prepare_training(
         input_config[name] = {
             "TrainingInputMode": channel.get("InputMode", algo.get("TrainingInputMode", "File")),
             "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
-            "RecordWrapperType": "None",
+            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
         }
+        if channel.get("ContentType"):  # the XGBoost container picks CSV/libsvm by it
+            input_config[name]["ContentType"] = channel["ContentType"]
     config = opt_ml / "input" / "config"
     _write_json(config / "hyperparameters.json", raw_hps)
     _write_json(config / "inputdataconfig.json", input_config)
-    _write_json(config / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]})
+    _write_json(config / "resourceconfig.json", resource_config(args.get("ResourceConfig")))
+    _write_json(config / "trainingjobconfig.json", dict(args, TrainingJobName=job_name))
     model_dir = opt_ml / "model"
     output_data = opt_ml / "output" / "data"
     model_dir.mkdir(parents=True)
