@@ -370,3 +370,59 @@ def test_a_script_with_hard_coded_opt_ml_paths_runs_unchanged_and_the_host_is_un
     result = json.loads((s3 / "out" / "Hardcoded" / "out.json").read_text())
     assert result == {"rows": 2, "host": "algo-1", "instance": "ml.m5.large"}
     assert sorted(p.name for p in Path("/opt").iterdir()) == host_opt
+
+
+BOTO3_JOB = textwrap.dedent(
+    """
+    import json, os, sys
+    import boto3
+    s3 = boto3.client("s3")
+    s3.download_file("bucket", "data/rows.csv", "/tmp/rows-%d.csv" % os.getpid())
+    rows = open("/tmp/rows-%d.csv" % os.getpid()).read().split()
+    big = os.urandom(9 * 1024 * 1024)  # above boto3's 8 MB threshold: a multipart upload
+    with open("/tmp/big-%d.bin" % os.getpid(), "wb") as fh:
+        fh.write(big)
+    s3.upload_file("/tmp/big-%d.bin" % os.getpid(), "bucket", "uploaded/big.bin")
+    s3.put_object(Bucket="bucket", Key="uploaded/rows.json", Body=json.dumps(rows).encode())
+    listed = s3.list_objects_v2(Bucket="bucket", Prefix="uploaded/")
+    keys = sorted(item["Key"] for item in listed["Contents"])
+    head = s3.head_object(Bucket="bucket", Key="uploaded/big.bin")
+    part = s3.get_object(Bucket="bucket", Key="uploaded/big.bin", Range="bytes=0-9")["Body"].read()
+    try:
+        s3.get_object(Bucket="bucket", Key="missing")
+        missing = "found"
+    except s3.exceptions.NoSuchKey:
+        missing = "NoSuchKey"
+    out = sys.argv[sys.argv.index("--out") + 1]
+    with open(os.path.join(out, "report.json"), "w") as fh:
+        json.dump({"rows": rows, "keys": keys, "size": head["ContentLength"],
+                   "first": list(part), "missing": missing,
+                   "endpoint": os.environ["AWS_ENDPOINT_URL_S3"]}, fh)
+    """
+)
+
+
+@pytest.mark.parametrize("runtime", ["sklearn-1.2-1 image (boto3 1.28)", "executor's boto3"])
+def test_boto3_in_a_job_reads_and_writes_the_workspace_through_a_loopback_endpoint(
+    tmp_path: Path, runtime: str
+) -> None:
+    workspace = tmp_path / "ws"
+    s3 = workspace / "s3" / "bucket"
+    (s3 / "code" / "report").mkdir(parents=True)
+    (s3 / "code" / "report" / "report.py").write_text(BOTO3_JOB)
+    (s3 / "data").mkdir(parents=True)
+    (s3 / "data" / "rows.csv").write_text("a\nb\nc\n")
+    execution = execute(
+        _definition(_report_step("Boto", SKLEARN_12)),
+        workspace=workspace,
+        runtimes=runtimes.RuntimeResolver() if runtime.startswith("sklearn") else None,
+    )
+    assert execution.status == "Succeeded", execution.failure_reason
+    report = json.loads((s3 / "out" / "Boto" / "report.json").read_text())
+    assert report["endpoint"].startswith("http://127.0.0.1:")
+    assert report["rows"] == ["a", "b", "c"] and report["missing"] == "NoSuchKey"
+    assert report["keys"] == ["uploaded/big.bin", "uploaded/rows.json"]
+    big = (s3 / "uploaded" / "big.bin").read_bytes()
+    assert report["size"] == len(big) == 9 * 1024 * 1024
+    assert report["first"] == list(big[:10])
+    assert json.loads((s3 / "uploaded" / "rows.json").read_text()) == ["a", "b", "c"]

@@ -43,6 +43,7 @@ from .expressions import (
 from .history import RunHistory, StepRun
 from .jobenv import job_runtime
 from .parameters import resolve_parameters
+from .s3server import S3Endpoint
 from .sandbox import (
     JobError,
     JobPlan,
@@ -319,6 +320,8 @@ class _Runner:
         self.stop_time: float | None = None
         self.failure: str | None = None
         self.shim = python_shim(execution.log_dir / ".bin")
+        # boto3 inside jobs reaches the workspace's s3/ folder through this endpoint.
+        self.s3_endpoint = S3Endpoint(self.s3_root, execution.log_dir / ".s3-multipart")
         self.execution_vars = {
             "PipelineExecutionId": execution.id,
             "PipelineExecutionArn": (
@@ -704,6 +707,11 @@ class _Runner:
             shim=self._shim_for(runtime.python),
             python=runtime.python,
         )
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            plan.env.pop(name, None)
+        plan.env.update(self.s3_endpoint.job_env(plan.job_dir))
+        if not (plan.env.get("AWS_REGION") or plan.env.get("AWS_DEFAULT_REGION")):
+            plan.env["AWS_DEFAULT_REGION"] = "us-east-1"
         plan.command, mount_notice = namespace.wrap(plan.command, plan.opt_ml, plan.job_dir)
         for notice in (runtime.notice, mount_notice):
             if notice:
@@ -921,7 +929,7 @@ def execute(
             failure_reason=execution.failure_reason,
         )
         runner.emit()
-        for store in (history, runner.cache, runner.digests):
+        for store in (history, runner.cache, runner.digests, runner.s3_endpoint):
             store.close()
     return execution
 
