@@ -25,6 +25,16 @@ _OPT_ML = re.compile(r"/opt/ml(?=/|$|[\s\"';:&|)])")
 _PYTHONS = ("python", "python3", f"python3.{sys.version_info.minor}")
 
 
+_XGBOOST_ALGORITHM = Path(__file__).resolve().parent / "algorithms" / "xgboost_train.py"
+
+
+def _is_xgboost_image(image: Any) -> bool:
+    from ..runtimes.table import parse_image
+
+    ref = parse_image(str(image or ""))
+    return ref is not None and ref.repository == "sagemaker-xgboost"
+
+
 class JobError(Exception):
     """A job that cannot start or whose result is unusable; ``str()`` is one line."""
 
@@ -324,12 +334,17 @@ def prepare_training(
     else:
         program = hps.get("sagemaker_program")
         submit = hps.get("sagemaker_submit_directory")
-        if not program:
+        if not program and _is_xgboost_image(algo.get("TrainingImage")):
+            # The XGBoost image's built-in algorithm: no user code, only hyperparameters.
+            program = None
+        elif not program:
             raise JobError(
                 f"step {step_name}: training image {algo.get('TrainingImage')!r} has no local "
                 "equivalent; set the sagemaker_program and sagemaker_submit_directory "
                 "hyperparameters (framework estimators do) or a ContainerEntrypoint"
             )
+        if program is None:
+            submit = None
         if submit:
             archive = s3.uri_to_path(s3_root, str(submit))
             if not archive.is_file():
@@ -338,7 +353,7 @@ def prepare_training(
                     f"(looked at {archive}); write the compiled code objects there first"
                 )
             _safe_extract(archive, code_dir)
-        if not (code_dir / str(program)).is_file():
+        if program is not None and not (code_dir / str(program)).is_file():
             raise JobError(
                 f"step {step_name}: sagemaker_program {program!r} is not in the source "
                 f"archive {submit}; check the program name"
@@ -354,7 +369,9 @@ def prepare_training(
             value = user_hps[key]
             user_args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
         env["SM_USER_ARGS"] = json.dumps(user_args)
-        if str(program).endswith(".sh"):
+        if program is None:
+            command = [python or sys.executable, str(_XGBOOST_ALGORITHM)]
+        elif str(program).endswith(".sh"):
             command = ["/bin/sh", str(program), *user_args]
         else:
             command = [python or sys.executable, str(program), *user_args]
