@@ -7,8 +7,8 @@ of ``inputdataconfig.json``: ``text/csv`` (label in column 0, no header) or
 ``text/libsvm``; the booster is saved as ``/opt/ml/model/xgboost-model``. Errors go to
 ``/opt/ml/output/failure``, as the container writes them.
 
-Standalone on purpose (no sagepipe import, Python 3.8 syntax): it runs inside images as
-old as XGBoost 1.7-1.
+Standalone on purpose (no sagepipe import, Python 3.8 syntax): it runs inside images
+as old as XGBoost 1.7-1.
 """
 
 import json
@@ -52,8 +52,8 @@ def _content_type(config, name):
     if kind in ("text/libsvm", "libsvm", "text/x-libsvm"):
         return "libsvm"
     raise AlgorithmError(
-        "channel %s has ContentType %r; the XGBoost algorithm reads text/csv or text/libsvm"
-        % (name, raw)
+        f"channel {name} has ContentType {raw!r}; the XGBoost algorithm reads text/csv or "
+        "text/libsvm"
     )
 
 
@@ -72,7 +72,7 @@ def load_channel(name, config):
             if data.size:
                 blocks.append(data)
         if not blocks:
-            raise AlgorithmError("channel %s has no rows" % name)
+            raise AlgorithmError(f"channel {name} has no rows")
         data = np.vstack(blocks)
         return xgb.DMatrix(data[:, 1:], label=data[:, 0])
     if len(files) == 1:
@@ -100,7 +100,7 @@ def train():
     try:
         num_round = int(hps["num_round"])
     except ValueError:
-        raise AlgorithmError("num_round %r is not an integer" % hps["num_round"]) from None
+        raise AlgorithmError(f"num_round {hps['num_round']!r} is not an integer") from None
     if "train" not in channels:
         raise AlgorithmError("the XGBoost algorithm needs a 'train' channel")
     dtrain = load_channel("train", channels)
@@ -125,7 +125,7 @@ def train():
     model_dir = os.environ.get("SM_MODEL_DIR") or os.path.join(OPT_ML, "model")
     os.makedirs(model_dir, exist_ok=True)
     booster.save_model(os.path.join(model_dir, "xgboost-model"))
-    print("saved xgboost-model after %d rounds" % booster.num_boosted_rounds())
+    print(f"saved xgboost-model after {booster.num_boosted_rounds()} rounds")
 
 
 def main():
@@ -135,7 +135,7 @@ def main():
         failure = os.path.join(OPT_ML, "output", "failure")
         os.makedirs(os.path.dirname(failure), exist_ok=True)
         with open(failure, "w") as fh:
-            fh.write("%s\n" % exc)
+            fh.write(f"{exc}\n")
         print(exc, file=sys.stderr)
         return 1
     return 0
