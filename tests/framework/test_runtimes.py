@@ -428,27 +428,6 @@ def test_boto3_in_a_job_reads_and_writes_the_workspace_through_a_loopback_endpoi
     assert json.loads((s3 / "uploaded" / "rows.json").read_text()) == ["a", "b", "c"]
 
 
-EVALUATE_XGBOOST = textwrap.dedent(
-    """
-    import json, os, sys, tarfile
-    import numpy as np
-    import xgboost as xgb
-    root = "/".join(["", "opt", "ml", "processing"])
-    with tarfile.open(root + "/model/model.tar.gz") as tar:
-        tar.extractall(root + "/unpacked")
-    booster = xgb.Booster()
-    booster.load_model(root + "/unpacked/xgboost-model")
-    data = np.loadtxt(root + "/test/test.csv", delimiter=",", ndmin=2)
-    predictions = booster.predict(xgb.DMatrix(data[:, 1:]))
-    accuracy = float(((predictions > 0.5) == (data[:, 0] > 0.5)).mean())
-    os.makedirs(root + "/evaluation", exist_ok=True)
-    with open(root + "/evaluation/evaluation.json", "w") as fh:
-        json.dump({"accuracy": accuracy, "xgboost": xgb.__version__,
-                   "rounds": booster.num_boosted_rounds()}, fh)
-    """
-)
-
-
 def _xgboost_algorithm_step(hyperparameters: dict) -> dict:
     step = _training_step(XGBOOST_17)
     step["Name"] = "XGBoostTrain"
@@ -472,63 +451,6 @@ def _separable_csv(rows: int, seed: int) -> str:
         x1, x2 = rng.uniform(-1, 1), rng.uniform(-1, 1)
         lines.append(f"{int(x1 + x2 > 0)},{x1:.4f},{x2:.4f}")
     return "\n".join(lines) + "\n"
-
-
-def test_xgboost_algorithm_mode_trains_from_csv_channels_and_a_script_on_the_image_scores_it(
-    tmp_path: Path,
-) -> None:
-    workspace = tmp_path / "ws"
-    s3 = workspace / "s3" / "bucket"
-    for name, seed in (("train", 1), ("validation", 2), ("test", 3)):
-        (s3 / "xgb" / name).mkdir(parents=True)
-        (s3 / "xgb" / name / f"{name}.csv").write_text(_separable_csv(200, seed))
-    (s3 / "code" / "evaluate").mkdir(parents=True)
-    (s3 / "code" / "evaluate" / "evaluate.py").write_text(EVALUATE_XGBOOST)
-    train = _xgboost_algorithm_step(
-        {
-            "objective": "binary:logistic",
-            "num_round": "20",
-            "max_depth": "3",
-            "eta": "0.3",
-            "eval_metric": "error,logloss",
-        }
-    )
-    evaluate = _report_step("Evaluate", XGBOOST_17)
-    app = evaluate["Arguments"]["AppSpecification"]
-    app["ContainerEntrypoint"] = ["python3", "/opt/ml/processing/input/code/evaluate.py"]
-    app["ContainerArguments"] = []
-    evaluate["Arguments"]["ProcessingInputs"] = [
-        {
-            "InputName": name,
-            "S3Input": {
-                "S3Uri": uri,
-                "LocalPath": local,
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-            },
-        }
-        for name, uri, local in (
-            ("code", "s3://bucket/code/evaluate", "/opt/ml/processing/input/code"),
-            ("test", "s3://bucket/xgb/test", "/opt/ml/processing/test"),
-            (
-                "model",
-                {"Get": "Steps.XGBoostTrain.ModelArtifacts.S3ModelArtifacts"},
-                "/opt/ml/processing/model",
-            ),
-        )
-    ]
-    output = evaluate["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]
-    output["LocalPath"] = "/opt/ml/processing/evaluation"
-
-    execution = execute(
-        _definition(train, evaluate), workspace=workspace, runtimes=runtimes.RuntimeResolver()
-    )
-    assert execution.status == "Succeeded", execution.failure_reason
-    result = json.loads((s3 / "out" / "Evaluate" / "evaluation.json").read_text())
-    assert result["xgboost"] == "1.7.4" and result["rounds"] == 20
-    assert result["accuracy"] > 0.9
-    log = Path(str(execution.steps["XGBoostTrain"].log_path)).read_text()
-    assert "validation-error" in log and "[19]" in log
 
 
 def test_xgboost_algorithm_mode_without_num_round_fails_in_one_line(tmp_path: Path) -> None:

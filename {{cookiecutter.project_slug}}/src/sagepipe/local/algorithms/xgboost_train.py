@@ -88,8 +88,6 @@ def load_channel(name, config):
 
 def train():
     """Train the booster the hyperparameters describe and save it."""
-    import xgboost as xgb
-
     config_dir = os.path.join(OPT_ML, "input", "config")
     with open(os.path.join(config_dir, "hyperparameters.json")) as fh:
         hps = {k: str(v) for k, v in json.load(fh).items()}
@@ -107,6 +105,8 @@ def train():
     if dtrain is None:
         raise AlgorithmError("channel train is empty")
     dvalid = load_channel("validation", channels) if "validation" in channels else None
+    import xgboost as xgb  # after the checks: a bad request fails without the import cost
+
     params = {
         k: v for k, v in hps.items() if k not in CONTAINER_KEYS and not k.startswith("sagemaker_")
     }

@@ -1,0 +1,143 @@
+"""Regenerate the SageMaker SDK v2 definitions kept here as test data.
+
+Run in a throwaway venv, never in the project's: ``uv venv /tmp/sdk && uv pip install -p
+/tmp/sdk/bin/python "sagemaker<3" "moto[s3,sts,iam]" && /tmp/sdk/bin/python generate.py``.
+moto's ``mock_aws()`` with a pre-created bucket catches the SDK's uploads, which are kept
+under ``s3/`` next to the definition, so the test replays exactly what the SDK wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+from moto import mock_aws
+
+HERE = Path(__file__).resolve().parent
+REGION = "eu-west-1"
+BUCKET = "sdk-v2-bucket"
+ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
+
+
+def build() -> dict:
+    from sagemaker import image_uris
+    from sagemaker.estimator import Estimator
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+    from sagemaker.sklearn.processing import SKLearnProcessor
+    from sagemaker.workflow.parameters import ParameterString
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+
+    session = PipelineSession(boto_session=boto3.Session(region_name=REGION), default_bucket=BUCKET)
+    raw = ParameterString("RawDataUri", default_value=f"s3://{BUCKET}/raw/data.csv")
+    sklearn = SKLearnProcessor(
+        framework_version="1.2-1",
+        role=ROLE,
+        instance_type="ml.m5.large",
+        instance_count=1,
+        sagemaker_session=session,
+        env={"RAW_DATA_URI": raw},
+    )
+    preprocess = ProcessingStep(
+        name="Preprocess",
+        step_args=sklearn.run(
+            code=str(HERE / "code" / "preprocess.py"),
+            inputs=[
+                ProcessingInput(
+                    source=f"s3://{BUCKET}/extra/", destination="/opt/ml/processing/input/extra"
+                )
+            ],
+            outputs=[
+                ProcessingOutput(output_name=name, source=f"/opt/ml/processing/{name}")
+                for name in ("train", "validation", "test")
+            ],
+        ),
+    )
+    xgb_image = image_uris.retrieve("xgboost", REGION, version="1.7-1")
+    estimator = Estimator(
+        image_uri=xgb_image,
+        role=ROLE,
+        instance_type="ml.m5.large",
+        instance_count=1,
+        output_path=f"s3://{BUCKET}/models",
+        sagemaker_session=session,
+        hyperparameters={
+            "objective": "binary:logistic",
+            "num_round": 25,
+            "max_depth": 3,
+            "eta": 0.3,
+            "eval_metric": "error",
+        },
+    )
+
+    def channel(name: str) -> TrainingInput:
+        uri = preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+        return TrainingInput(s3_data=uri, content_type="text/csv")
+
+    train = TrainingStep(
+        name="TrainXGBoost",
+        step_args=estimator.fit({"train": channel("train"), "validation": channel("validation")}),
+    )
+    evaluator = ScriptProcessor(
+        image_uri=xgb_image,
+        command=["python3"],
+        role=ROLE,
+        instance_type="ml.m5.large",
+        instance_count=1,
+        sagemaker_session=session,
+    )
+    evaluate = ProcessingStep(
+        name="Evaluate",
+        step_args=evaluator.run(
+            code=str(HERE / "code" / "evaluate.py"),
+            inputs=[
+                ProcessingInput(
+                    source=train.properties.ModelArtifacts.S3ModelArtifacts,
+                    destination="/opt/ml/processing/model",
+                ),
+                ProcessingInput(
+                    source=preprocess.properties.ProcessingOutputConfig.Outputs[
+                        "test"
+                    ].S3Output.S3Uri,
+                    destination="/opt/ml/processing/test",
+                ),
+            ],
+            outputs=[
+                ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")
+            ],
+        ),
+    )
+    pipeline = Pipeline(
+        name="sdk-v2-aws-images",
+        parameters=[raw],
+        steps=[preprocess, train, evaluate],
+        sagemaker_session=session,
+    )
+    return json.loads(pipeline.definition())
+
+
+def main() -> None:
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        definition = build()
+        out = HERE / "aws_images"
+        (out / "s3").mkdir(parents=True, exist_ok=True)
+        (out / "definition.json").write_text(
+            json.dumps(definition, indent=2, sort_keys=True) + "\n"
+        )
+        listed = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+        for item in listed:
+            target = out / "s3" / BUCKET / item["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
+            print("kept", item["Key"])
+
+
+if __name__ == "__main__":
+    main()
