@@ -3,7 +3,8 @@
 It uses AWS's images the way AWS's seed code does: an SKLearnProcessor script with
 hard-coded ``/opt/ml`` paths that downloads its raw data with boto3, the XGBoost image's
 built-in algorithm (no user code), and a ScriptProcessor on the XGBoost image that loads
-``xgboost-model``. Each job runs in its image's runtime.
+``xgboost-model``, then CreateModel and a batch Transform served by the XGBoost image's
+default handler. Each job runs in its image's runtime.
 """
 
 from __future__ import annotations
@@ -56,8 +57,20 @@ def test_sdk_v2_pipeline_on_sklearn_and_xgboost_images_runs_locally(tmp_path: Pa
     report = json.loads(evaluation.read_text())
     assert report["xgboost_version"] == "1.7.4"
     assert report["binary_classification_metrics"]["accuracy"]["value"] > 0.85
-    runtimes_used = {name: step.properties["Runtime"] for name, step in execution.steps.items()}
+    runtimes_used = {
+        name: step.properties["Runtime"]
+        for name, step in execution.steps.items()
+        if "Runtime" in step.properties  # jobs, not the inline Model step
+    }
     assert runtimes_used["Preprocess"]["Python"].startswith("3.9.")
     assert runtimes_used["Preprocess"]["Packages"]["scikit-learn"] == "1.2.1"
     assert runtimes_used["TrainXGBoost"]["Packages"]["xgboost"] == "1.7.4"
     assert runtimes_used["Evaluate"]["Python"].startswith("3.8.")
+
+    model_name = execution.steps["CreateModel-CreateModel"].properties["ModelName"]
+    assert model_name.startswith(f"pipelines-{execution.id}-CreateModel")
+    batch_rows = next(bucket.rglob("batch.csv")).read_text().splitlines()
+    out = (bucket / "transform" / "batch.csv.out").read_text().splitlines()
+    assert len(out) == len(batch_rows) > 0
+    assert all(0.0 <= float(line) <= 1.0 for line in out)
+    assert runtimes_used["Transform"]["Packages"]["xgboost"] == "1.7.4"

@@ -24,12 +24,15 @@ def build() -> dict:
     from sagemaker import image_uris
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
+    from sagemaker.model import Model
     from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
     from sagemaker.sklearn.processing import SKLearnProcessor
+    from sagemaker.transformer import Transformer
+    from sagemaker.workflow.model_step import ModelStep
     from sagemaker.workflow.parameters import ParameterString
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.pipeline_context import PipelineSession
-    from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+    from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep
 
     session = PipelineSession(boto_session=boto3.Session(region_name=REGION), default_bucket=BUCKET)
     raw = ParameterString("RawDataUri", default_value=f"s3://{BUCKET}/raw/data.csv")
@@ -52,7 +55,7 @@ def build() -> dict:
             ],
             outputs=[
                 ProcessingOutput(output_name=name, source=f"/opt/ml/processing/{name}")
-                for name in ("train", "validation", "test")
+                for name in ("train", "validation", "test", "batch")
             ],
         ),
     )
@@ -110,10 +113,34 @@ def build() -> dict:
             ],
         ),
     )
+    model = Model(
+        image_uri=xgb_image,
+        model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
+        role=ROLE,
+        sagemaker_session=session,
+    )
+    create_model = ModelStep(
+        name="CreateModel", step_args=model.create(instance_type="ml.m5.large")
+    )
+    transformer = Transformer(
+        model_name=create_model.properties.ModelName,
+        instance_type="ml.m5.large",
+        instance_count=1,
+        output_path=f"s3://{BUCKET}/transform",
+        accept="text/csv",
+        assemble_with="Line",
+        strategy="MultiRecord",
+        sagemaker_session=session,
+    )
+    batch_uri = preprocess.properties.ProcessingOutputConfig.Outputs["batch"].S3Output.S3Uri
+    transform = TransformStep(
+        name="Transform",
+        step_args=transformer.transform(data=batch_uri, content_type="text/csv", split_type="Line"),
+    )
     pipeline = Pipeline(
         name="sdk-v2-aws-images",
         parameters=[raw],
-        steps=[preprocess, train, evaluate],
+        steps=[preprocess, train, evaluate, create_model, transform],
         sagemaker_session=session,
     )
     return json.loads(pipeline.definition())

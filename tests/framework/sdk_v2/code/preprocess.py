@@ -33,4 +33,7 @@ if __name__ == "__main__":
     ):
         os.makedirs(f"{BASE}/{name}", exist_ok=True)
         part.to_csv(f"{BASE}/{name}/{name}.csv", header=False, index=False)
+    # Features only, for the batch transform.
+    os.makedirs(f"{BASE}/batch", exist_ok=True)
+    frame[cut2:][["x1", "x2"]].to_csv(f"{BASE}/batch/batch.csv", header=False, index=False)
     print("rows", len(frame))

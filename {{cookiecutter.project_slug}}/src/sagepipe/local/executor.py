@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..registry import Lineage, ModelRegistry
+from ..runtimes.table import parse_image
 from . import namespace, s3
 from .cache import CacheEntry, StepCache, parse_expire_after
 from .digests import DigestMemo
@@ -41,7 +42,7 @@ from .expressions import (
     walk_path,
 )
 from .history import RunHistory, StepRun
-from .jobenv import job_runtime
+from .jobenv import JobRuntime, job_runtime
 from .parameters import resolve_parameters
 from .s3server import S3Endpoint
 from .sandbox import (
@@ -53,10 +54,11 @@ from .sandbox import (
     prepare_training,
     python_shim,
 )
+from .transform_plan import prepare_transform
 
 SUPPORTED_VERSION = "2020-12-01"
-JOB_TYPES = ("Processing", "Training")
-INLINE_TYPES = ("Condition", "Fail", "RegisterModel")
+JOB_TYPES = ("Processing", "Training", "Transform")
+INLINE_TYPES = ("Condition", "Fail", "RegisterModel", "Model")
 STEP_TYPES = JOB_TYPES + INLINE_TYPES
 TERMINAL = ("Succeeded", "Failed", "Stopped", "NotExecuted")
 EXECUTION_ID_PATTERN = re.compile(r"exec-\d{8}-\d{6}-[0-9a-f]{6}")
@@ -501,6 +503,10 @@ class _Runner:
                 self.set_status(step.name, "Failed", failure_reason=message)
                 if self.failure is None:
                     self.failure = f"step {step.name} (Fail): {message}"
+            elif step.type == "Model":
+                props = self._create_model(step, resolve(args, self.context()))
+                self.properties[step.name] = props
+                self.set_status(step.name, "Succeeded", properties=props)
             else:
                 props = self._register(step, resolve(args, self.context()))
                 self.properties[step.name] = props
@@ -578,6 +584,32 @@ class _Runner:
             "ModelApprovalStatus": package.approval_status,
         }
 
+    def _create_model(self, step: _StepDef, args: Mapping[str, Any]) -> dict[str, Any]:
+        """CreateModel: remember the model for later Transform steps; its name is a property."""
+        name = self._job_name(step)
+        container = dict(args.get("PrimaryContainer") or (args.get("Containers") or [{}])[0])
+        record = {
+            "ModelName": name,
+            "Image": container.get("Image"),
+            "ModelDataUrl": container.get("ModelDataUrl"),
+            "Environment": container.get("Environment") or {},
+            "ExecutionRoleArn": args.get("ExecutionRoleArn"),
+        }
+        folder = self.workspace / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+        return {**record, "ModelArn": f"{LOCAL_ARN}:model/{name.lower()}"}
+
+    def _model(self, name: str) -> dict[str, Any]:
+        path = self.workspace / "models" / f"{name}.json"
+        try:
+            record: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise JobError(
+                f"model {name!r} does not exist locally; create it with a Model step first"
+            ) from None
+        return record
+
     # -- jobs ------------------------------------------------------------------------------
     def _launch(self, step: _StepDef) -> None:
         try:
@@ -637,6 +669,21 @@ class _Runner:
                     groups["upstream"][label] = d
                 else:
                     groups["data"][label] = d
+        elif step.type == "Transform":
+            source = ((keyed.get("TransformInput") or {}).get("DataSource") or {}).get(
+                "S3DataSource"
+            ) or {}
+            if source.get("S3Uri"):
+                d = digest(str(source["S3Uri"]))
+                source["S3Uri"] = f"content:{d}"
+                groups["data"]["input"] = d
+            model = self._model(str(keyed.get("ModelName")))
+            keyed["Model"] = {k: v for k, v in model.items() if k != "ModelName"}
+            if model.get("ModelDataUrl"):
+                d = digest(str(model["ModelDataUrl"]))
+                keyed["Model"]["ModelDataUrl"] = f"content:{d}"
+                groups["upstream"]["model"] = d
+            keyed.pop("ModelName", None)
         else:
             for i, channel in enumerate(keyed.get("InputDataConfig") or []):
                 source = (channel.get("DataSource") or {}).get("S3DataSource")
@@ -696,17 +743,20 @@ class _Runner:
         if self.stop_event.is_set():
             return _JobResult(step.name, "Stopped", inputs=groups)
         job_name = self._job_name(step)
-        runtime = job_runtime(step.name, step.type, args, self.runtimes)
-        prepare = prepare_processing if step.type == "Processing" else prepare_training
-        plan = prepare(
-            step.name,
-            args,
-            job_dir=job_dir,
-            job_name=job_name,
-            s3_root=self.s3_root,
-            shim=self._shim_for(runtime.python),
-            python=runtime.python,
-        )
+        if step.type == "Transform":
+            runtime, plan = self._transform_plan(step, args, job_dir, job_name)
+        else:
+            runtime = job_runtime(step.name, step.type, args, self.runtimes)
+            prepare = prepare_processing if step.type == "Processing" else prepare_training
+            plan = prepare(
+                step.name,
+                args,
+                job_dir=job_dir,
+                job_name=job_name,
+                s3_root=self.s3_root,
+                shim=self._shim_for(runtime.python),
+                python=runtime.python,
+            )
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             plan.env.pop(name, None)
         plan.env.update(self.s3_endpoint.job_env(plan.job_dir))
@@ -736,7 +786,13 @@ class _Runner:
         properties = dict(args)
         properties["Runtime"] = runtime.record
         region_arn = f"{LOCAL_ARN}"
-        if step.type == "Processing":
+        if step.type == "Transform":
+            properties.update(
+                TransformJobName=job_name,
+                TransformJobArn=f"{region_arn}:transform-job/{job_name.lower()}",
+                TransformJobStatus="Completed",
+            )
+        elif step.type == "Processing":
             properties.update(
                 ProcessingJobName=job_name,
                 ProcessingJobArn=f"{region_arn}:processing-job/{job_name.lower()}",
@@ -758,6 +814,38 @@ class _Runner:
                 CacheEntry(key, step.name, self.execution.id, _now(), properties, outputs)
             )
         return _JobResult(step.name, "Succeeded", properties, inputs=groups)
+
+    def _transform_plan(
+        self, step: _StepDef, args: dict[str, Any], job_dir: Path, job_name: str
+    ) -> tuple[JobRuntime, JobPlan]:
+        """The batch-transform job of a Transform step, served in its model's runtime."""
+        model = self._model(str(args.get("ModelName")))
+        image = str(model.get("Image") or "")
+        runtime = job_runtime(
+            step.name, "Processing", {"AppSpecification": {"ImageUri": image}}, self.runtimes
+        )
+        ref = parse_image(image)
+        if ref is not None and ref.repository == "sagemaker-xgboost":
+            handler = "xgboost"  # the image's default handler, in the image's interpreter
+        elif runtime.python == sys.executable:
+            handler = "inference.py"  # code/inference.py, on the serving stack of this process
+        else:
+            raise JobError(
+                f"step {step.name}: models on image {image} are served locally only in this "
+                "interpreter's runtime; use the project image or an XGBoost image for them"
+            )
+        plan = prepare_transform(
+            step.name,
+            args,
+            model,
+            job_dir=job_dir,
+            job_name=job_name,
+            s3_root=self.s3_root,
+            shim=self.shim,
+            handler=handler,
+            model_python=runtime.python,
+        )
+        return runtime, plan
 
     def _shim_for(self, python: str) -> Path:
         """A ``python3`` shim folder per interpreter (the default one is made up front)."""
@@ -822,6 +910,8 @@ def _summary(properties: Mapping[str, Any]) -> dict[str, Any]:
         "ProcessingOutputConfig",
         "Outcome",
         "ModelPackageArn",
+        "ModelName",
+        "TransformJobName",
         "Runtime",
     )
     return {k: properties[k] for k in keep if k in properties}

@@ -354,8 +354,8 @@ class S3Endpoint:
                 threading.Thread(
                     target=self._server.serve_forever, name="sagepipe-s3", daemon=True
                 ).start()
-            host, port = self._server.server_address[:2]
-            return f"http://{host}:{port}"
+            port = self._server.server_address[1]
+            return f"http://127.0.0.1:{port}"
 
     def job_env(self, job_dir: Path) -> dict[str, str]:
         """What a job's environment needs for boto3 to use this endpoint and nothing else."""
