@@ -9,6 +9,7 @@ under ``s3/`` next to the definition, so the test replays exactly what the SDK w
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import boto3
@@ -146,24 +147,52 @@ def build() -> dict:
     return json.loads(pipeline.definition())
 
 
+def build_function_steps() -> dict:
+    """Two ``@step`` functions: the remote-function contract (pickled function + arguments)."""
+    from sagemaker.workflow.function_step import step
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    session = PipelineSession(boto_session=boto3.Session(region_name=REGION), default_bucket=BUCKET)
+    image = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+
+    @step(name="MakeData", role=ROLE, instance_type="ml.m5.large", image_uri=image)
+    def make_data(n: int) -> list:
+        return [i * i for i in range(n)]
+
+    @step(name="Total", role=ROLE, instance_type="ml.m5.large", image_uri=image)
+    def total(values: list, offset: int) -> dict:
+        import platform
+
+        return {"total": sum(values) + offset, "python": platform.python_version()}
+
+    pipeline = Pipeline(
+        name="sdk-v2-function-steps", steps=[total(make_data(5), 100)], sagemaker_session=session
+    )
+    return json.loads(pipeline.definition())
+
+
+def _keep(client: object, definition: dict, out: Path) -> None:
+    shutil.rmtree(out, ignore_errors=True)  # no stale code objects from an older run
+    (out / "s3").mkdir(parents=True, exist_ok=True)
+    (out / "definition.json").write_text(json.dumps(definition, indent=2, sort_keys=True) + "\n")
+    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):  # type: ignore[attr-defined]
+        target = out / "s3" / BUCKET / item["Key"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        body = client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()  # type: ignore[attr-defined]
+        target.write_bytes(body)
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])  # type: ignore[attr-defined]
+        print("kept", item["Key"])
+
+
 def main() -> None:
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)
         client.create_bucket(
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
-        definition = build()
-        out = HERE / "aws_images"
-        (out / "s3").mkdir(parents=True, exist_ok=True)
-        (out / "definition.json").write_text(
-            json.dumps(definition, indent=2, sort_keys=True) + "\n"
-        )
-        listed = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-        for item in listed:
-            target = out / "s3" / BUCKET / item["Key"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
-            print("kept", item["Key"])
+        _keep(client, build(), HERE / "aws_images")
+        _keep(client, build_function_steps(), HERE / "function_steps")
 
 
 if __name__ == "__main__":

@@ -759,6 +759,11 @@ class _Runner:
             )
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             plan.env.pop(name, None)
+        for name, value in runtime.env.items():
+            if value is None:
+                plan.env.pop(name, None)
+            else:
+                plan.env[name] = value
         plan.env.update(self.s3_endpoint.job_env(plan.job_dir))
         if not (plan.env.get("AWS_REGION") or plan.env.get("AWS_DEFAULT_REGION")):
             plan.env["AWS_DEFAULT_REGION"] = "us-east-1"

@@ -304,6 +304,9 @@ def prepare_training(
             "SM_INPUT_DIR": str(opt_ml / "input"),
             "SM_INPUT_CONFIG_DIR": str(config),
             "SM_OUTPUT_INTERMEDIATE_DIR": str(opt_ml / "output" / "intermediate"),
+            # What SageMaker itself sets in every training container.
+            "TRAINING_JOB_NAME": job_name,
+            "TRAINING_JOB_ARN": f"arn:aws:sagemaker:local:000000000000:training-job/{job_name}",
             "SM_CURRENT_HOST": "algo-1",
             "SM_HOSTS": json.dumps(["algo-1"]),
             "SM_NUM_CPUS": str(os.cpu_count() or 1),
