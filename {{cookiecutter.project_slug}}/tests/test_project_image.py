@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from {{ cookiecutter.package_name }} import settings
-from conftest import PROJECT_ROOT
 
 from sagepipe.runtimes import lock as lockfile
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 JOB_STEPS = ("Preprocess", "DataQuality", "Train", "Evaluate")
 
 
