@@ -468,3 +468,19 @@ def test_xgboost_algorithm_mode_without_num_round_fails_in_one_line(tmp_path: Pa
     assert execution.steps["XGBoostTrain"].failure_reason == (
         "hyperparameter num_round is required (e.g. num_round=100)"
     )
+
+
+def test_a_project_adds_its_own_image_to_the_runtime_table() -> None:
+    mine = runtimes.Runtime(
+        name="my-tool-3",
+        repository="my-tool",
+        version="3",
+        python="3.11",
+        packages=("pandas==2.2.3",),
+        key_packages=("pandas",),
+        source="my-tool's Dockerfile",
+    )
+    resolver = runtimes.RuntimeResolver(extra=(mine,))
+    uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-tool:3-cpu"
+    assert resolver.runtime_for(uri) is mine
+    assert resolver.runtime_for(SKLEARN_12).name == "sklearn-1.2-1"

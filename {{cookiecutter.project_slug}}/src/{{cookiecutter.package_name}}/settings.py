@@ -23,6 +23,11 @@ DEFAULT_REGION = "{{ cookiecutter.aws_region }}"
 # pipeline's steps and serves the model; its tag is the lock's content digest.
 LOCK_FILE = "requirements.lock"
 PYTHON_VERSION = "{{ cookiecutter.python_version }}"
+# Images of your own (besides the project image and SageMaker's scikit-learn/XGBoost ones)
+# that steps may name: what each stands for locally, e.g.
+# runtimes.Runtime(name="my-tool-3", repository="my-tool", version="3", python="3.11",
+#                  packages=("pandas==2.2.3",), key_packages=("pandas",), source="its Dockerfile")
+EXTRA_RUNTIMES: tuple[runtimes.Runtime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,10 @@ def project_image_uri(region: str, role_arn: str) -> str:
 def runtime_resolver() -> runtimes.RuntimeResolver:
     """Which environment each step's image stands for when the pipeline runs locally."""
     return runtimes.RuntimeResolver(
-        project_repository=PROJECT, lock_file=lock_path(), project_python=PYTHON_VERSION
+        project_repository=PROJECT,
+        lock_file=lock_path(),
+        project_python=PYTHON_VERSION,
+        extra=EXTRA_RUNTIMES,
     )
 
 
