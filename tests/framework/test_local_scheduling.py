@@ -104,8 +104,8 @@ def test_independent_steps_run_in_parallel_and_dependants_wait_for_all(tmp_path)
             "step name 'A' is used twice",
         ),
         (
-            [{"Name": "T", "Type": "Transform"}],
-            "step T has Type 'Transform'",
+            [{"Name": "T", "Type": "EMR"}],  # Transform and Model run locally now
+            "step T has Type 'EMR'",
         ),
     ],
 )

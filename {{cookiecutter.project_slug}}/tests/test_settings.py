@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from {{ cookiecutter.package_name }} import settings
@@ -25,8 +27,25 @@ def test_unknown_stage_lists_the_valid_ones() -> None:
         settings.load("qa", environ={})
 
 
-def test_image_uri_follows_the_region() -> None:
-    loaded = settings.load("dev", environ={"MLOPS_REGION": "us-west-2"})
-    assert ".dkr.ecr.us-west-2.amazonaws.com/sagemaker-scikit-learn:" in loaded.image_uri
-    with pytest.raises(ValueError, match="set MLOPS_IMAGE_URI"):
+def test_steps_run_on_the_project_image_tagged_by_the_lock_in_the_roles_account() -> None:
+    lock = settings.lock_path().read_bytes()
+    tag = hashlib.sha256(lock).hexdigest()[:12]
+    loaded = settings.load(
+        "dev",
+        environ={
+            "MLOPS_REGION": "ap-south-1",
+            "MLOPS_ROLE_ARN": "arn:aws:iam::123456789012:role/Pipelines",
+        },
+    )
+    assert loaded.image_uri == (
+        f"123456789012.dkr.ecr.ap-south-1.amazonaws.com/{settings.PROJECT}:{tag}"
+    )
+
+
+def test_framework_image_of_every_region_is_a_full_registry_uri() -> None:
+    # Before the one image table, ap-south-1 compiled to a bare, unpullable image name.
+    assert settings.sklearn_image_uri("ap-south-1") == (
+        "720646828776.dkr.ecr.ap-south-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    )
+    with pytest.raises(ValueError, match="region 'mars-north-1' has no known scikit-learn image"):
         settings.sklearn_image_uri("mars-north-1")

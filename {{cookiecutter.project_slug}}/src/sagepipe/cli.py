@@ -192,8 +192,13 @@ def run_and_report(
     no_cache: bool,
     pipeline_name: str,
     as_json: bool = False,
+    runtimes: Any = None,
 ) -> int:
-    """Execute with progress output and a summary; return the exit code."""
+    """Execute with progress output and a summary; return the exit code.
+
+    ``runtimes`` (a ``sagepipe.runtimes.RuntimeResolver``) runs each job in its image's
+    environment; without it jobs use this interpreter.
+    """
     from .local import DefinitionError, ParameterError, execute, parse_assignment
     from .local.db import StorageError
 
@@ -210,6 +215,7 @@ def run_and_report(
             use_cache=not no_cache,
             on_event=None if as_json else progress,
             pipeline_name=pipeline_name,
+            runtimes=runtimes,
         )
     except (ParameterError, DefinitionError, StorageError) as exc:
         fail_usage(str(exc))
@@ -254,8 +260,12 @@ def make_run_command(
     name: str = "run",
     aws_prepare: Callable[..., Any] | None = None,
     target_default: TargetDefault | None = None,
+    runtimes: Callable[[], Any] | None = None,
 ) -> click.Command:
     """``run``: with ``build``, run the project's pipeline; without, a definition file.
+
+    ``runtimes()`` returns the runtime resolver that runs each job in its image's
+    environment (called only when the command runs).
 
     ``build(workspace)`` returns the definition and writes its code objects into
     ``workspace / "s3"``. Options appended to the returned command's ``params`` are
@@ -296,6 +306,7 @@ def make_run_command(
             no_cache=kw["no_cache"],
             pipeline_name=label,
             as_json=kw["as_json"],
+            runtimes=runtimes() if runtimes is not None else None,
         )
         raise click.exceptions.Exit(code)
 

@@ -70,6 +70,8 @@ def describe(fn: Callable[..., Any]) -> list[ParamSpec]:
         # evaluate `Path | None`; the contract only needs simple names, so read the text.
         hints = {}
         for name, annotation in getattr(fn, "__annotations__", {}).items():
+            if name == "return":  # `-> None` says nothing about the parameters
+                continue
             resolved = _annotation_from_text(annotation) if isinstance(annotation, str) else None
             if resolved is None:
                 raise ContractError(f"cannot read the annotations of {_label(fn)}: {exc}") from exc

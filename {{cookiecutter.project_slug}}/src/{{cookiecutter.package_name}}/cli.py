@@ -168,6 +168,7 @@ def make_cli() -> click.Group:
         workspace_default=default_workspace,
         aws_prepare=aws.prepare,
         target_default=aws.target_default,
+        runtimes=project_settings.runtime_resolver,
     )
     run.params.append(
         click.Option(

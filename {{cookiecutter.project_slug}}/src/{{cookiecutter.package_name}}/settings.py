@@ -13,24 +13,21 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from sagepipe import runtimes
+
 STAGES = ("dev", "staging", "prod")
 ENV_PREFIX = "MLOPS_"
 PROJECT = "{{ cookiecutter.project_slug }}"
 DEFAULT_REGION = "{{ cookiecutter.aws_region }}"
-# Accounts that host SageMaker's scikit-learn images, per region (public AWS docs).
-_SKLEARN_IMAGE_ACCOUNTS = {
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-    "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150",
-    "eu-central-1": "492215442770",
-    "ap-southeast-1": "121021644041",
-    "ap-southeast-2": "783357654285",
-    "ap-northeast-1": "354813040037",
-}
-SKLEARN_IMAGE_TAG = "1.2-1-cpu-py3"
+# The project's own image (Dockerfile + requirements.lock at the project root) runs the
+# pipeline's steps and serves the model; its tag is the lock's content digest.
+LOCK_FILE = "requirements.lock"
+PYTHON_VERSION = "{{ cookiecutter.python_version }}"
+# Images of your own (besides the project image and SageMaker's scikit-learn/XGBoost ones)
+# that steps may name: what each stands for locally, e.g.
+# runtimes.Runtime(name="my-tool-3", repository="my-tool", version="3", python="3.11",
+#                  packages=("pandas==2.2.3",), key_packages=("pandas",), source="its Dockerfile")
+EXTRA_RUNTIMES: tuple[runtimes.Runtime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,32 +65,51 @@ class Settings:
 
 
 def sklearn_image_uri(region: str) -> str:
-    """Return SageMaker's scikit-learn image for ``region``; override with MLOPS_IMAGE_URI."""
-    account = _SKLEARN_IMAGE_ACCOUNTS.get(region)
-    if account is None:
-        known = ", ".join(sorted(_SKLEARN_IMAGE_ACCOUNTS))
+    """Return SageMaker's scikit-learn 1.2-1 image for ``region`` (sagepipe's image table)."""
+    return runtimes.framework_image_uri("sklearn", region, runtimes.table.DEFAULT_SKLEARN_VERSION)
+
+
+def lock_path() -> Path:
+    """The project's ``requirements.lock`` (next to pyproject.toml)."""
+    here = Path(__file__).resolve().parents[2]
+    root = here if (here / LOCK_FILE).is_file() else project_root()
+    return root / LOCK_FILE
+
+
+def project_image_uri(region: str, role_arn: str) -> str:
+    """The project image on ECR in the role's account, tagged by requirements.lock's digest."""
+    lock = lock_path()
+    if not lock.is_file():
         raise ValueError(
-            f"region {region!r}: no known scikit-learn image account (known: {known}); "
-            "set MLOPS_IMAGE_URI to the image for your region"
+            f"{lock} does not exist, and the project image is tagged by it; create it with "
+            "`uv pip compile --universal --python-version 3.10 --no-annotate pyproject.toml "
+            "-o requirements.lock`"
         )
-    return f"{account}.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:{SKLEARN_IMAGE_TAG}"
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "000000000000"
+    return runtimes.project_image_uri(PROJECT, region, account, lock.read_bytes())
+
+
+def runtime_resolver() -> runtimes.RuntimeResolver:
+    """Which environment each step's image stands for when the pipeline runs locally."""
+    return runtimes.RuntimeResolver(
+        project_repository=PROJECT,
+        lock_file=lock_path(),
+        project_python=PYTHON_VERSION,
+        extra=EXTRA_RUNTIMES,
+    )
 
 
 def _defaults(stage: str, region: str) -> Settings:
     large = stage == "prod"
-    image = (
-        sklearn_image_uri(region)
-        if region in _SKLEARN_IMAGE_ACCOUNTS
-        else f"sagemaker-scikit-learn:{SKLEARN_IMAGE_TAG}"
-    )
+    role_arn = "arn:aws:iam::000000000000:role/SageMakerExecutionRole"
     return Settings(
         stage=stage,
         pipeline_name=f"{PROJECT}-{stage}",
         bucket=f"{PROJECT}-{stage}",
         prefix=PROJECT,
         region=region,
-        role_arn="arn:aws:iam::000000000000:role/SageMakerExecutionRole",
-        image_uri=image,
+        role_arn=role_arn,
+        image_uri=project_image_uri(region, role_arn),
         processing_instance_type="ml.m5.xlarge" if large else "ml.m5.large",
         training_instance_type="ml.m5.2xlarge" if large else "ml.m5.large",
         inference_instance_type="ml.m5.large",
@@ -118,6 +134,9 @@ def load(stage: str | None = None, environ: dict[str, str] | None = None) -> Set
         for field in fields(Settings)
         if field.name != "stage" and ENV_PREFIX + field.name.upper() in env
     }
+    if "image_uri" not in overrides and "role_arn" in overrides:
+        # The project image lives in the account of the role that runs the pipeline.
+        overrides["image_uri"] = project_image_uri(region, overrides["role_arn"])
     return replace(settings, **overrides)
 
 

@@ -28,7 +28,8 @@ from typing import Any
 
 from ..private import private_file
 from ..registry import Lineage, ModelRegistry
-from . import s3
+from ..runtimes.table import parse_image
+from . import namespace, s3
 from .cache import CacheEntry, StepCache, parse_expire_after
 from .containment import TIMED_OUT, remove_tree, runtime_limit, wait_within
 from .digests import DigestMemo
@@ -42,7 +43,9 @@ from .expressions import (
     walk_path,
 )
 from .history import RunHistory, StepRun
+from .jobenv import JobRuntime, job_runtime
 from .parameters import resolve_parameters
+from .s3server import S3Endpoint
 from .sandbox import (
     JobError,
     JobPlan,
@@ -52,11 +55,12 @@ from .sandbox import (
     prepare_training,
     python_shim,
 )
+from .transform_plan import prepare_transform
 from .validate import validate_definition
 
 SUPPORTED_VERSION = "2020-12-01"
-JOB_TYPES = ("Processing", "Training")
-INLINE_TYPES = ("Condition", "Fail", "RegisterModel", "QualityCheck")
+JOB_TYPES = ("Processing", "Training", "Transform")
+INLINE_TYPES = ("Condition", "Fail", "RegisterModel", "QualityCheck", "Model")
 STEP_TYPES = JOB_TYPES + INLINE_TYPES
 TERMINAL = ("Succeeded", "Failed", "Stopped", "NotExecuted")
 EXECUTION_ID_PATTERN = re.compile(r"exec-\d{8}-\d{6}-[0-9a-f]{6}")
@@ -298,8 +302,10 @@ class _Runner:
         max_workers: int,
         history: RunHistory,
         keep_sandboxes: bool = False,
+        runtimes: Any = None,
     ) -> None:
         self.keep_sandboxes = keep_sandboxes
+        self.runtimes = runtimes
         self.definition = definition
         self.steps = steps
         self.execution = execution
@@ -323,6 +329,8 @@ class _Runner:
         self.stop_time: float | None = None
         self.failure: str | None = None
         self.shim = python_shim(execution.log_dir / ".bin")
+        # boto3 inside jobs reaches the workspace's s3/ folder through this endpoint.
+        self.s3_endpoint = S3Endpoint(self.s3_root, execution.log_dir / ".s3-multipart")
         self.execution_vars = {
             "PipelineExecutionId": execution.id,
             "PipelineExecutionArn": (
@@ -506,6 +514,8 @@ class _Runner:
                 from .quality_check import run_quality_check
 
                 props = run_quality_check(self, step.name, resolve(step.raw, self.context()))
+            elif step.type == "Model":
+                props = self._create_model(step, resolve(args, self.context()))
                 self.properties[step.name] = props
                 self.set_status(step.name, "Succeeded", properties=props)
             else:
@@ -588,6 +598,32 @@ class _Runner:
             "ModelApprovalStatus": package.approval_status,
         }
 
+    def _create_model(self, step: _StepDef, args: Mapping[str, Any]) -> dict[str, Any]:
+        """CreateModel: remember the model for later Transform steps; its name is a property."""
+        name = self._job_name(step)
+        container = dict(args.get("PrimaryContainer") or (args.get("Containers") or [{}])[0])
+        record = {
+            "ModelName": name,
+            "Image": container.get("Image"),
+            "ModelDataUrl": container.get("ModelDataUrl"),
+            "Environment": container.get("Environment") or {},
+            "ExecutionRoleArn": args.get("ExecutionRoleArn"),
+        }
+        folder = self.workspace / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+        return {**record, "ModelArn": f"{LOCAL_ARN}:model/{name.lower()}"}
+
+    def _model(self, name: str) -> dict[str, Any]:
+        path = self.workspace / "models" / f"{name}.json"
+        try:
+            record: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise JobError(
+                f"model {name!r} does not exist locally; create it with a Model step first"
+            ) from None
+        return record
+
     # -- jobs ------------------------------------------------------------------------------
     def _launch(self, step: _StepDef) -> None:
         try:
@@ -647,6 +683,21 @@ class _Runner:
                     groups["upstream"][label] = d
                 else:
                     groups["data"][label] = d
+        elif step.type == "Transform":
+            source = ((keyed.get("TransformInput") or {}).get("DataSource") or {}).get(
+                "S3DataSource"
+            ) or {}
+            if source.get("S3Uri"):
+                d = digest(str(source["S3Uri"]))
+                source["S3Uri"] = f"content:{d}"
+                groups["data"]["input"] = d
+            model = self._model(str(keyed.get("ModelName")))
+            keyed["Model"] = {k: v for k, v in model.items() if k != "ModelName"}
+            if model.get("ModelDataUrl"):
+                d = digest(str(model["ModelDataUrl"]))
+                keyed["Model"]["ModelDataUrl"] = f"content:{d}"
+                groups["upstream"]["model"] = d
+            keyed.pop("ModelName", None)
         else:
             for i, channel in enumerate(keyed.get("InputDataConfig") or []):
                 source = (channel.get("DataSource") or {}).get("S3DataSource")
@@ -706,17 +757,38 @@ class _Runner:
         if self.stop_event.is_set():
             return _JobResult(step.name, "Stopped", inputs=groups)
         job_name = self._job_name(step)
-        prepare = prepare_processing if step.type == "Processing" else prepare_training
-        plan = prepare(
-            step.name,
-            args,
-            job_dir=job_dir,
-            job_name=job_name,
-            s3_root=self.s3_root,
-            shim=self.shim,
-        )
-        limit = runtime_limit(args)
-        returncode = self._spawn(plan, limit)
+        if step.type == "Transform":
+            runtime, plan = self._transform_plan(step, args, job_dir, job_name)
+        else:
+            runtime = job_runtime(step.name, step.type, args, self.runtimes)
+            prepare = prepare_processing if step.type == "Processing" else prepare_training
+            plan = prepare(
+                step.name,
+                args,
+                job_dir=job_dir,
+                job_name=job_name,
+                s3_root=self.s3_root,
+                shim=self._shim_for(runtime.python),
+                python=runtime.python,
+            )
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            plan.env.pop(name, None)
+        for name, value in runtime.env.items():
+            if value is None:
+                plan.env.pop(name, None)
+            else:
+                plan.env[name] = value
+        plan.env.update(self.s3_endpoint.job_env(plan.job_dir))
+        if not (plan.env.get("AWS_REGION") or plan.env.get("AWS_DEFAULT_REGION")):
+            plan.env["AWS_DEFAULT_REGION"] = "us-east-1"
+        plan.command, mount_notice = namespace.wrap(plan.command, plan.opt_ml, plan.job_dir)
+        for notice in (runtime.notice, mount_notice):
+            if notice:
+                with open(plan.log_path, "a") as log:
+                    log.write(f"notice: {notice}\n")
+                if notice is mount_notice:
+                    print(f"sagepipe: {notice}", file=sys.stderr)
+        returncode = self._spawn(plan, runtime_limit(args))
         if self.stop_event.is_set():
             return _JobResult(step.name, "Stopped", inputs=groups)
         if returncode == TIMED_OUT:
@@ -732,9 +804,17 @@ class _Runner:
             # failed sandboxes, which are what one wants to inspect).
             remove_tree(plan.opt_ml, self.execution.log_dir)
             remove_tree(plan.job_dir / "staging", self.execution.log_dir)
+            remove_tree(plan.job_dir / ".mountns", self.execution.log_dir)
         properties = dict(args)
+        properties["Runtime"] = runtime.record
         region_arn = f"{LOCAL_ARN}"
-        if step.type == "Processing":
+        if step.type == "Transform":
+            properties.update(
+                TransformJobName=job_name,
+                TransformJobArn=f"{region_arn}:transform-job/{job_name.lower()}",
+                TransformJobStatus="Completed",
+            )
+        elif step.type == "Processing":
             properties.update(
                 ProcessingJobName=job_name,
                 ProcessingJobArn=f"{region_arn}:processing-job/{job_name.lower()}",
@@ -756,6 +836,45 @@ class _Runner:
                 CacheEntry(key, step.name, self.execution.id, _now(), properties, outputs)
             )
         return _JobResult(step.name, "Succeeded", properties, inputs=groups)
+
+    def _transform_plan(
+        self, step: _StepDef, args: dict[str, Any], job_dir: Path, job_name: str
+    ) -> tuple[JobRuntime, JobPlan]:
+        """The batch-transform job of a Transform step, served in its model's runtime."""
+        model = self._model(str(args.get("ModelName")))
+        image = str(model.get("Image") or "")
+        runtime = job_runtime(
+            step.name, "Processing", {"AppSpecification": {"ImageUri": image}}, self.runtimes
+        )
+        ref = parse_image(image)
+        if ref is not None and ref.repository == "sagemaker-xgboost":
+            handler = "xgboost"  # the image's default handler, in the image's interpreter
+        elif runtime.python == sys.executable:
+            handler = "inference.py"  # code/inference.py, on the serving stack of this process
+        else:
+            raise JobError(
+                f"step {step.name}: models on image {image} are served locally only in this "
+                "interpreter's runtime; use the project image or an XGBoost image for them"
+            )
+        plan = prepare_transform(
+            step.name,
+            args,
+            model,
+            job_dir=job_dir,
+            job_name=job_name,
+            s3_root=self.s3_root,
+            shim=self.shim,
+            handler=handler,
+            model_python=runtime.python,
+        )
+        return runtime, plan
+
+    def _shim_for(self, python: str) -> Path:
+        """A ``python3`` shim folder per interpreter (the default one is made up front)."""
+        if python == sys.executable:
+            return self.shim
+        tag = hashlib.sha256(python.encode()).hexdigest()[:10]
+        return python_shim(self.execution.log_dir / ".bin" / tag, python)
 
     def _spawn(self, plan: JobPlan, limit: float | None = None) -> int:
         with open(private_file(plan.log_path), "ab") as log:
@@ -813,6 +932,9 @@ def _summary(properties: Mapping[str, Any]) -> dict[str, Any]:
         "ProcessingOutputConfig",
         "Outcome",
         "ModelPackageArn",
+        "ModelName",
+        "TransformJobName",
+        "Runtime",
     )
     return {k: properties[k] for k in keep if k in properties}
 
@@ -833,6 +955,7 @@ def execute(
     pipeline_name: str = "pipeline",
     max_workers: int | None = None,
     keep_sandboxes: bool | None = None,
+    runtimes: Any = None,
 ) -> Execution:
     """Run a pipeline definition locally and return its :class:`Execution`.
 
@@ -842,7 +965,9 @@ def execute(
     returned execution has ``status == "Failed"`` and a ``failure_reason`` naming the step.
     SIGINT/SIGTERM (when called from the main thread) stop the jobs; the status is then
     ``"Stopped"``. Sandboxes of successful jobs are removed (their ``job.log`` stays)
-    unless ``keep_sandboxes`` or ``$SAGEPIPE_KEEP_SANDBOXES=1``.
+    unless ``keep_sandboxes`` or ``$SAGEPIPE_KEEP_SANDBOXES=1``. ``runtimes`` (a
+    :class:`sagepipe.runtimes.RuntimeResolver`) runs each job in its image's environment;
+    without it jobs use this interpreter.
     """
     global _PRCTL
     if _PRCTL is None:
@@ -889,6 +1014,7 @@ def execute(
             if keep_sandboxes is not None
             else os.environ.get("SAGEPIPE_KEEP_SANDBOXES") == "1"
         ),
+        runtimes=runtimes,
     )
     previous = _install_signal_handlers(runner)
     try:
@@ -924,7 +1050,7 @@ def execute(
             failure_reason=execution.failure_reason,
         )
         runner.emit()
-        for store in (history, runner.cache, runner.digests):
+        for store in (history, runner.cache, runner.digests, runner.s3_endpoint):
             store.close()
     return execution
 

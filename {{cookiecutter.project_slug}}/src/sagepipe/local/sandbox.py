@@ -25,6 +25,16 @@ _OPT_ML = re.compile(r"/opt/ml(?=/|$|[\s\"';:&|)])")
 _PYTHONS = ("python", "python3", f"python3.{sys.version_info.minor}")
 
 
+_XGBOOST_ALGORITHM = Path(__file__).resolve().parent / "algorithms" / "xgboost_train.py"
+
+
+def _is_xgboost_image(image: Any) -> bool:
+    from ..runtimes.table import parse_image
+
+    ref = parse_image(str(image or ""))
+    return ref is not None and ref.repository == "sagemaker-xgboost"
+
+
 class JobError(Exception):
     """A job that cannot start or whose result is unusable; ``str()`` is one line."""
 
@@ -61,11 +71,11 @@ def remap(value: Any, opt_ml: Path) -> Any:
     return value
 
 
-def python_shim(folder: Path) -> Path:
-    """A folder with ``python3``/``python`` scripts that run this interpreter.
+def python_shim(folder: Path, python: str | None = None) -> Path:
+    """A folder with ``python3``/``python`` scripts that run ``python`` (default: this one).
 
     Put first on ``PATH`` so shell scripts inside jobs that call ``python3`` use the
-    executor's environment. Scripts, not symlinks: a symlinked venv interpreter would
+    job's environment. Scripts, not symlinks: a symlinked venv interpreter would
     lose its ``pyvenv.cfg`` and with it the venv's packages.
     """
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,21 +83,27 @@ def python_shim(folder: Path) -> Path:
         shim = folder / name
         if not shim.exists():
             tmp = folder / f".{name}.tmp"
-            tmp.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            tmp.write_text(f'#!/bin/sh\nexec "{python or sys.executable}" "$@"\n')
             tmp.chmod(0o755)
             os.replace(tmp, shim)
     return folder
 
 
-def _command(entrypoint: list[str], opt_ml: Path) -> list[str]:
+def _command(entrypoint: list[str], opt_ml: Path, python: str | None = None) -> list[str]:
     cmd = [str(c) for c in remap(list(entrypoint), opt_ml)]
     if cmd and os.path.basename(cmd[0]) in _PYTHONS:
-        cmd[0] = sys.executable  # "python3" in a container = the executor's interpreter here
+        cmd[0] = python or sys.executable  # "python3" in a container = the job's runtime
     return cmd
 
 
-def _base_env(extra: Mapping[str, Any] | None, opt_ml: Path, shim: Path) -> dict[str, str]:
+def _base_env(
+    extra: Mapping[str, Any] | None, opt_ml: Path, shim: Path, python: str | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
+    if python and python != sys.executable:
+        # Another runtime: the executor's own venv and import path must not leak into it.
+        for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+            env.pop(name, None)
     env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"  # so job.log shows progress as it happens
     # Where /opt/ml is for this job: sagepipe.contract reads its folders from here.
@@ -95,6 +111,25 @@ def _base_env(extra: Mapping[str, Any] | None, opt_ml: Path, shim: Path) -> dict
     for key, value in (extra or {}).items():
         env[str(key)] = str(remap(str(value), opt_ml))
     return env
+
+
+def resource_config(cluster: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``resourceconfig.json`` as SageMaker writes it for a one-instance job."""
+    instance_type = str((cluster or {}).get("InstanceType") or "local")
+    return {
+        "current_host": "algo-1",
+        "current_instance_type": instance_type,
+        "current_group_name": "homogeneousCluster",
+        "hosts": ["algo-1"],
+        "instance_groups": [
+            {
+                "instance_group_name": "homogeneousCluster",
+                "instance_type": instance_type,
+                "hosts": ["algo-1"],
+            }
+        ],
+        "network_interface_name": "lo",
+    }
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -119,8 +154,9 @@ def prepare_processing(
     job_name: str,
     s3_root: Path,
     shim: Path,
+    python: str | None = None,
 ) -> JobPlan:
-    """Download inputs and build the command of a Processing job."""
+    """Download inputs and build the command of a Processing job (run with ``python``)."""
     opt_ml, log_path = _new_job_dir(job_dir)
     app = args.get("AppSpecification") or {}
     entry = list(app.get("ContainerEntrypoint") or [])
@@ -160,9 +196,10 @@ def prepare_processing(
         uploads.append((local, str(dest["S3Uri"])))
     _write_json(opt_ml / "config" / "processingjobconfig.json", dict(args))
     _write_json(
-        opt_ml / "config" / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]}
+        opt_ml / "config" / "resourceconfig.json",
+        resource_config((args.get("ProcessingResources") or {}).get("ClusterConfig")),
     )
-    command = _command(entry, opt_ml) + [
+    command = _command(entry, opt_ml, python) + [
         str(a) for a in remap(list(app.get("ContainerArguments") or []), opt_ml)
     ]
     return JobPlan(
@@ -170,7 +207,7 @@ def prepare_processing(
         kind="Processing",
         job_name=job_name,
         command=command,
-        env=_base_env(args.get("Environment"), opt_ml, shim),
+        env=_base_env(args.get("Environment"), opt_ml, shim, python),
         cwd=job_dir,
         job_dir=job_dir,
         opt_ml=opt_ml,
@@ -213,6 +250,7 @@ def prepare_training(
     job_name: str,
     s3_root: Path,
     shim: Path,
+    python: str | None = None,
 ) -> JobPlan:
     """Build a Training job with the framework-container contract of DESIGN section 5."""
     opt_ml, log_path = _new_job_dir(job_dir)
@@ -239,12 +277,15 @@ def prepare_training(
         input_config[name] = {
             "TrainingInputMode": channel.get("InputMode", algo.get("TrainingInputMode", "File")),
             "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
-            "RecordWrapperType": "None",
+            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
         }
+        if channel.get("ContentType"):  # the XGBoost container picks CSV/libsvm by it
+            input_config[name]["ContentType"] = channel["ContentType"]
     config = opt_ml / "input" / "config"
     _write_json(config / "hyperparameters.json", raw_hps)
     _write_json(config / "inputdataconfig.json", input_config)
-    _write_json(config / "resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1"]})
+    _write_json(config / "resourceconfig.json", resource_config(args.get("ResourceConfig")))
+    _write_json(config / "trainingjobconfig.json", dict(args, TrainingJobName=job_name))
     model_dir = opt_ml / "model"
     output_data = opt_ml / "output" / "data"
     model_dir.mkdir(parents=True)
@@ -252,7 +293,7 @@ def prepare_training(
     code_dir = opt_ml / "code"
     code_dir.mkdir(parents=True)
 
-    env = _base_env(args.get("Environment"), opt_ml, shim)
+    env = _base_env(args.get("Environment"), opt_ml, shim, python)
     env.update(
         {
             "SM_MODEL_DIR": str(model_dir),
@@ -263,6 +304,9 @@ def prepare_training(
             "SM_INPUT_DIR": str(opt_ml / "input"),
             "SM_INPUT_CONFIG_DIR": str(config),
             "SM_OUTPUT_INTERMEDIATE_DIR": str(opt_ml / "output" / "intermediate"),
+            # What SageMaker itself sets in every training container.
+            "TRAINING_JOB_NAME": job_name,
+            "TRAINING_JOB_ARN": f"arn:aws:sagemaker:local:000000000000:training-job/{job_name}",
             "SM_CURRENT_HOST": "algo-1",
             "SM_HOSTS": json.dumps(["algo-1"]),
             "SM_NUM_CPUS": str(os.cpu_count() or 1),
@@ -286,19 +330,24 @@ def prepare_training(
     if algo.get("ContainerEntrypoint"):
         # A custom entrypoint (e.g. SDK v3's ModelTrainer driver script) replaces the
         # framework launcher entirely, as in the real container.
-        command = _command(list(algo["ContainerEntrypoint"]), opt_ml) + [
+        command = _command(list(algo["ContainerEntrypoint"]), opt_ml, python) + [
             str(a) for a in remap(list(algo.get("ContainerArguments") or []), opt_ml)
         ]
         cwd = job_dir
     else:
         program = hps.get("sagemaker_program")
         submit = hps.get("sagemaker_submit_directory")
-        if not program:
+        if not program and _is_xgboost_image(algo.get("TrainingImage")):
+            # The XGBoost image's built-in algorithm: no user code, only hyperparameters.
+            program = None
+        elif not program:
             raise JobError(
                 f"step {step_name}: training image {algo.get('TrainingImage')!r} has no local "
                 "equivalent; set the sagemaker_program and sagemaker_submit_directory "
                 "hyperparameters (framework estimators do) or a ContainerEntrypoint"
             )
+        if program is None:
+            submit = None
         if submit:
             archive = s3.uri_to_path(s3_root, str(submit))
             if not archive.is_file():
@@ -307,7 +356,7 @@ def prepare_training(
                     f"(looked at {archive}); write the compiled code objects there first"
                 )
             _safe_extract(archive, code_dir)
-        if not (code_dir / str(program)).is_file():
+        if program is not None and not (code_dir / str(program)).is_file():
             raise JobError(
                 f"step {step_name}: sagemaker_program {program!r} is not in the source "
                 f"archive {submit}; check the program name"
@@ -323,10 +372,12 @@ def prepare_training(
             value = user_hps[key]
             user_args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
         env["SM_USER_ARGS"] = json.dumps(user_args)
-        if str(program).endswith(".sh"):
+        if program is None:
+            command = [python or sys.executable, str(_XGBOOST_ALGORITHM)]
+        elif str(program).endswith(".sh"):
             command = ["/bin/sh", str(program), *user_args]
         else:
-            command = [sys.executable, str(program), *user_args]
+            command = [python or sys.executable, str(program), *user_args]
         cwd = code_dir
 
     output_path = str((args.get("OutputDataConfig") or {}).get("S3OutputPath") or "")

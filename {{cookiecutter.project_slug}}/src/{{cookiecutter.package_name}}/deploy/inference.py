@@ -1,8 +1,9 @@
 """SageMaker serving handler, shipped as ``code/inference.py`` inside ``model.tar.gz``.
 
-It runs in the scikit-learn serving container (and in the local endpoint) without this
+It runs in the project image on SageMaker (and in the local endpoint) without this
 project installed, so it imports only the standard library and what scikit-learn
-brings: numpy, pandas, scipy, joblib and threadpoolctl.
+brings: numpy, pandas, scipy, joblib and threadpoolctl. It also runs on Python 3.9
+(SageMaker's scikit-learn 1.2-1 image): no syntax or built-ins newer than that.
 
 Requests: ``text/csv`` (rows of features in ``model.json`` order, an optional header
 row), ``application/json`` (``{"instances": [...]}`` of objects or lists, or a bare
@@ -41,6 +42,14 @@ SUPPORTED_ACCEPT = (JSON, CSV, NPY)
 # per-call cost; above it, scikit-learn's vectorised prediction wins.
 COMPILED_MAX_ROWS = 16
 MISSING = None
+
+
+def _zip_exact(*sequences: Any) -> list[tuple[Any, ...]]:
+    """``zip(..., strict=True)`` for Python 3.9 images (no ``strict`` there): equal lengths."""
+    lists = [list(sequence) for sequence in sequences]
+    if len({len(items) for items in lists}) > 1:
+        raise ValueError(f"sequences of unequal lengths {[len(items) for items in lists]}")
+    return list(zip(*lists))  # noqa: B905 - lengths checked above, works on Python 3.9
 
 
 class UnsupportedContentType(ValueError):
@@ -125,7 +134,7 @@ def _rows(rows: Any, metadata: dict[str, Any]) -> list[list[Any]]:
     typed = [
         [
             _category(value, name) if is_category else _number(value, name)
-            for value, name, is_category in zip(row, features, kinds, strict=True)
+            for value, name, is_category in _zip_exact(row, features, kinds)
         ]
         for row in rows
     ]
@@ -248,7 +257,7 @@ def compile_model(pipeline: Any, metadata: dict[str, Any]) -> Any:
         predict = _compile(pipeline, metadata)
         probes = _probe_rows(pipeline, metadata)
         expected = _predict_proba(pipeline, probes, metadata)
-        if all(predict(row) == want for row, want in zip(probes, expected.tolist(), strict=True)):
+        if all(predict(row) == want for row, want in _zip_exact(probes, expected.tolist())):
             return predict
     except (AttributeError, KeyError, IndexError, TypeError, ValueError):
         pass  # another model design: predict_proba serves it
@@ -275,7 +284,7 @@ def _compile(pipeline: Any, metadata: dict[str, Any]) -> Any:
         indices = [features.index(column) for column in selected]
         if kinds == ["SimpleImputer"]:
             imputer = steps[0][1]
-            for index, fill in zip(indices, imputer.statistics_.tolist(), strict=True):
+            for index, fill in _zip_exact(indices, imputer.statistics_.tolist()):
                 encoders.append((index, ("num", float(fill))))
             width += len(indices)
         elif kinds == ["SimpleImputer", "OneHotEncoder"]:
@@ -284,7 +293,7 @@ def _compile(pipeline: Any, metadata: dict[str, Any]) -> Any:
                 raise TypeError("unsupported encoder settings")
             if encoder.drop is not None or getattr(encoder, "_infrequent_enabled", False):
                 raise TypeError("unsupported encoder settings")
-            for index, categories in zip(indices, encoder.categories_, strict=True):
+            for index, categories in _zip_exact(indices, encoder.categories_):
                 lookup = {str(value): width + j for j, value in enumerate(categories.tolist())}
                 encoders.append((index, ("cat", (str(imputer.fill_value), lookup))))
                 width += len(categories)
@@ -347,7 +356,7 @@ def _probe_rows(pipeline: Any, metadata: dict[str, Any]) -> list[list[Any]]:
     for name, transformer, selected in columns.transformers_:
         if name != "remainder" and hasattr(transformer, "steps"):
             encoder = transformer.steps[-1][1]
-            for column, values in zip(selected, encoder.categories_, strict=True):
+            for column, values in _zip_exact(selected, encoder.categories_):
                 categories[column] = [str(value) for value in values.tolist()]
     rng = np.random.default_rng(0)
     rows = []

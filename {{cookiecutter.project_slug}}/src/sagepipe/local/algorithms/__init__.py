@@ -1,0 +1,1 @@
+"""Built-in algorithm modes of AWS images, as standalone scripts run in the image's runtime."""

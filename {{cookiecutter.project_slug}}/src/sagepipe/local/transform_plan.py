@@ -1,0 +1,93 @@
+"""Turn a resolved Transform step (and its CreateModel record) into a local job."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import s3
+from .sandbox import JobError, JobPlan, _base_env, _new_job_dir
+
+
+def prepare_transform(
+    step_name: str,
+    args: Mapping[str, Any],
+    model: Mapping[str, Any],
+    *,
+    job_dir: Path,
+    job_name: str,
+    s3_root: Path,
+    shim: Path,
+    handler: str,
+    model_python: str,
+) -> JobPlan:
+    """Download the input and the model archive and write the transform job's spec."""
+    opt_ml, log_path = _new_job_dir(job_dir)
+    source = ((args.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource")
+    if not source:
+        raise JobError(f"step {step_name}: TransformInput has no S3DataSource; only S3 input runs")
+    transform_input = args.get("TransformInput") or {}
+    if transform_input.get("CompressionType", "None") not in ("None", None):
+        raise JobError(
+            f"step {step_name}: CompressionType {transform_input['CompressionType']!r} does not "
+            "run locally; use uncompressed input"
+        )
+    input_dir = opt_ml / "transform" / "input"
+    try:
+        s3.download(s3_root, str(source["S3Uri"]), input_dir)
+    except (FileNotFoundError, s3.S3UriError) as exc:
+        raise JobError(f"step {step_name}: input: {exc}") from None
+    model_url = str(model.get("ModelDataUrl") or "")
+    archive = s3.uri_to_path(s3_root, model_url) if model_url else None
+    if archive is None or not archive.is_file():
+        raise JobError(
+            f"step {step_name}: model {model.get('ModelName')!r} has no model.tar.gz at "
+            f"{model_url or '(no ModelDataUrl)'}; create the model from a trained artifact"
+        )
+    output = args.get("TransformOutput") or {}
+    destination = str(output.get("S3OutputPath") or "")
+    if not destination:
+        raise JobError(f"step {step_name}: TransformOutput.S3OutputPath is missing")
+    processing = args.get("DataProcessing") or {}
+    config = {
+        "content_type": str(transform_input.get("ContentType") or "text/csv"),
+        "accept": str(output.get("Accept") or transform_input.get("ContentType") or "text/csv"),
+        "split_type": str(transform_input.get("SplitType") or "None"),
+        "batch_strategy": str(args.get("BatchStrategy") or "MultiRecord"),
+        "max_payload_mb": float(args.get("MaxPayloadInMB") or 6),
+        "assemble_with": str(output.get("AssembleWith") or "None"),
+        "input_filter": str(processing.get("InputFilter") or "$"),
+        "join_source": str(processing.get("JoinSource") or "None"),
+        "output_filter": str(processing.get("OutputFilter") or "$"),
+    }
+    out_dir = opt_ml / "transform" / "output"
+    out_dir.mkdir(parents=True)
+    spec = {
+        "opt_ml": str(opt_ml),
+        "model_archive": str(archive),
+        "input": str(input_dir),
+        "output": str(out_dir),
+        "handler": handler,
+        "python": model_python,
+        "config": config,
+    }
+    spec_path = job_dir / "transform.json"
+    spec_path.write_text(json.dumps(spec, indent=2, sort_keys=True))
+    env = _base_env(dict(model.get("Environment") or {}), opt_ml, shim)
+    framework_src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = framework_src + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return JobPlan(
+        step_name=step_name,
+        kind="Processing",  # results are a folder uploaded to S3OutputPath
+        job_name=job_name,
+        command=[sys.executable, "-m", "sagepipe.local.transform_job", str(spec_path)],
+        env=env,
+        cwd=job_dir,
+        job_dir=job_dir,
+        opt_ml=opt_ml,
+        log_path=log_path,
+        uploads=[(out_dir, destination)],
+    )
