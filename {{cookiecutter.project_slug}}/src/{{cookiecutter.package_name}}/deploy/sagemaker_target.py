@@ -112,7 +112,9 @@ def served_version(ctx: Remote, stage: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _package_for(ctx: Remote, config: stages.StageConfig, version: int | None) -> ModelPackage:
+def _package_for(
+    ctx: Remote, config: stages.StageConfig, version: int | str | None
+) -> ModelPackage:
     if version is not None:
         return ctx.registry.describe(ctx.group, version)
     rule = config.model_version
@@ -132,8 +134,8 @@ def _package_for(ctx: Remote, config: stages.StageConfig, version: int | None) -
 def deploy(
     stage: str,
     *,
-    version: int | None = None,
-    shadow_version: int | None = None,
+    version: int | str | None = None,
+    shadow_version: int | str | None = None,
     shadow_percentage: float | None = None,
     package: ModelPackage | None = None,
     wait: bool = True,
@@ -270,7 +272,7 @@ def smoke_test(stage: str, root: Path | None = None, ctx: Remote | None = None) 
     return result
 
 
-def check_promotion(ctx: Remote, version: int | None) -> ModelPackage:
+def check_promotion(ctx: Remote, version: int | str | None) -> ModelPackage:
     """Prod's gates on SageMaker: Approved, and its last staging smoke test passed."""
     number = version if version is not None else served_version(ctx, "staging")
     if number is None:
@@ -294,7 +296,7 @@ def check_promotion(ctx: Remote, version: int | None) -> ModelPackage:
     return package
 
 
-def promote(version: int | None = None, ctx: Remote | None = None) -> dict[str, Any]:
+def promote(version: int | str | None = None, ctx: Remote | None = None) -> dict[str, Any]:
     """Deploy a version that passed the gates to prod."""
     ctx = ctx or remote("prod")
     package = check_promotion(ctx, version)
@@ -304,7 +306,7 @@ def promote(version: int | None = None, ctx: Remote | None = None) -> dict[str, 
 def batch_transform(
     source: Path,
     output: Path,
-    version: str,
+    version: int | str,
     options: dict[str, Any],
     ctx: Remote | None = None,
     sleep: Callable[[float], None] | None = None,
