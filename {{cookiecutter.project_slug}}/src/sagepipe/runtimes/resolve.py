@@ -76,7 +76,7 @@ class RuntimeResolver:
             raise UnknownImage(
                 f"project image {self.project_repository}:{tag} needs "
                 f"{self.lock_file or 'requirements.lock'}, which does not exist; "
-                "create it with `uv pip compile --universal pyproject.toml "
+                "create it with `uv pip compile --universal --extra aws pyproject.toml "
                 "-o requirements.lock`"
             )
         try:
