@@ -188,7 +188,7 @@ ENUM_VIOLATIONS = [
     ((*IN, "S3DataDistributionType"), "Random"),
     ((*IN, "S3CompressionType"), "Zip"),
     ((*OUT, "S3UploadMode"), "Sometimes"),
-    (("Type",), "Transform"),
+    (("Type",), "Lambda"),
 ]
 
 

@@ -43,7 +43,9 @@ def write_data(workspace: Path, name: str, *, shift: float = 0.0, seed: int = 0)
     frame.to_csv(path, index=False)
     model = workspace / "s3" / BUCKET / "model" / "model.tar.gz"
     model.parent.mkdir(parents=True, exist_ok=True)
-    model.write_bytes(b"not a real model")
+    # A model per data set, as training on it would give: the registry registers a new
+    # version only for a new artifact (an unchanged one is already registered).
+    model.write_bytes(f"not a real model, trained on {name}".encode())
     return f"s3://{BUCKET}/data/{name}"
 
 

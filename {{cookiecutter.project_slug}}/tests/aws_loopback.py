@@ -177,7 +177,7 @@ class AwsOnLoopback:
         return {
             "AWS_ENDPOINT_URL": self.url,
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret
             "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,

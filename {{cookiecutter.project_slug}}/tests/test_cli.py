@@ -116,8 +116,11 @@ def test_every_option_of_every_command_has_help() -> None:
 
 
 def test_settings_commands_all_take_stage() -> None:
-    commands = dict(_leaf_commands(make_cli()))
-    for name in ("run", "compile", "runs", "registry list", "registry approve"):
+    cli = make_cli()
+    commands = dict(_leaf_commands(cli))
+    runs = cli.commands["runs"]  # a group that lists by itself, with `show` and `compare`
+    assert any("--stage" in p.opts for p in runs.params), "runs"
+    for name in ("run", "compile", "runs show", "registry list", "registry approve"):
         assert any("--stage" in p.opts for p in commands[name].params), name
 
 

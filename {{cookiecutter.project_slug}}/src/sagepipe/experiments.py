@@ -120,7 +120,12 @@ def make_compare_command(workspace_default: Any) -> click.Command:
         default=None,
         help="Write an HTML line chart of --metric across the runs here.",
     )
-    @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=None)
+    @click.option(
+        "--workspace",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Workspace folder (default: $SAGEPIPE_WORKSPACE or .mlops).",
+    )
     def compare(
         executions: tuple[str, ...],
         as_json: bool,

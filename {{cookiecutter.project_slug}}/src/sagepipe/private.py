@@ -35,12 +35,22 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Create ``path`` empty as 0600 in a 0700 folder unless it exists (then tighten it)."""
+    """Create ``path`` empty as 0600 in a 0700 folder unless it exists (then tighten it).
+
+    An existing file is never opened here: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, and SQLite's locks on a database are exactly such
+    locks (opening a second connection would then corrupt concurrent writers' view).
+    """
     path = Path(path)
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        if not path.is_symlink() and path.stat().st_uid == os.getuid():
+            os.chmod(path, FILE_MODE)
+        return path
+    try:
+        os.fchmod(fd, FILE_MODE)  # os.open's mode is filtered by the umask
     finally:
         os.close(fd)
     return path

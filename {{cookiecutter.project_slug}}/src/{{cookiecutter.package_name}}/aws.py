@@ -20,9 +20,19 @@ TARGETS = ("local", "sagemaker")
 
 def target_default() -> str:
     """The stage's default target (``MLOPS_TARGET``; ``local`` unless set)."""
-    target = project_settings.load().target
+    try:
+        target = project_settings.load().target
+    except ValueError:
+        return "local"  # bad settings: the command itself reports them in one line
     if target not in TARGETS:
-        raise ValueError(f"MLOPS_TARGET={target!r} is not one of {', '.join(TARGETS)}")
+        import click
+
+        click.echo(
+            f"error: MLOPS_TARGET={target!r} is not one of {', '.join(TARGETS)}; "
+            "set it to local or sagemaker (or pass --target)",
+            err=True,
+        )
+        raise click.exceptions.Exit(2)
     return target
 
 
@@ -55,19 +65,33 @@ def target(settings: project_settings.Settings | None = None) -> AwsTarget:
     )
 
 
-def prepare(workspace: Path, data: Path | None = None) -> Prepared:
+def prepare(workspace: Path, data: Path | None = None, pipeline: str | None = None) -> Prepared:
     """Exactly what ``compile`` writes, with its code objects, ready for upload.
 
     The definition comes from the workspace's compile cache when no source or setting
     changed (as for local runs), so a re-run does not import the step modules again.
+    ``pipeline`` (or the ``default_pipeline`` setting) picks a migrated pipeline instead.
     """
     from sagepipe.compile import Compiled
+    from sagepipe.migrate import MigrationError
+    from sagepipe.migrate.pipelines import chosen_pipeline, compile_migrated
     from sagepipe.sagemaker.runner import Prepared, code_objects_in
 
     from .workspace import compile_cached
 
     settings = project_settings.load()
-    definition = compile_cached(Path(workspace), settings)
+    name = chosen_pipeline(pipeline, settings)
+    if name:
+        package = __name__.rpartition(".")[0]
+        try:
+            root = project_settings.project_root()
+            _, compiled = compile_migrated(root, package, name, settings)
+        except MigrationError as error:  # the CLI reports ValueError as one line
+            raise ValueError(str(error)) from None
+        compiled.write_artifacts(Path(workspace) / "s3")
+        definition = dict(compiled.definition)
+    else:
+        definition = compile_cached(Path(workspace), settings)
     return Prepared(
         definition=Compiled(definition).to_json(),
         artifacts=code_objects_in(definition, Path(workspace) / "s3"),

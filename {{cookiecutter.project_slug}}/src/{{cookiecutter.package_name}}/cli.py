@@ -46,7 +46,8 @@ def _add_stage_options(command: click.Command) -> None:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _add_stage_options(sub)
-        return
+        if not command.invoke_without_command:
+            return  # a plain group only dispatches; `runs` also lists by itself
     if not any("--stage" in getattr(param, "opts", ()) for param in command.params):
         command.params.append(_settings_stage_option())
 

@@ -46,7 +46,12 @@ def _package(workspace: Path | None, version: str) -> tuple[operations.Context, 
     default=None,
     help=f"The team's model card file (default: <project>/{TEAM_FILE}).",
 )
-@click.option("--workspace", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Workspace folder (default: $SAGEPIPE_WORKSPACE or .mlops).",
+)
 def model_card(
     version: str, output: Path | None, html: bool, card_file: Path | None, workspace: Path | None
 ) -> None:
@@ -89,7 +94,12 @@ def model_card(
 @click.command(name="lineage")
 @click.argument("version")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a tree.")
-@click.option("--workspace", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Workspace folder (default: $SAGEPIPE_WORKSPACE or .mlops).",
+)
 def lineage(version: str, as_json: bool, workspace: Path | None) -> None:
     """Show where a version came from and where it went: data, code, steps, deployments."""
     from sagepipe.governance.lineage import build_lineage, render_tree

@@ -82,8 +82,8 @@ def project_image_uri(region: str, role_arn: str) -> str:
     if not lock.is_file():
         raise ValueError(
             f"{lock} does not exist, and the project image is tagged by it; create it with "
-            "`uv pip compile --universal --python-version 3.10 --no-annotate --extra aws pyproject.toml "
-            "-o requirements.lock`"
+            "`uv pip compile --universal --python-version 3.10 --no-annotate --extra aws "
+            "pyproject.toml -o requirements.lock`"
         )
     account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "000000000000"
     return runtimes.project_image_uri(PROJECT, region, account, lock.read_bytes())

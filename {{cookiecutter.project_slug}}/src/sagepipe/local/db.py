@@ -104,7 +104,8 @@ def create_schema(conn: sqlite3.Connection, schema: str, migrations: Sequence[st
     try:
         _create_schema(conn, schema, migrations)
     except sqlite3.DatabaseError as err:
-        if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+        # OperationalError is a lock or a failing migration statement: the file is fine.
+        if isinstance(err, sqlite3.OperationalError):
             raise
         raise StorageError(broken_database_message(Path(_database_name(conn)), err)) from None
 

@@ -514,6 +514,8 @@ class _Runner:
                 from .quality_check import run_quality_check
 
                 props = run_quality_check(self, step.name, resolve(step.raw, self.context()))
+                self.properties[step.name] = props
+                self.set_status(step.name, "Succeeded", properties=props)
             elif step.type == "Model":
                 props = self._create_model(step, resolve(args, self.context()))
                 self.properties[step.name] = props

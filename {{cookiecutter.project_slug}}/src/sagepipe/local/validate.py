@@ -40,7 +40,18 @@ MAX_LOCAL_PATH = 256
 MAX_S3_URI = 1024
 MAX_RUNTIME_SECONDS = 28 * 24 * 3600
 
-STEP_TYPES = ("Processing", "Training", "Condition", "Fail", "RegisterModel")
+# Model, Transform and QualityCheck run locally too (local/transform_plan.py,
+# local/quality_check.py); their S3 locations are checked like the others.
+STEP_TYPES = (
+    "Processing",
+    "Training",
+    "Transform",
+    "Model",
+    "QualityCheck",
+    "Condition",
+    "Fail",
+    "RegisterModel",
+)
 PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
 CONDITION_TYPES = (
     "Equals",
@@ -58,6 +69,10 @@ ENUMS = {
     "S3DataDistributionType": ("FullyReplicated", "ShardedByS3Key"),
     "S3CompressionType": ("None", "Gzip"),
     "S3UploadMode": ("Continuous", "EndOfJob"),
+    "SplitType": ("None", "Line", "RecordIO", "TFRecord"),
+    "BatchStrategy": ("MultiRecord", "SingleRecord"),
+    "AssembleWith": ("None", "Line"),
+    "JoinSource": ("Input", "None"),
     "InputMode": ("File", "Pipe", "FastFile"),
     "TrainingInputMode": ("File", "Pipe", "FastFile"),
     "ModelApprovalStatus": ("Approved", "Rejected", "PendingManualApproval"),
@@ -264,10 +279,26 @@ class _Checker:
             self.training(where, args)
         elif kind == "RegisterModel":
             self.register(where, args)
+        elif kind == "Transform":
+            self.transform(where, args)
         elif kind == "Condition":
             self.conditions(where, args.get("Conditions"))
             self.steps(args.get("IfSteps"), f"{where} IfSteps")
             self.steps(args.get("ElseSteps"), f"{where} ElseSteps")
+
+    def transform(self, where: str, args: Mapping[str, Any]) -> None:
+        source = self.mapping(where, args.get("TransformInput"), "TransformInput")
+        data = self.mapping(where, source.get("DataSource"), "TransformInput.DataSource")
+        s3 = self.mapping(where, data.get("S3DataSource"), "S3DataSource")
+        self.uri(f"{where} TransformInput", s3.get("S3Uri"))
+        self.enum(where, "SplitType", source.get("SplitType"))
+        self.enum(where, "S3CompressionType", source.get("CompressionType"))
+        self.enum(where, "BatchStrategy", args.get("BatchStrategy"))
+        output = self.mapping(where, args.get("TransformOutput"), "TransformOutput")
+        self.uri(f"{where} TransformOutput", output.get("S3OutputPath"))
+        self.enum(where, "AssembleWith", output.get("AssembleWith"))
+        processing = self.mapping(where, args.get("DataProcessing"), "DataProcessing")
+        self.enum(where, "JoinSource", processing.get("JoinSource"))
 
     def processing(self, where: str, args: Mapping[str, Any], property_files: Any) -> None:
         inputs = self.listing(

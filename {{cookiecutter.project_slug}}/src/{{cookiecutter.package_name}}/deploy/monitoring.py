@@ -148,10 +148,21 @@ def baseline_command(dataset: Path, output: Path, exclude: tuple[str, ...]) -> N
     default=None,
     help="Ground-truth JSON lines (Model Monitor's layout) for model quality.",
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for the results (default: a new folder under the workspace's monitoring/).",
+)
 @click.option("--html", is_flag=True, help="Also write report.html with distribution plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--workspace", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Workspace folder (default: $SAGEPIPE_WORKSPACE or .mlops).",
+)
 def monitor_command(
     stage: str,
     since: str | None,

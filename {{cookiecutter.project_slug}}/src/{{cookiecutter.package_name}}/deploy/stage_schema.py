@@ -61,6 +61,19 @@ def _version(value: Any) -> str | None:
     return "must be 'latest-approved', 'latest', 'promoted' or a version number"
 
 
+def _choice(*allowed: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in allowed else f"must be one of {', '.join(allowed)}"
+
+    return check
+
+
+def _names(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+        return None
+    return 'must be a list of names, e.g. ["churn-model-prod-5xx"] (or [])'
+
+
 def _metrics(value: Any) -> str | None:
     if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
         return None
@@ -89,6 +102,15 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "batch_rows": _integer(1),
         "tolerance": _number(0),
         "metrics": _metrics,
+    },
+    # SageMaker only (`deploy --target sagemaker`): the blue/green update policy.
+    "deployment": {
+        "strategy": _choice("all-at-once", "canary", "linear"),
+        "canary_percentage": _number(0, 100, above=True),
+        "linear_step_percentage": _number(0, 100, above=True),
+        "wait_seconds": _integer(0, 3600),
+        "termination_wait_seconds": _integer(0, 3600),
+        "alarms": _names,
     },
 }
 ENVIRONMENT: dict[str, Check] = {
