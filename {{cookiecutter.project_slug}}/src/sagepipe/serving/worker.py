@@ -32,6 +32,9 @@ from gunicorn.workers.base import Worker
 HEADER_TIMEOUT_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 30.0
 KEEPALIVE_SECONDS = 60.0
+# On shutdown an idle keep-alive connection is closed only once it has been idle this long:
+# closing one the instant its client sends the next request resets that request.
+SHUTDOWN_IDLE_SECONDS = 1.0
 WRITE_TIMEOUT_SECONDS = 30.0
 MAX_CONNECTIONS = 256  # per worker; slow clients beyond it get 503 at once
 MAX_HEADER_BYTES = 64 * 1024
@@ -77,7 +80,8 @@ class BufferingWorker(Worker):
         self.max_connections = int(_seconds("SAGEPIPE_MAX_CONNECTIONS", MAX_CONNECTIONS))
         self.open_connections = 0
         self.busy = 0
-        self.idle: set[asyncio.StreamWriter] = set()  # keep-alive connections between requests
+        # keep-alive connections between requests, and since when they are idle
+        self.idle: dict[asyncio.StreamWriter, float] = {}
         super().init_process()
 
     # -- loop --------------------------------------------------------------------------------
@@ -103,8 +107,12 @@ class BufferingWorker(Worker):
             deadline = time.monotonic() + float(self.cfg.graceful_timeout)
             loop.run_until_complete(asyncio.sleep(0.05))  # start handlers of fresh accepts
             while self.open_connections and time.monotonic() < deadline:
-                for writer in list(self.idle):
-                    writer.close()
+                # A busy client sends its next request within milliseconds and is
+                # answered with `Connection: close`; only a quiet connection is closed.
+                now = time.monotonic()
+                for writer, since in list(self.idle.items()):
+                    if now - since >= SHUTDOWN_IDLE_SECONDS:
+                        writer.close()
                 loop.run_until_complete(asyncio.sleep(0.02))
             loop.close()
 
@@ -131,7 +139,7 @@ class BufferingWorker(Worker):
             while first or self.alive:
                 idle = self.header_timeout if first else self.keepalive
                 if not first:
-                    self.idle.add(writer)
+                    self.idle[writer] = time.monotonic()
                 first = False
                 try:
                     keep = await self._one_request(reader, writer, idle)
@@ -145,7 +153,7 @@ class BufferingWorker(Worker):
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError):
             return
         finally:
-            self.idle.discard(writer)
+            self.idle.pop(writer, None)
             self.open_connections -= 1
             writer.close()
             with contextlib.suppress(Exception):
@@ -160,7 +168,7 @@ class BufferingWorker(Worker):
             if idle == self.header_timeout:
                 raise _Refuse(408, "no request arrived in time") from None
             return False  # an idle keep-alive connection: close it quietly
-        self.idle.discard(writer)
+        self.idle.pop(writer, None)
         if not start:
             return False
         try:
