@@ -41,6 +41,18 @@ class Job:
     env: dict[str, str]
 
 
+# The executor gives each job its own mount namespace for /opt/ml: it launches
+# `unshare --mount ... /bin/sh -c SCRIPT OPT_ML NS_DIR COMMAND...`, and SCRIPT execs COMMAND.
+NAMESPACE_WRAPPER_ARGS = 9
+
+
+def _job_command(argv: list[str]) -> list[str]:
+    """The command a launch runs: inside the /opt/ml namespace wrapper when there is one."""
+    if os.path.basename(argv[0]) == "unshare" and len(argv) > NAMESPACE_WRAPPER_ARGS:
+        return argv[NAMESPACE_WRAPPER_ARGS:]
+    return argv
+
+
 def _is_python(argv0: str, project: Project) -> bool:
     name = os.path.basename(argv0)
     return name.startswith("python") or Path(argv0) == project.python
@@ -49,10 +61,13 @@ def _is_python(argv0: str, project: Project) -> bool:
 def recorded_jobs(path: Path, project: Project) -> list[Job]:
     """The Python job launches in a recording (other tools, e.g. ``git``, are left out)."""
     launches = json.loads(path.read_text())
+    # The baseline replays the job's own command: its paths are the sandbox's, so it needs
+    # no namespace (which only makes /opt/ml point at that sandbox for scripts that open it).
+    commands = [(_job_command(item["argv"]), item) for item in launches if item["argv"]]
     jobs = [
-        Job(item["argv"], item["cwd"], item["env"])
-        for item in launches
-        if item["argv"] and _is_python(item["argv"][0], project)
+        Job(command, item["cwd"], item["env"])
+        for command, item in commands
+        if _is_python(command[0], project)
     ]
     if not jobs:
         raise BenchError(
