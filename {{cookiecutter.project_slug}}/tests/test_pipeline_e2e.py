@@ -172,9 +172,14 @@ def test_four_parallel_runs_never_duplicate_a_version(
     assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for *_, err in results]
     new = [v["Version"] for _, execution, _ in results for v in execution["Registered"]]
     held = [v["Version"] for _, execution, _ in results for v in execution["AlreadyRegistered"]]
-    # Two depths are two models; the two runs of depth 5 (one model) register it once.
-    assert len(new) == len(set(new)) == 3 and len(held) == 1
-    assert held[0] in new
+    # Every run either registers a version of its own or finds its model already registered
+    # as the group's latest. The two runs of depth 5 train one model: it is registered once
+    # when their registrations come one after the other, and twice when a run of another
+    # depth registers in between (the registry dedupes against the latest version only, so
+    # an older model trained again becomes the latest). Either way no number is given twice.
+    assert len(new) == len(set(new)) and len(new) + len(held) == 4
+    assert 3 <= len(new) <= 4
+    assert all(version in new for version in held)
     after = {p["ModelPackageVersion"] for p in registered_versions(workspace)}
     assert after == before | set(new)
     assert sorted(after) == list(range(1, len(after) + 1))
