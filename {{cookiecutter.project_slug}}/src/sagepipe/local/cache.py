@@ -219,9 +219,7 @@ def transform_inputs(
 ) -> tuple[dict[str, Any], InputGroups]:
     """A Transform job's arguments content-keyed; the model record stands for its name."""
     keyed, groups = _start(args)
-    source = ((keyed.get("TransformInput") or {}).get("DataSource") or {}).get(
-        "S3DataSource"
-    ) or {}
+    source = ((keyed.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
     if source.get("S3Uri"):
         d = digest(str(source["S3Uri"]))
         source["S3Uri"] = f"content:{d}"

@@ -68,9 +68,7 @@ def execute(
         parameters=values,
         started=now(),
         workspace=workspace,
-        steps={
-            s.name: StepRun(name=s.name, type=s.type, status=StepState.PENDING) for s in plan
-        },
+        steps={s.name: StepRun(name=s.name, type=s.type, status=StepState.PENDING) for s in plan},
     )
     history.start_execution(
         execution.id,

@@ -56,9 +56,7 @@ def registered_baselines(
     return statistics, constraints
 
 
-def run_quality_check(
-    session: RunSession, name: str, step: Mapping[str, Any]
-) -> dict[str, Any]:
+def run_quality_check(session: RunSession, name: str, step: Mapping[str, Any]) -> dict[str, Any]:
     """Run one resolved QualityCheck step; return its properties (raises ValueError on failure)."""
     from ..monitor.baseline import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
     from ..monitor.container import run as run_analyzer
