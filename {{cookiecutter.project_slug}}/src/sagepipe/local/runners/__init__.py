@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from ..plan import StepType
 from ..session import RunSession
-from .base import StepRunner
+from .base import BaseRunner
 from .condition import ConditionRunner
 from .fail import FailRunner
 from .jobs import ProcessingRunner, TrainingRunner
@@ -20,7 +20,7 @@ from .quality import QualityCheckRunner
 from .register import RegisterModelRunner
 from .transform import TransformRunner
 
-RUNNERS: Mapping[StepType, Callable[[RunSession], StepRunner]] = MappingProxyType(
+RUNNERS: Mapping[StepType, Callable[[RunSession], BaseRunner]] = MappingProxyType(
     {
         StepType.PROCESSING: ProcessingRunner,
         StepType.TRAINING: TrainingRunner,
@@ -34,9 +34,9 @@ RUNNERS: Mapping[StepType, Callable[[RunSession], StepRunner]] = MappingProxyTyp
 )
 
 
-def runners_for(session: RunSession) -> dict[StepType, StepRunner]:
+def runners_for(session: RunSession) -> dict[StepType, BaseRunner]:
     """A runner for every step type, bound to one execution's session."""
     return {step_type: make(session) for step_type, make in RUNNERS.items()}
 
 
-__all__ = ["RUNNERS", "StepRunner", "runners_for"]
+__all__ = ["RUNNERS", "BaseRunner", "runners_for"]

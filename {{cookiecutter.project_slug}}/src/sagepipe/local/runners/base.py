@@ -27,8 +27,8 @@ def failed(reason: str, **fields: Any) -> StepOutcome:
     return StepOutcome(StepState.FAILED, failure_reason=reason, **fields)
 
 
-class StepRunner(ABC):
-    """Runs the steps of one type in one execution (see :class:`~..scheduler.StepRunner`)."""
+class BaseRunner(ABC):
+    """Runs the steps of one type in one execution (the scheduler's ``StepRunner``)."""
 
     #: True: the step takes one of the execution's worker slots and runs on a thread.
     concurrent = False
@@ -41,7 +41,7 @@ class StepRunner(ABC):
         """The work of ``step``; called on the scheduler's thread when it starts."""
 
 
-class InlineRunner(StepRunner):
+class InlineRunner(BaseRunner):
     """A quick step run on the scheduler's thread; its own mistakes fail the step."""
 
     def prepare(self, step: StepPlan) -> Work:

@@ -37,7 +37,7 @@ from ..sandbox import (
 )
 from ..scheduler import StepOutcome, Work
 from ..states import StepState
-from .base import StepRunner, failed, succeeded
+from .base import BaseRunner, failed, succeeded
 
 # The properties worth keeping in the history (not the whole request).
 SUMMARY_KEYS = (
@@ -58,7 +58,7 @@ def summary(properties: Mapping[str, Any]) -> dict[str, Any]:
     return {k: properties[k] for k in SUMMARY_KEYS if k in properties}
 
 
-class JobRunner(StepRunner):
+class JobRunner(BaseRunner):
     """A step whose work is a job process; runs on a worker thread."""
 
     concurrent = True
