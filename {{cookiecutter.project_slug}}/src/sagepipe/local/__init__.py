@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "DefinitionError": ".executor",
-    "Event": ".executor",
-    "Execution": ".executor",
+    "DefinitionError": ".plan",
+    "Event": ".execution",
+    "Execution": ".execution",
     "execute": ".executor",
-    "load_definition": ".executor",
+    "load_definition": ".plan",
     "ParameterError": ".parameters",
     "parse_assignment": ".parameters",
     "RunHistory": ".history",

@@ -1,20 +1,35 @@
-"""The content-keyed step cache (table ``step_cache`` in ``runs.db``).
+"""The content-keyed step cache (table ``step_cache`` in ``runs.db``) and its keys.
 
-An entry is written in one transaction only after the step's outputs are completely in
-place, so a run killed mid-step never leaves an entry that points at partial outputs.
-A hit is only used after the recorded output digests are checked again.
+A job's key is the sha256 of its resolved arguments with every input URI replaced by the
+digest of the content there, so a re-run hits when the inputs' *content* is unchanged,
+wherever it came from. An entry is written in one transaction only after the step's
+outputs are completely in place, so a run killed mid-step never leaves an entry that
+points at partial outputs. A hit is only used after the recorded output digests are
+checked again.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .db import Database
+from .expressions import step_references
+
+# Execution ids inside arguments (e.g. default output prefixes) must not defeat the cache.
+EXECUTION_ID_PATTERN = re.compile(r"exec-\d{8}-\d{6}-[0-9a-f]{6}")
+CODE_INPUT_PREFIX = "/opt/ml/processing/input/code"
+
+# label -> content digest, per group: "code", "data" (lineage roots) and "upstream"
+# (outputs of other steps of the pipeline).
+InputGroups = dict[str, dict[str, str]]
+Digest = Callable[[str], str]  # s3 uri -> content digest
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS step_cache (
@@ -113,3 +128,106 @@ class StepCache:
                     json.dumps(entry.outputs, sort_keys=True),
                 ),
             )
+
+
+def reusable_entry(
+    cache: StepCache, key: str, expire_after: str | None, digest: Digest
+) -> CacheEntry | None:
+    """The entry for ``key`` if it has not expired and its outputs are still intact."""
+    entry = cache.lookup(key, expire_after=parse_expire_after(expire_after))
+    if entry is None or any(digest(uri) != d for uri, d in entry.outputs.items()):
+        return None
+    return entry
+
+
+def cache_key(step_type: str, keyed_arguments: Mapping[str, Any], property_files: Any) -> str:
+    """The key of a job: its type, content-keyed arguments and declared property files."""
+    document = {
+        "Type": step_type,
+        "Arguments": keyed_arguments,
+        "PropertyFiles": property_files or [],
+    }
+    text = json.dumps(document, sort_keys=True, default=str)
+    text = EXECUTION_ID_PATTERN.sub("<execution-id>", text)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _start(args: Mapping[str, Any]) -> tuple[dict[str, Any], InputGroups]:
+    return json.loads(json.dumps(args)), {"code": {}, "data": {}, "upstream": {}}
+
+
+def processing_inputs(
+    args: Mapping[str, Any], written: Mapping[str, Any], digest: Digest
+) -> tuple[dict[str, Any], InputGroups]:
+    """A Processing job's arguments content-keyed, and its inputs sorted into groups.
+
+    ``written`` are the arguments as the definition wrote them: an input whose URI was
+    an expression on another step's properties is ``upstream``, not a lineage root.
+    """
+    keyed, groups = _start(args)
+    raw_inputs = written.get("ProcessingInputs") or []
+    for i, item in enumerate(keyed.get("ProcessingInputs") or []):
+        source = item.get("S3Input")
+        if not source:
+            continue
+        d = digest(source["S3Uri"])
+        source["S3Uri"] = f"content:{d}"
+        label = item.get("InputName") or str(i)
+        raw_item = raw_inputs[i] if i < len(raw_inputs) else {}
+        local = str(source.get("LocalPath", ""))
+        if label == "code" or local.startswith(CODE_INPUT_PREFIX):
+            groups["code"][label] = d
+        elif step_references(raw_item):
+            groups["upstream"][label] = d
+        else:
+            groups["data"][label] = d
+    return keyed, groups
+
+
+def training_inputs(
+    args: Mapping[str, Any], written: Mapping[str, Any], digest: Digest
+) -> tuple[dict[str, Any], InputGroups]:
+    """A Training job's arguments content-keyed (channels and the submitted source)."""
+    keyed, groups = _start(args)
+    raw_channels = written.get("InputDataConfig") or []
+    for i, channel in enumerate(keyed.get("InputDataConfig") or []):
+        source = (channel.get("DataSource") or {}).get("S3DataSource")
+        if not source:
+            continue
+        d = digest(source["S3Uri"])
+        source["S3Uri"] = f"content:{d}"
+        label = channel.get("ChannelName") or str(i)
+        raw_channel = raw_channels[i] if i < len(raw_channels) else {}
+        if label in ("code", "sm_drivers"):
+            groups["code"][label] = d
+        elif step_references(raw_channel):
+            groups["upstream"][label] = d
+        else:
+            groups["data"][label] = d
+    hps = keyed.get("HyperParameters") or {}
+    submit = hps.get("sagemaker_submit_directory")
+    if submit:
+        uri = json.loads(submit) if submit.startswith('"') else submit
+        d = digest(str(uri))
+        hps["sagemaker_submit_directory"] = f"content:{d}"
+        groups["code"]["sagemaker_submit_directory"] = d
+    return keyed, groups
+
+
+def transform_inputs(
+    args: Mapping[str, Any], model: Mapping[str, Any], digest: Digest
+) -> tuple[dict[str, Any], InputGroups]:
+    """A Transform job's arguments content-keyed; the model record stands for its name."""
+    keyed, groups = _start(args)
+    source = ((keyed.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
+    if source.get("S3Uri"):
+        d = digest(str(source["S3Uri"]))
+        source["S3Uri"] = f"content:{d}"
+        groups["data"]["input"] = d
+    keyed["Model"] = {k: v for k, v in model.items() if k != "ModelName"}
+    if model.get("ModelDataUrl"):
+        d = digest(str(model["ModelDataUrl"]))
+        keyed["Model"]["ModelDataUrl"] = f"content:{d}"
+        groups["upstream"]["model"] = d
+    keyed.pop("ModelName", None)
+    return keyed, groups

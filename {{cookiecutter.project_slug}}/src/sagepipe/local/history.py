@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .db import Database
+from .states import ExecutionState, StepState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS executions (
@@ -56,7 +57,7 @@ class StepRun:
 
     name: str
     type: str
-    status: str
+    status: str  # a StepState; plain text when read back from runs.db
     started: str | None = None
     ended: str | None = None
     duration_seconds: float | None = None
@@ -69,8 +70,8 @@ class StepRun:
         """JSON-ready form (without the bulky properties)."""
         return {
             "Name": self.name,
-            "Type": self.type,
-            "Status": self.status,
+            "Type": str(self.type),
+            "Status": str(self.status),
             "Started": self.started,
             "Ended": self.ended,
             "DurationSeconds": self.duration_seconds,
@@ -99,7 +100,7 @@ class ExecutionRecord:
         return {
             "PipelineExecutionId": self.id,
             "PipelineName": self.pipeline_name,
-            "Status": self.status,
+            "Status": str(self.status),
             "Parameters": self.parameters,
             "DefinitionSha256": self.definition_sha256,
             "Started": self.started,
@@ -135,10 +136,11 @@ class RunHistory:
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO executions(id, pipeline_name, status, parameters, definition_sha256,"
-                " started, pid, host) VALUES (?, ?, 'Executing', ?, ?, ?, ?, ?)",
+                " started, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     execution_id,
                     pipeline_name,
+                    ExecutionState.EXECUTING,
                     json.dumps(parameters, sort_keys=True),
                     definition_sha256,
                     started,
@@ -148,7 +150,7 @@ class RunHistory:
             )
             conn.executemany(
                 "INSERT INTO step_runs(execution_id, name, type, status) VALUES (?, ?, ?, ?)",
-                [(execution_id, name, kind, "Pending") for name, kind in steps],
+                [(execution_id, name, kind, StepState.PENDING) for name, kind in steps],
             )
 
     def update_step(self, execution_id: str, step: StepRun) -> None:
@@ -187,26 +189,26 @@ class RunHistory:
         host = socket.gethostname()
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT id, pid FROM executions WHERE status = 'Executing' AND host = ?", (host,)
+                "SELECT id, pid FROM executions WHERE status = ? AND host = ?",
+                (ExecutionState.EXECUTING, host),
             ).fetchall()
             dead = [r["id"] for r in rows if not _alive(r["pid"])]
         for execution_id in dead:
             reason = "the executor process ended without finishing (killed?)"
             with self.db.transaction() as conn:
                 conn.execute(
-                    "UPDATE executions SET status = 'Stopped', ended = ?, failure_reason = ?"
-                    " WHERE id = ? AND status = 'Executing'",
-                    (now, reason, execution_id),
+                    "UPDATE executions SET status = ?, ended = ?, failure_reason = ?"
+                    " WHERE id = ? AND status = ?",
+                    (ExecutionState.STOPPED, now, reason, execution_id, ExecutionState.EXECUTING),
                 )
                 conn.execute(
-                    "UPDATE step_runs SET status = 'Stopped', ended = ?"
-                    " WHERE execution_id = ? AND status IN ('Executing', 'Starting')",
-                    (now, execution_id),
+                    "UPDATE step_runs SET status = ?, ended = ?"
+                    " WHERE execution_id = ? AND status IN (?, ?)",
+                    (StepState.STOPPED, now, execution_id, StepState.EXECUTING, StepState.STARTING),
                 )
                 conn.execute(
-                    "UPDATE step_runs SET status = 'NotExecuted'"
-                    " WHERE execution_id = ? AND status = 'Pending'",
-                    (execution_id,),
+                    "UPDATE step_runs SET status = ? WHERE execution_id = ? AND status = ?",
+                    (StepState.NOT_EXECUTED, execution_id, StepState.PENDING),
                 )
         return dead
 

@@ -19,9 +19,12 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import s3
+
+if TYPE_CHECKING:  # for the annotation only: a session brings the registry and S3 endpoint
+    from .session import RunSession
 
 PROCESSING = "/opt/ml/processing"
 SECTIONS = {"DATA_QUALITY": "ModelDataQuality", "MODEL_QUALITY": "ModelQuality"}
@@ -53,7 +56,7 @@ def registered_baselines(
     return statistics, constraints
 
 
-def run_quality_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[str, Any]:
+def run_quality_check(session: RunSession, name: str, step: Mapping[str, Any]) -> dict[str, Any]:
     """Run one resolved QualityCheck step; return its properties (raises ValueError on failure)."""
     from ..monitor.baseline import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
     from ..monitor.container import run as run_analyzer
@@ -71,14 +74,14 @@ def run_quality_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
     if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
         raise ValueError(f"step {name}: ProcessingOutputConfig needs one output with an S3Uri")
     output_uri = str(outputs[0]["S3Output"]["S3Uri"]).rstrip("/")
-    s3_root: Path = runner.s3_root
+    s3_root: Path = session.s3_root
     supplied_stats = step.get("SuppliedBaselineStatistics") or None
     supplied_constraints = step.get("SuppliedBaselineConstraints") or None
     if supplied_stats or supplied_constraints:
         base_stats, base_constraints = supplied_stats, supplied_constraints
     else:
         base_stats, base_constraints = registered_baselines(
-            runner.registry, step.get("ModelPackageGroupName"), check_type
+            session.registry, step.get("ModelPackageGroupName"), check_type
         )
     if not skip and not base_constraints:
         raise ValueError(
@@ -86,7 +89,7 @@ def run_quality_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
             f"version of {step.get('ModelPackageGroupName')!r} with DriftCheckBaselines); run "
             "it with SkipCheck=True and RegisterNewBaseline=True first"
         )
-    sandbox = Path(tempfile.mkdtemp(prefix=f"qc-{name}-", dir=runner.execution.log_dir))
+    sandbox = Path(tempfile.mkdtemp(prefix=f"qc-{name}-", dir=session.execution.log_dir))
     try:
         env = _environment(args, sandbox)
         for item in args.get("ProcessingInputs") or []:

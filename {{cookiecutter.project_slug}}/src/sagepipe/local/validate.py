@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import s3
+from .plan import DefinitionError, StepType
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # step and parameter names
 CHANNEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -40,18 +41,9 @@ MAX_LOCAL_PATH = 256
 MAX_S3_URI = 1024
 MAX_RUNTIME_SECONDS = 28 * 24 * 3600
 
-# Model, Transform and QualityCheck run locally too (local/transform_plan.py,
-# local/quality_check.py); their S3 locations are checked like the others.
-STEP_TYPES = (
-    "Processing",
-    "Training",
-    "Transform",
-    "Model",
-    "QualityCheck",
-    "Condition",
-    "Fail",
-    "RegisterModel",
-)
+# Every type the executor has a runner for (local/runners/); their S3 locations are
+# checked like the others.
+STEP_TYPES = tuple(t.value for t in StepType)
 PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
 CONDITION_TYPES = (
     "Equals",
@@ -461,7 +453,5 @@ def validate_definition(definition: Mapping[str, Any]) -> None:
     """Raise ``DefinitionError`` naming the first broken rule (and how many more there are)."""
     problems = definition_problems(definition)
     if problems:
-        from .executor import DefinitionError  # imported here: executor imports this module
-
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise DefinitionError(f"{problems[0]}{more}")

@@ -1,0 +1,32 @@
+"""Model steps (CreateModel): record the model for later Transform steps."""
+
+from __future__ import annotations
+
+import json
+
+from ..execution import LOCAL_ARN
+from ..expressions import resolve
+from ..plan import StepPlan
+from ..scheduler import StepOutcome
+from .base import InlineRunner, succeeded
+
+
+class ModelRunner(InlineRunner):
+    """Writes ``<workspace>/models/<name>.json``; the model's name is a step property."""
+
+    def run(self, step: StepPlan) -> StepOutcome:
+        """Record the step's primary container under the model's generated name."""
+        args = resolve(step.arguments, self.session.context())
+        name = self.session.job_name(step)
+        container = dict(args.get("PrimaryContainer") or (args.get("Containers") or [{}])[0])
+        record = {
+            "ModelName": name,
+            "Image": container.get("Image"),
+            "ModelDataUrl": container.get("ModelDataUrl"),
+            "Environment": container.get("Environment") or {},
+            "ExecutionRoleArn": args.get("ExecutionRoleArn"),
+        }
+        folder = self.session.workspace / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+        return succeeded({**record, "ModelArn": f"{LOCAL_ARN}:model/{name.lower()}"})
