@@ -11,8 +11,8 @@ settings of the current stage and where its workspace is. ``migrate`` and "prepa
 the project's own CLI passes its adapter directly.
 
 A project's pipelines are the modules ``pipeline.py`` (the project pipeline, named
-``project``) and ``pipeline_<name>.py`` (``migrate apply`` writes these) of its package, registered alike,
-by file name. Each defines ``build_pipeline(settings)`` and may define
+``project``) and ``pipeline_<name>.py`` (``migrate apply`` writes these) of its package,
+registered alike, by file name. Each defines ``build_pipeline(settings)`` and may define
 ``compile_definition(settings)`` (default: compile with the settings' bucket, prefix, role,
 region and image). The project pipeline's data is staged by the adapter's ``stage_data``
 (it comes from the settings or ``--data``); a migrated one's by its ``DATA``
@@ -164,7 +164,7 @@ def declared_adapter(root: Path) -> str:
     if not isinstance(value, str) or not _DECLARATION.fullmatch(value):
         raise ProjectError(
             f"{pyproject}: [tool.sagepipe] adapter is {value!r}, not 'package.module:object'; "
-            "add adapter = \"<package>.adapter:project\" under [tool.sagepipe]"
+            'add adapter = "<package>.adapter:project" under [tool.sagepipe]'
         )
     return value
 

@@ -170,9 +170,7 @@ def make_cli() -> click.Group:
         )
     )
     run.params.append(
-        click.Option(
-            ["--pipeline"], default=None, help="A pipeline's name (see `pipelines`)."
-        )
+        click.Option(["--pipeline"], default=None, help="A pipeline's name (see `pipelines`).")
     )
     main.add_command(run)
     main.add_command(compile_command)

@@ -78,7 +78,6 @@ def plan_command(
 ) -> None:
     """Write a reviewable YAML plan for NOTEBOOK (.ipynb or percent .py); print its path."""
     from ..project import PROJECT_PIPELINE
-
     from .build import build, module_name
     from .notebook import read_notebook
     from .planfile import to_document, write_plan

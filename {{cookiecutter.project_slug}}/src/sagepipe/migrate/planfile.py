@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import MigrationError, require
 from ..project import PROJECT_PIPELINE
+from . import MigrationError, require
 from .build import Migration
 from .generate import camel
 from .project import Project
