@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from sagepipe.migrate.cli import migrate
 
-ADAPTER = '''\
+ADAPTER = """\
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +47,7 @@ project = ProjectAdapter(
     workspace=lambda: ROOT / ".work",
     stage_data=lambda workspace, settings, data: [],
 )
-'''
+"""
 
 
 def invoke(root: Path, *args: str):
