@@ -1,8 +1,9 @@
 """Migration tests import sagepipe from the template's generated-project source tree.
 
-``make_project`` builds a small project (pyproject.toml, src/<package>/, notebooks/ with a
-fixture notebook and its data), the shape ``migrate`` works in; the full baked project is
-used by the slow end-to-end test only.
+``make_project`` builds a small project (pyproject.toml naming the package's adapter,
+src/<package>/, notebooks/ with a fixture notebook and its data), the shape ``migrate plan``
+and ``apply`` work in (they read the declaration, never import it); the full baked project
+is used where a run needs the adapter itself.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ dependencies = [
     "pandas>=2.2",
     "scikit-learn>=1.5",
 ]
+
+[tool.sagepipe]
+adapter = "{package}.adapter:project"
 """
 
 MakeProject = Callable[..., Path]
@@ -47,7 +51,7 @@ def make_project(tmp_path: Path) -> MakeProject:
         (root / "src" / package / "steps").mkdir(parents=True)
         (root / "src" / package / "__init__.py").write_text("")
         (root / "src" / package / "steps" / "__init__.py").write_text("")
-        (root / "pyproject.toml").write_text(PYPROJECT)
+        (root / "pyproject.toml").write_text(PYPROJECT.format(package=package))
         shutil.copytree(FIXTURES / "data", root / "notebooks" / "data")
         for name in notebooks:
             shutil.copy(FIXTURES / name, root / "notebooks" / Path(name).name)

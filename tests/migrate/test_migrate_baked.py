@@ -45,7 +45,7 @@ def test_messy_notebook_becomes_a_pipeline_that_runs_locally(bake_project) -> No
 
     applied = run(project, "-c", MIGRATE, "apply", "migrations/churn_messy.yaml")
     assert applied.returncode == 0, applied.stderr
-    assert "wrote: src/churn_model/pipelines/churn_messy.py" in applied.stdout
+    assert "wrote: src/churn_model/pipeline_churn_messy.py" in applied.stdout
 
     tests = run(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/migrated")
     assert tests.returncode == 0, tests.stdout + tests.stderr

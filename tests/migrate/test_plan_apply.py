@@ -119,8 +119,14 @@ def test_apply_writes_steps_that_cite_their_cells(make_project) -> None:
     # no pickled globals: values go through files
     assert 'save_value(output_dir, "X_train", X_train)' in preprocess
     assert "pickle" not in preprocess
-    pipeline = (package / "pipelines" / "churn_messy.py").read_text().replace("'", '"')
+    # the pipeline lands beside pipeline.py, where every pipeline*.py is registered
+    assert not (package / "pipelines").exists()
+    pipeline = (package / "pipeline_churn_messy.py").read_text().replace("'", '"')
     assert "Training(" in pipeline and 'ParameterFloat("TestSize", default=0.25)' in pipeline
+    assert "from .steps.churn_messy.train import train" in pipeline
+    assert "settings" not in pipeline.split("def build_pipeline")[0].replace(
+        "from sagepipe.project import PipelineSettings", ""
+    )  # the engine hands the settings in; the module imports no project settings
     assert (root / "tests" / "migrated" / "test_churn_messy.py").is_file()
 
 

@@ -252,24 +252,41 @@ def test_migrated_pipelines_reproduce_their_notebooks_through_run_pipeline(bake_
     assert listed is not None and all(name in listed for name in EXPECTED)
 
 
-def test_migrated_pipelines_are_listed_and_an_unknown_name_is_one_line(make_project) -> None:
+def test_migrated_pipelines_are_listed_and_an_unknown_name_is_one_line(
+    make_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from types import SimpleNamespace
 
-    from sagepipe.migrate import MigrationError
-    from sagepipe.migrate.pipelines import chosen_pipeline, find, migrated_pipelines
+    from sagepipe.project import ProjectAdapter, ProjectError
 
     root = make_project("traits/no_headings.ipynb")
     migrate_trait(root, "no_headings")
     package = project_of(root).package
-    assert [p.name for p in migrated_pipelines(root, package)] == ["no_headings"]
-    module = (root / "src" / package / "pipelines" / "no_headings.py").read_text()
+    monkeypatch.syspath_prepend(str(root / "src"))
+    (root / "src" / package / "pipeline.py").write_text("def build_pipeline(settings): ...\n")
+    default = {"name": ""}
+    project = ProjectAdapter(
+        package=package,
+        load_settings=lambda: SimpleNamespace(default_pipeline=default["name"]),
+        root=lambda: root,
+        workspace=lambda: root / ".mlops",
+        stage_data=lambda workspace, settings, data: [],
+    )
+    # pipeline.py and the migrated module are registered alike, by file name
+    assert {n: p.module for n, p in project.pipelines().items()} == {
+        "project": f"{package}.pipeline",
+        "no_headings": f"{package}.pipeline_no_headings",
+    }
+    module = (root / "src" / package / "pipeline_no_headings.py").read_text()
     assert "'NoHeadingsDataDir': ('notebooks/data', ['customers.csv'])" in module.replace('"', "'")
     assert "RegisterModel(" in module and "metrics=evaluate_report.uri" in module
-    with pytest.raises(MigrationError, match=r"pipeline 'churn': .*known: no_headings"):
-        find(root, package, "churn")
-    assert chosen_pipeline(None, SimpleNamespace(default_pipeline="")) is None
-    assert chosen_pipeline(None, SimpleNamespace(default_pipeline="x")) == "x"
-    assert chosen_pipeline("y", SimpleNamespace(default_pipeline="x")) == "y"
+    settings = project.load_settings()
+    with pytest.raises(ProjectError, match=r"pipeline 'churn': .*known: no_headings"):
+        project.pipeline("churn", settings)
+    assert project.pipeline(None, settings).name == "project"
+    default["name"] = "no_headings"
+    assert project.pipeline(None, project.load_settings()).name == "no_headings"
+    assert project.pipeline("project", project.load_settings()).name == "project"
 
 
 @pytest.mark.slow

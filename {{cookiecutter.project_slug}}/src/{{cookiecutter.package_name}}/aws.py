@@ -71,27 +71,18 @@ def prepare(workspace: Path, data: Path | None = None, pipeline: str | None = No
     The definition comes from the workspace's compile cache when no source or setting
     changed (as for local runs), so a re-run does not import the step modules again.
     ``pipeline`` (or the ``default_pipeline`` setting) picks a migrated pipeline instead.
+    ``data`` is uploaded to the input prefix by the runner, not staged locally.
     """
     from sagepipe.compile import Compiled
-    from sagepipe.migrate import MigrationError
-    from sagepipe.migrate.pipelines import chosen_pipeline, compile_migrated
+    from sagepipe.prepare import prepare_run
     from sagepipe.sagemaker.runner import Prepared, code_objects_in
 
-    from .workspace import compile_cached
+    from .adapter import project
 
     settings = project_settings.load()
-    name = chosen_pipeline(pipeline, settings)
-    if name:
-        package = __name__.rpartition(".")[0]
-        try:
-            root = project_settings.project_root()
-            _, compiled = compile_migrated(root, package, name, settings)
-        except MigrationError as error:  # the CLI reports ValueError as one line
-            raise ValueError(str(error)) from None
-        compiled.write_artifacts(Path(workspace) / "s3")
-        definition = dict(compiled.definition)
-    else:
-        definition = compile_cached(Path(workspace), settings)
+    definition = prepare_run(
+        project, Path(workspace), pipeline=pipeline, settings=settings, stage=False
+    ).definition
     return Prepared(
         definition=Compiled(definition).to_json(),
         artifacts=code_objects_in(definition, Path(workspace) / "s3"),

@@ -15,9 +15,8 @@ from typing import Any
 import click
 
 from . import settings as project_settings
-from .workspace import default_workspace, prepare
-
-_PACKAGE = __name__.rpartition(".")[0]  # migrated pipelines live in <package>.pipelines
+from .adapter import project
+from .workspace import default_workspace
 
 
 def _set_stage(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -55,14 +54,11 @@ def _add_stage_options(command: click.Command) -> None:
 def _build_definition(
     workspace: Path, data: Path | None = None, pipeline: str | None = None
 ) -> dict[str, Any]:
-    """Called by ``run``: compile the pipeline and stage code and data (``--data``)."""
-    from sagepipe.migrate.pipelines import chosen_pipeline, prepare_for_cli
+    """Called by ``run``: compile the chosen pipeline and stage code and data (``--data``)."""
+    from sagepipe.prepare import prepare_run
 
     try:
-        settings = project_settings.load()
-        if chosen_pipeline(pipeline, settings):  # a migrated pipeline (see `pipelines`)
-            return prepare_for_cli(workspace, _PACKAGE, pipeline, settings, data)
-        return prepare(workspace, settings, data=data)
+        return prepare_run(project, workspace, pipeline=pipeline, data=data).definition
     except (FileNotFoundError, ValueError) as error:
         click.echo(f"error: {error}", err=True)
         raise click.exceptions.Exit(2) from None
@@ -82,28 +78,22 @@ def _build_definition(
     default=None,
     help="Also write the code objects here (default: $SAGEPIPE_WORKSPACE or .mlops).",
 )
-@click.option("--pipeline", default=None, help="A migrated pipeline's name (see `pipelines`).")
+@click.option("--pipeline", default=None, help="A pipeline's name (see `pipelines`).")
 def compile_command(output: Path, workspace: Path | None, pipeline: str | None) -> None:
     """Compile the pipeline to SageMaker's definition JSON (offline, byte-reproducible).
 
     The code objects it points at are written to the workspace's local S3 folder and the
     sample data is staged, so `python -m sagepipe run FILE` can run the file directly.
     """
-    from sagepipe.migrate.pipelines import chosen_pipeline, compile_for_cli
-
-    from .pipeline import compile_definition
+    from sagepipe.prepare import prepare_run
 
     workspace = workspace or default_workspace()
     try:  # bad settings: the same one line and exit code as `run`
-        settings = project_settings.load()
-        if chosen_pipeline(pipeline, settings):
-            compiled = compile_for_cli(workspace, _PACKAGE, pipeline, settings)
-        else:
-            compiled = compile_definition(settings)
-            prepare(workspace, settings)
+        compiled = prepare_run(project, workspace, pipeline=pipeline, reuse=False).compiled
     except (FileNotFoundError, ValueError) as error:
         click.echo(f"error: {error}", err=True)
         raise click.exceptions.Exit(2) from None
+    assert compiled is not None  # reuse=False always compiles
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(compiled.to_json())
     steps = len(compiled.definition["Steps"])
@@ -180,9 +170,7 @@ def make_cli() -> click.Group:
         )
     )
     run.params.append(
-        click.Option(
-            ["--pipeline"], default=None, help="A migrated pipeline's name (see `pipelines`)."
-        )
+        click.Option(["--pipeline"], default=None, help="A pipeline's name (see `pipelines`).")
     )
     main.add_command(run)
     main.add_command(compile_command)
@@ -220,7 +208,7 @@ def make_cli() -> click.Group:
     from sagepipe.migrate.cli import migrate, pipelines_command
 
     main.add_command(migrate)
-    main.add_command(pipelines_command(_PACKAGE, project_settings.load))
+    main.add_command(pipelines_command(project))
     return main
 
 

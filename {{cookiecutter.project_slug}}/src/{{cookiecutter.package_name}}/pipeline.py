@@ -7,6 +7,8 @@ preprocess -> data quality -> train -> evaluate -> accuracy >= threshold ?
     no:  fail, with the measured accuracy and the threshold in the message
 
 Steps are the plain functions in ``steps/`` and ``quality/``; this file only wires them.
+The engine registers it as the ``project`` pipeline, as it registers each migrated
+``pipeline_<name>.py`` beside it (``pipelines`` lists them; ``run --pipeline NAME``).
 Edges are attribute references (``prep.outputs.train``), so a typo fails here, at build
 time. Infrastructure (bucket, images, instance types) comes from ``settings.py``.
 """

@@ -1,8 +1,9 @@
-"""Prepare the local workspace for a run: code objects and the raw data in local "S3".
+"""The local workspace and the project pipeline's raw data in its local "S3".
 
 The local executor reads ``s3://bucket/key`` from ``<workspace>/s3/bucket/key``; this
-module puts the compiled code objects and the raw export there, the way a CI job would
-upload them to the real bucket before starting the SageMaker pipeline.
+module puts the raw export there, the way a CI job would upload it to the real bucket
+before starting the SageMaker pipeline. Compiling and writing the code objects is the
+engine's ``sagepipe.prepare``, which calls :func:`stage_input` through the adapter.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
 
 from . import settings as project_settings
 
@@ -81,43 +81,10 @@ def stage_data(workspace: Path, source: Path, input_data_url: str) -> list[Path]
     return staged
 
 
-def prepare(
-    workspace: Path,
-    settings: project_settings.Settings | None = None,
-    data: Path | None = None,
-) -> dict[str, Any]:
-    """Compile the pipeline, write its code objects and stage the raw data.
-
-    Returns the definition, ready for ``sagepipe.local.execute``.
-    """
-    settings = settings or project_settings.load()
-    definition = compile_cached(Path(workspace), settings)
+def stage_input(
+    workspace: Path, settings: project_settings.Settings, data: Path | None = None
+) -> list[Path]:
+    """Stage what the project pipeline reads: ``data`` (``run --data``) or the settings'
+    data folder, to the input prefix its ``InputDataUrl`` parameter names."""
     source = data if data is not None else project_settings.project_root() / settings.data_dir
-    stage_data(Path(workspace), source, settings.input_data_url)
-    return definition
-
-
-def compile_cached(workspace: Path, settings: project_settings.Settings) -> dict[str, Any]:
-    """Compile the pipeline unless its sources and settings are unchanged since last time.
-
-    Building the graph imports the step modules (pandas, scikit-learn, great-expectations):
-    seconds that a fully cached re-run would otherwise spend before its first cache hit.
-    """
-    from dataclasses import asdict
-
-    import sagepipe
-    from sagepipe.compile_cache import CompileCache
-
-    package_dir = Path(__file__).resolve().parent
-    framework_dir = Path(sagepipe.__file__).resolve().parent
-    s3_root = workspace / "s3"
-    cache = CompileCache(workspace / "compiled")
-    key = cache.key([package_dir, framework_dir], settings=asdict(settings))
-    definition = cache.load(key, s3_root)
-    if definition is None:
-        from .pipeline import compile_definition
-
-        compiled = compile_definition(settings)
-        compiled.write_artifacts(s3_root)
-        definition = cache.store(key, compiled)
-    return definition
+    return stage_data(Path(workspace), source, settings.input_data_url)

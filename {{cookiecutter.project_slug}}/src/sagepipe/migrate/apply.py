@@ -22,9 +22,6 @@ from .planfile import assignments, parameter_values, read_plan
 from .polish import polish
 from .project import Project
 
-# Files several migrations share: created when missing, never claimed or overwritten.
-_SHARED = re.compile(r"^src/[^/]+/pipelines/__init__\.py$")
-
 
 @dataclass
 class ApplyResult:
@@ -117,14 +114,12 @@ def apply_plan(project: Project, plan: Path) -> ApplyResult:
         new = sha256(content)
         if not target.exists():
             to_write[relative] = content
-            if not _SHARED.match(relative):
-                recorded[relative] = new
+            recorded[relative] = new
             continue
         current = sha256(target.read_text(encoding="utf-8"))
-        if _SHARED.match(relative) or current == new:
+        if current == new:
             result.unchanged.append(relative)
-            if not _SHARED.match(relative):
-                recorded[relative] = new
+            recorded[relative] = new
             continue
         generated_before = previous.get(relative)
         if generated_before is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..project import PROJECT_PIPELINE
 from .analysis import (
     BUILTINS,
     base_name,
@@ -177,7 +178,8 @@ def module_name(path: Path) -> str:
     """A Python identifier from a notebook file name (``01 Churn-EDA.ipynb`` -> ``churn_eda``)."""
     stem = re.sub(r"[^0-9a-zA-Z]+", "_", path.stem).strip("_").lower()
     stem = re.sub(r"^[0-9_]+", "", stem) or "notebook"
-    return stem
+    # `project` names the project's own pipeline (pipeline.py) in `run --pipeline`.
+    return stem if stem != PROJECT_PIPELINE else f"{stem}_notebook"
 
 
 def build(

@@ -10,12 +10,15 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from . import MigrationError
 from .project import Project
+
+if TYPE_CHECKING:
+    from ..project import ProjectAdapter
 
 
 def _project(project_dir: Path | None, package: str | None) -> Project:
@@ -42,7 +45,9 @@ _project_option = click.option(
     help="Project root (default: the nearest folder with pyproject.toml).",
 )
 _package_option = click.option(
-    "--package", default=None, help="Project package (default: the only one in src/)."
+    "--package",
+    default=None,
+    help="Project package (default: the one pyproject.toml's [tool.sagepipe] adapter names).",
 )
 
 
@@ -72,16 +77,19 @@ def plan_command(
     package: str | None,
 ) -> None:
     """Write a reviewable YAML plan for NOTEBOOK (.ipynb or percent .py); print its path."""
+    from ..project import PROJECT_PIPELINE
     from .build import build, module_name
     from .notebook import read_notebook
     from .planfile import to_document, write_plan
 
     try:
         project = _project(project_dir, package)
-        if name is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", name):
+        if name is not None and (
+            not re.fullmatch(r"[a-z_][a-z0-9_]{0,63}", name) or name == PROJECT_PIPELINE
+        ):
             raise MigrationError(
-                f"--name {name!r} must be a lowercase Python identifier (letters, digits, _), "
-                "e.g. 'churn'"
+                f"--name {name!r} must be a lowercase Python identifier (letters, digits, _) "
+                "other than 'project' (the project pipeline's name), e.g. 'churn'"
             )
         migration = build(read_notebook(notebook), name=name)
         target = output or project.migrations / f"{name or module_name(notebook)}.yaml"
@@ -242,21 +250,18 @@ def verify_command(
         click.echo(f"verified: the pipeline ({runner}) reproduces the notebook")
 
 
-def pipelines_command(package: str, load_settings: Any) -> click.Command:
+def pipelines_command(project: ProjectAdapter) -> click.Command:
     """``pipelines``: the project's pipeline and every migrated one; ``*`` marks the default."""
 
     @click.command("pipelines")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     def pipelines(as_json: bool) -> None:
         """List the pipelines `run --pipeline NAME` and `compile --pipeline NAME` accept."""
-        from .pipelines import migrated_pipelines
+        from ..project import PROJECT_PIPELINE
 
-        try:
-            root = _project(None, package).root
-        except MigrationError as exc:
-            _fail(exc)
-            return
-        default = getattr(load_settings(), "default_pipeline", "") or ""
+        settings = project.load_settings()
+        default = project.default_pipeline(settings)
+        found = project.pipelines()
         rows = [
             {
                 "name": p.name,
@@ -264,15 +269,20 @@ def pipelines_command(package: str, load_settings: Any) -> click.Command:
                 "plan": f"migrations/{p.name}.yaml",
                 "default": p.name == default,
             }
-            for p in migrated_pipelines(root, package)
+            for p in found.values()
+            if p.migrated
         ]
         if as_json:
-            click.echo(json.dumps({"project": not default, "migrated": rows}, indent=2))
+            click.echo(
+                json.dumps({"project": default == PROJECT_PIPELINE, "migrated": rows}, indent=2)
+            )
             return
-        click.echo(f"{'*' if not default else ' '} (project)  {package}.pipeline")
+        click.echo(
+            f"{'*' if default == PROJECT_PIPELINE else ' '} (project)  {project.package}.pipeline"
+        )
         for row in rows:
             click.echo(f"{'*' if row['default'] else ' '} {row['name']:<10} {row['module']}")
-        if default and default not in {r["name"] for r in rows}:
+        if default not in found:
             click.echo(f"error: default_pipeline {default!r} is not a migrated pipeline", err=True)
             sys.exit(2)
 

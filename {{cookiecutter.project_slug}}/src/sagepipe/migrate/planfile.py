@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..project import PROJECT_PIPELINE
 from . import MigrationError, require
 from .build import Migration
 from .generate import camel
@@ -263,8 +264,9 @@ PLAN_SCHEMA: dict[str, Any] = {
     ),
     "name": (
         True,
-        _identifier,
-        "a lowercase Python identifier (letters, digits, _), for example 'churn'",
+        lambda v: _identifier(v) and v != PROJECT_PIPELINE,
+        "a lowercase Python identifier (letters, digits, _) other than 'project' (the "
+        "project pipeline's name), for example 'churn'",
     ),
     "package": (False, lambda v: v is None or _identifier(v), "the project's package name"),
     "cells": (True, ("list", _CELL), "a list of cells"),

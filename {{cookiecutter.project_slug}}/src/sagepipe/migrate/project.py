@@ -1,4 +1,4 @@
-"""Find the project a migration writes into: its root folder and its package."""
+"""The project a migration writes into: its root folder and its package."""
 
 from __future__ import annotations
 
@@ -35,26 +35,15 @@ class Project:
 
 
 def find_project(start: Path | None = None, package: str | None = None) -> Project:
-    """The nearest folder at or above ``start`` with pyproject.toml and src/; raise if none."""
-    start = Path(start or Path.cwd()).resolve()
-    for folder in [start, *start.parents]:
-        if (folder / "pyproject.toml").is_file() and (folder / "src").is_dir():
-            return Project(folder, package or _package(folder))
-    raise MigrationError(
-        f"{start}: not inside a project (no pyproject.toml with a src/ folder above it); "
-        "run the command from the project, or pass --project DIR"
-    )
+    """The project at or above ``start``: its root and the package its pyproject.toml's
+    ``[tool.sagepipe] adapter`` names (or ``package``); raise MigrationError if none.
 
+    Nothing of the project is imported: plan and apply only write files.
+    """
+    from ..project import ProjectError, declared_package, find_root
 
-def _package(root: Path) -> str:
-    candidates = sorted(
-        p.name
-        for p in (root / "src").iterdir()
-        if p.is_dir() and (p / "__init__.py").is_file() and p.name != "sagepipe"
-    )
-    if len(candidates) != 1:
-        raise MigrationError(
-            f"{root / 'src'}: found packages {candidates or '(none)'}, need exactly one besides "
-            "sagepipe; pass --package NAME"
-        )
-    return candidates[0]
+    try:
+        root = find_root(start)
+        return Project(root, package or declared_package(root))
+    except ProjectError as error:
+        raise MigrationError(f"{error} (or pass --package NAME)") from None

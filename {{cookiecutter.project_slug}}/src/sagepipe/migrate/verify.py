@@ -264,30 +264,29 @@ def run_direct(
 def run_executor(
     migration: Migration, layout: Layout, project: Project, work: Path
 ) -> dict[str, Path]:
-    """Compile the generated pipeline and run it with the local executor."""
+    """Prepare the generated pipeline as ``run --pipeline`` does (through the project's
+    adapter: its settings, compiled code, the notebook's data staged) and run it with the
+    local executor, in a scratch workspace."""
     import tarfile
 
-    src = str(project.root / "src")
-    if src not in sys.path:
-        sys.path.insert(0, src)
-    importlib.invalidate_caches()
     from sagepipe.local import execute
     from sagepipe.local.s3 import uri_to_path
+    from sagepipe.prepare import prepare_run
+    from sagepipe.project import ProjectError, load_adapter
 
-    from .pipelines import compile_migrated, stage_data
-
-    _forget(layout.package)
-    settings = importlib.import_module(f"{layout.package}.settings").load()
-    pipeline, compiled = compile_migrated(project.root, layout.package, layout.name, settings)
-    s3_root = work / "workspace" / "s3"
-    compiled.write_artifacts(s3_root)
-    module = importlib.import_module(f"{layout.package}.pipelines.{layout.name}")
-    stage_data(work / "workspace", project.root, module, pipeline)
+    importlib.invalidate_caches()
+    _forget(layout.package)  # the modules on disk now, not what an earlier import cached
+    workspace = work / "workspace"
+    try:
+        prepared = prepare_run(load_adapter(project.root), workspace, pipeline=layout.name)
+    except ProjectError as error:
+        raise MigrationError(str(error)) from None
+    s3_root = workspace / "s3"
     execution = execute(
-        compiled.definition,
-        workspace=work / "workspace",
+        prepared.definition,
+        workspace=workspace,
         use_cache=False,
-        pipeline_name=pipeline.name,
+        pipeline_name=prepared.name,
     )
     if not execution.succeeded:
         raise MigrationError(
