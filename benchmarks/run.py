@@ -53,8 +53,8 @@ SECTIONS = ("pipeline", "peers", "runtimes", "first", "serving", "migrate")
 METHOD_NOTES = [
     "Every side is a separate process tree timed from launch to exit with `time.perf_counter` "
     "(interpreter start-up and imports included, as a user feels them).",
-    "Repetitions are interleaved (pipeline, cached re-run, plain scripts, notebook, then again) "
-    "so machine noise hits all sides alike; ratios use the medians.",
+    "Repetitions are interleaved (pipeline, cached re-run, plain scripts, notebook, the peers, "
+    "then again) so machine noise hits all sides alike; ratios use the medians.",
     "Framework overhead baseline: a warm-up run records (with a Python audit hook, no change to "
     "the executor) the argv, working folder and environment of every job the local executor "
     "launches; the baseline replays those same command lines one after another, like a "

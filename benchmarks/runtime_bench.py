@@ -6,7 +6,10 @@ For every image of the runtime table (the AWS framework images and the project i
 - cold: a fresh, empty environment cache folder (``SAGEPIPE_RUNTIME_CACHE``) but uv's
   package cache as the machine has it, warmed by one untimed build first, so the figure is
   the build itself (venv, install from uv's cache, the version listing), not downloads;
-- warm: a new process on the same folder right after, as the next pipeline run finds it.
+- warm: a new process on the same folder right after, as the next pipeline run finds it;
+- per-job start-up: a trivial job (``python -c pass``) launched with the runtime's
+  interpreter and with the project's, alternately, so the table shows what running a job
+  in an image's runtime instead of the project interpreter adds to every job.
 
 Repetitions are interleaved over the images; the figures are medians of the in-process
 time of ``environment_for`` (what a run pays per image), with the whole process (start-up
@@ -31,6 +34,8 @@ HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "runtime_env.py"
 # Issue 8: a warm lookup (the environment already cached) must take under a second.
 WARM_TARGET_SECONDS = 1.0
+# Launches of the trivial job per interpreter and repetition (each takes ~20-50 ms).
+STARTUP_LAUNCHES = 10
 
 
 @dataclass
@@ -41,6 +46,25 @@ class RuntimeResult:
     first: dict[str, Any] = field(default_factory=dict)
     cold: list[dict[str, Any]] = field(default_factory=list)
     warm: list[dict[str, Any]] = field(default_factory=list)
+    # Seconds of one trivial job: in the runtime's interpreter, in the project's.
+    startup: list[float] = field(default_factory=list)
+    project_startup: list[float] = field(default_factory=list)
+
+
+def _launch(python: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([python, "-c", "pass"], check=True, stdin=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def time_startup(result: RuntimeResult, python: str, project_python: str) -> None:
+    """Alternate trivial launches of both interpreters; keep each side's median."""
+    mine, theirs = [], []
+    for _ in range(STARTUP_LAUNCHES):
+        mine.append(_launch(python))
+        theirs.append(_launch(project_python))
+    result.startup.append(median(mine))
+    result.project_startup.append(median(theirs))
 
 
 def _resolve(project: Project, image: str, cache: Path, log: Path) -> dict[str, Any]:
@@ -103,12 +127,13 @@ def bench_runtimes(project: Project, reps: int, workdir: Path, log: Path) -> Sec
             shutil.rmtree(cache, ignore_errors=True)
             result.cold.append(_resolve(project, result.image, cache, log))
             result.warm.append(_resolve(project, result.image, cache, log))
+            time_startup(result, result.warm[-1]["executable"], str(project.python))
             shutil.rmtree(cache, ignore_errors=True)  # XGBoost 3's environment is ~1 GiB
     count = f"median of {reps}" if reps > 1 else "1 run"
     detail = [
         "| Image | Interpreter | Built | First build (s) | Cold (s) | Warm (s) "
-        "| Warm process (s) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| Warm process (s) | Job start-up: runtime / project interpreter (ms) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     notices: list[str] = []
     for result in results:
@@ -139,17 +164,20 @@ def bench_runtimes(project: Project, reps: int, workdir: Path, log: Path) -> Sec
         detail.append(
             f"| `{_short(result.image)}` | {result.cold[0]['interpreter']} "
             f"| {'yes' if built else 'no (project interpreter)'} "
-            f"| {result.first['seconds']:.2f} | {cold_runs} | {warm_runs} | {warm_process} |"
+            f"| {result.first['seconds']:.2f} | {cold_runs} | {warm_runs} | {warm_process} "
+            f"| {median(result.startup) * 1000:.0f} / {median(result.project_startup) * 1000:.0f} |"
         )
         if result.cold[0].get("notice"):
             notices.append(f"- `{_short(result.image)}`: {result.cold[0]['notice']}")
     section.details.append("\n".join(detail))
     section.details.append(
         "Cold: an empty `SAGEPIPE_RUNTIME_CACHE` folder, uv's package cache warm (the first "
-        "build column, untimed for the ratio, warmed it); warm: a new process on the same "
+        "build column is the build that warmed it); warm: a new process on the same "
         "folder. Seconds are those of the resolver's `environment_for` (find the interpreter, "
         "then build or load the environment); the warm process column adds the interpreter's "
-        "start-up and the imports of `runtime_env.py`."
+        "start-up and the imports of `runtime_env.py`. Job start-up: median of "
+        f"{STARTUP_LAUNCHES} launches of `python -c pass` per repetition with the runtime's "
+        "interpreter and with the project venv's, alternately (medians over repetitions)."
     )
     if notices:
         section.details.append("Interpreter notices:\n\n" + "\n".join(notices))

@@ -52,6 +52,7 @@ def main() -> None:
                 "runtime": runtime.name,
                 "python": runtime.python,
                 "interpreter": environment.python_version,
+                "executable": str(environment.python),
                 "notice": environment.notice,
                 "built": environment.folder is not None,
                 "packages": len(environment.packages),
