@@ -181,9 +181,10 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks side by side and write docs/benchmarks.md (slow; not part of CI)."""
-    # The harness bakes and installs projects itself (uv, shared cache); it needs only
-    # cookiecutter and psutil here. wrk comes from the system: it installs Debian's package
-    # when run as root, else it says how to get it.
+    # The harness bakes and installs projects itself (uv, shared cache), and makes the
+    # peers' own venvs (the project plus Kedro, or ZenML); it needs only cookiecutter and
+    # psutil here; `nox -s bench -- --only peers,runtimes` runs a subset. wrk comes from
+    # the system: it installs Debian's package when run as root, else it says how to get it.
     session.install("cookiecutter", "psutil")
     if not shutil.which("wrk"):
         session.warn(

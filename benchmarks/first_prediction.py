@@ -22,7 +22,8 @@ from project import Project, bake, install_argvs
 from report import Row, Section, seconds
 from serving_bench import free_port, post
 
-TARGET_SECONDS = 60.0
+# Issue 8: cookiecutter to the first served prediction in 20 s (28 s when it was filed).
+TARGET_SECONDS = 20.0
 
 
 def find_values(data: Any, predicate: Any) -> list[Any]:

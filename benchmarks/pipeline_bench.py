@@ -11,7 +11,9 @@ For one data set (the shipped sample, or the 1,000,000-row file) and N repetitio
      with the same argv/cwd/env (the executor's sandboxes of the warm-up run still hold
      their inputs), so it is the step scripts' own cost without the framework;
    - the notebook: ``jupyter nbconvert --execute`` of ``pipeline_notebook.ipynb``, which calls
-     the same step functions with the same arguments in one kernel.
+     the same step functions with the same arguments in one kernel;
+   - the peers (``peer_bench``): the same pipeline on Kedro and ZenML, each cold from the
+     command line in its own venv.
 3. Ratios of the medians.
 """
 
@@ -20,10 +22,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from measure import BenchError, Timed, median, mib, run_timed
+from peer_bench import PEER_TITLES, SETUPS, Peer
 from project import Project
 from report import Row, Section, ratio, seconds
 
@@ -41,33 +45,31 @@ class Job:
     env: dict[str, str]
 
 
-# The executor gives each job its own mount namespace for /opt/ml: it launches
-# `unshare --mount ... /bin/sh -c SCRIPT OPT_ML NS_DIR COMMAND...`, and SCRIPT execs COMMAND.
-NAMESPACE_WRAPPER_ARGS = 9
-
-
-def _job_command(argv: list[str]) -> list[str]:
-    """The command a launch runs: inside the /opt/ml namespace wrapper when there is one."""
-    if os.path.basename(argv[0]) == "unshare" and len(argv) > NAMESPACE_WRAPPER_ARGS:
-        return argv[NAMESPACE_WRAPPER_ARGS:]
-    return argv
-
-
 def _is_python(argv0: str, project: Project) -> bool:
     name = os.path.basename(argv0)
     return name.startswith("python") or Path(argv0) == project.python
 
 
+def command_of(argv: list[str], project: Project) -> list[str] | None:
+    """The job's own command: from its interpreter on, past any wrapper such as the mount
+    namespace's ``unshare ... sh -c SETUP ...`` (None when the launch runs no Python)."""
+    for index, part in enumerate(argv):
+        if _is_python(part, project):
+            return argv[index:]
+    return None
+
+
 def recorded_jobs(path: Path, project: Project) -> list[Job]:
-    """The Python job launches in a recording (other tools, e.g. ``git``, are left out)."""
+    """The Python job launches in a recording (other tools, e.g. ``git``, are left out).
+
+    Each keeps its whole recorded argv, wrapper included: the baseline replays exactly what
+    the executor launched, so a job's private ``/opt/ml`` is part of both sides.
+    """
     launches = json.loads(path.read_text())
-    # The baseline replays the job's own command: its paths are the sandbox's, so it needs
-    # no namespace (which only makes /opt/ml point at that sandbox for scripts that open it).
-    commands = [(_job_command(item["argv"]), item) for item in launches if item["argv"]]
     jobs = [
-        Job(command, item["cwd"], item["env"])
-        for command, item in commands
-        if _is_python(command[0], project)
+        Job(item["argv"], item["cwd"], item["env"])
+        for item in launches
+        if item["argv"] and command_of(item["argv"], project) is not None
     ]
     if not jobs:
         raise BenchError(
@@ -93,7 +95,9 @@ def replay(jobs: list[Job], log: Path) -> Timed:
 _SCALAR_SKIP = ("/", ".")
 
 
-def step_arguments(jobs: list[Job], steps: dict[str, str]) -> dict[str, dict[str, str]]:
+def step_arguments(
+    jobs: list[Job], steps: dict[str, str], project: Project
+) -> dict[str, dict[str, str]]:
     """Scalar ``--name value`` arguments per notebook step, read from the recorded jobs.
 
     ``steps`` maps a notebook step (``preprocess``) to a word that identifies its job's
@@ -103,10 +107,11 @@ def step_arguments(jobs: list[Job], steps: dict[str, str]) -> dict[str, dict[str
     found: dict[str, dict[str, str]] = {}
     for step, word in steps.items():
         for job in jobs:
-            if not any(word in part for part in job.argv[:2]):
+            command = command_of(job.argv, project) or []
+            if not any(word in part for part in command[:2]):
                 continue
             args: dict[str, str] = {}
-            tokens = job.argv[2:]
+            tokens = command[2:]
             for index in range(0, len(tokens) - 1):
                 name, value = tokens[index], tokens[index + 1]
                 if (
@@ -122,7 +127,7 @@ def step_arguments(jobs: list[Job], steps: dict[str, str]) -> dict[str, dict[str
 
 @dataclass
 class DatasetResult:
-    """Medians over the repetitions for one data set."""
+    """Every repetition's measurement for one data set (lists of sides not run stay empty)."""
 
     label: str
     reps: int
@@ -131,6 +136,9 @@ class DatasetResult:
     baseline: list[Timed]
     notebook: list[Timed]
     jobs: int
+    peers: list[Peer] = field(default_factory=list)
+    # Peer name -> why it could not be measured (one line).
+    peer_errors: dict[str, str] = field(default_factory=dict)
 
 
 def run_notebook(
@@ -166,6 +174,39 @@ def run_notebook(
     )
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def setup_peers(
+    names: tuple[str, ...],
+    project: Project,
+    raw: Path,
+    args: dict[str, dict[str, str]],
+    workdir: Path,
+    log: Path,
+    result: DatasetResult,
+) -> None:
+    """Set up each peer; one that cannot be set up is reported, not fatal."""
+    for name in names:
+        try:
+            print(f"bench: setting up the {PEER_TITLES[name]} peer...", file=sys.stderr)
+            result.peers.append(SETUPS[name](project, raw, args, workdir / name, log))
+        except Exception as error:  # report it and measure the others
+            result.peer_errors[PEER_TITLES[name]] = _one_line(error)
+
+
+def _run_peers(result: DatasetResult) -> None:
+    for peer in list(result.peers):
+        try:
+            peer.runs.append(peer.cold())
+            if peer.cached is not None:
+                peer.cached_runs.append(peer.cached())
+        except BenchError as error:
+            result.peers.remove(peer)
+            result.peer_errors[peer.name] = _one_line(error)
+
+
 def bench_dataset(
     project: Project,
     label: str,
@@ -174,8 +215,12 @@ def bench_dataset(
     workdir: Path,
     log: Path,
     notebook_steps: dict[str, str],
+    *,
+    baselines: bool = True,
+    peers: tuple[str, ...] = (),
 ) -> DatasetResult:
-    """Run the four-way comparison on one data set."""
+    """Run the comparison on one data set: our cold and cached runs, the plain-scripts and
+    notebook baselines (``baselines``) and the ``peers``, repetitions interleaved."""
     data = ["--data", str(raw)]
     workdir.mkdir(parents=True, exist_ok=True)
     record_ws = workdir / "ws-record"
@@ -189,22 +234,29 @@ def bench_dataset(
         env=project.env(SAGEPIPE_WORKSPACE=str(record_ws), SAGEPIPE_KEEP_SANDBOXES="1"),
     )
     jobs = recorded_jobs(recording, project)
-    args = step_arguments(jobs, notebook_steps)
+    args = step_arguments(jobs, notebook_steps, project)
     result = DatasetResult(label, reps, [], [], [], [], len(jobs))
+    setup_peers(peers, project, raw, args, workdir / "peers", log, result)
     for rep in range(reps):
         workspace = workdir / f"ws-{rep}"
         shutil.rmtree(workspace, ignore_errors=True)
         run_env = {"SAGEPIPE_WORKSPACE": str(workspace)}
         result.pipeline.append(project.run("run", *data, log=log, env=run_env))
         result.cached.append(project.run("run", *data, log=log, env=run_env))
-        result.baseline.append(replay(jobs, log))
-        result.notebook.append(run_notebook(project, raw, workdir / "notebook", args, log))
+        if baselines:
+            result.baseline.append(replay(jobs, log))
+            result.notebook.append(run_notebook(project, raw, workdir / "notebook", args, log))
+        _run_peers(result)
         shutil.rmtree(workspace, ignore_errors=True)
     return result
 
 
 def _med(values: list[Timed]) -> float:
     return median([value.seconds for value in values])
+
+
+def _reps(count: int) -> str:
+    return f"median of {count}" if count > 1 else "1 run"
 
 
 def rows_for(result: DatasetResult, *, notebook_target: bool) -> list[Row]:
@@ -215,7 +267,7 @@ def rows_for(result: DatasetResult, *, notebook_target: bool) -> list[Row]:
         [c.seconds / p.seconds for c, p in zip(result.cached, result.pipeline, strict=True)]
     )
     notebook = _med(result.notebook)
-    reps = f"median of {result.reps}" if result.reps > 1 else "1 run"
+    reps = _reps(result.reps)
     overhead = ours / baseline
     vs_notebook = ours / notebook
     return [
@@ -253,6 +305,64 @@ def rows_for(result: DatasetResult, *, notebook_target: bool) -> list[Row]:
     ]
 
 
+# Issue 8: a cold run at or under Kedro's time on both data sizes; and stay ahead of ZenML.
+PEER_TARGET = 1.0
+
+
+def peer_rows(result: DatasetResult) -> list[Row]:
+    """Ours / peer for each peer's cold run (and cached re-run where the peer caches)."""
+    ours = _med(result.pipeline)
+    ours_peak = max(t.peak_rss_bytes for t in result.pipeline)
+    rows: list[Row] = []
+    for peer in result.peers:
+        theirs = _med(peer.runs)
+        value = ours / theirs
+        rows.append(
+            Row(
+                f"Cold run: ours / {peer.name}",
+                result.label,
+                seconds(ours),
+                f"{seconds(theirs)} ({peer.name} {peer.version})",
+                ratio(value),
+                f"<= {PEER_TARGET:.1f}",
+                value <= PEER_TARGET,
+                f"{_reps(len(peer.runs))}; " + "; ".join(peer.notes) + f"; peak RSS (tree) ours "
+                f"{mib(ours_peak)}, {peer.name} {mib(max(t.peak_rss_bytes for t in peer.runs))}; "
+                f"its venv (project + {peer.name}): {mib(peer.venv_bytes)}, made in "
+                f"{peer.install_seconds:.1f} s",
+            )
+        )
+        if peer.cached_runs:
+            ours_cached = _med(result.cached)
+            theirs_cached = _med(peer.cached_runs)
+            rows.append(
+                Row(
+                    f"Cached re-run: ours / {peer.name}",
+                    result.label,
+                    seconds(ours_cached),
+                    f"{seconds(theirs_cached)} ({peer.name})",
+                    ratio(ours_cached / theirs_cached),
+                    "-",
+                    None,
+                    _reps(len(peer.cached_runs)),
+                )
+            )
+    for name, why in result.peer_errors.items():
+        rows.append(
+            Row(
+                f"Cold run: ours / {name}",
+                result.label,
+                seconds(ours),
+                "not measured",
+                "-",
+                f"<= {PEER_TARGET:.1f}",
+                None,
+                f"not measured: {why}",
+            )
+        )
+    return rows
+
+
 def memory_rows(result: DatasetResult) -> list[Row]:
     """The large run's wall time and peak memory (process tree RSS)."""
     ours = _med(result.pipeline)
@@ -278,12 +388,18 @@ def detail_table(results: list[DatasetResult]) -> str:
     """Every repetition's time, so readers can see the spread."""
     lines = ["| Data | Side | Runs (s) | Peak RSS (tree) |", "| --- | --- | --- | --- |"]
     for result in results:
-        for side, values in (
+        sides = [
             ("pipeline (cold)", result.pipeline),
             ("pipeline (cached)", result.cached),
             ("plain scripts", result.baseline),
             ("notebook", result.notebook),
-        ):
+        ]
+        for peer in result.peers:
+            sides.append((f"{peer.name} (cold)", peer.runs))
+            sides.append((f"{peer.name} (cached)", peer.cached_runs))
+        for side, values in sides:
+            if not values:
+                continue
             runs = ", ".join(f"{value.seconds:.2f}" for value in values)
             peak = max(value.peak_rss_bytes for value in values)
             lines.append(f"| {result.label} | {side} | {runs} | {mib(peak)} |")
@@ -300,15 +416,24 @@ def bench_pipeline(
     workdir: Path,
     log: Path,
     notebook_steps: dict[str, str],
+    baselines: bool = True,
+    peers: tuple[str, ...] = (),
 ) -> Section:
-    """Benchmarks 1-3 on one data set, plus wall time and peak memory (4) on the large one."""
-    section = Section(
-        f"Pipeline on {label}: overhead, cache, notebook"
-        + (", wall time and memory" if large else "")
+    """Benchmarks 1-3 on one data set (``baselines``), plus wall time and peak memory (4)
+    on the large one, and our cold run against each of ``peers``."""
+    parts = ["overhead, cache, notebook"] if baselines else []
+    if baselines and large:
+        parts.append("wall time and memory")
+    if peers:
+        parts.append("vs " + " and ".join(PEER_TITLES[name] for name in peers))
+    section = Section(f"Pipeline on {label}: " + ", ".join(parts))
+    result = bench_dataset(
+        project, label, raw, reps, workdir, log, notebook_steps, baselines=baselines, peers=peers
     )
-    result = bench_dataset(project, label, raw, reps, workdir, log, notebook_steps)
-    section.rows += rows_for(result, notebook_target=large)
-    if large:
-        section.rows += memory_rows(result)
+    if baselines:
+        section.rows += rows_for(result, notebook_target=large)
+        if large:
+            section.rows += memory_rows(result)
+    section.rows += peer_rows(result)
     section.details.append(detail_table([result]))
     return section

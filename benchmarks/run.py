@@ -3,7 +3,8 @@
 Usage (normally through ``nox -s bench``)::
 
     python benchmarks/run.py [--reps 3] [--large-rows 1000000] [--large-reps 1]
-                             [--only pipeline,first,serving] [--workers 2]
+                             [--only pipeline,peers,runtimes,first,serving,migrate]
+                             [--workers 2]
                              [--workdir DIR] [--out docs/benchmarks.md]
 
 Every benchmark bakes and installs the template like a user would, measures side by side
@@ -32,9 +33,11 @@ from first_prediction import (
 )
 from measure import BenchError, run_timed
 from migrate_bench import bench_migrate
+from peer_bench import SETUPS
 from pipeline_bench import bench_pipeline
 from project import TEMPLATE, Project, bake, install
 from report import Section, load_average, render
+from runtime_bench import bench_runtimes
 from serving_bench import bench_serving
 
 # Packages the notebook baseline needs in the project's venv (bench only, not the project's
@@ -43,13 +46,15 @@ NOTEBOOK_PACKAGES = ("nbconvert", "ipykernel")
 # Which recorded job feeds which notebook step its scalar arguments: a word in the job's
 # command line (the generated entry script is named after the step).
 NOTEBOOK_STEPS = {"preprocess": "run_preprocess.py", "train": "run_train_model.py"}
-SECTIONS = ("pipeline", "first", "serving", "migrate")
+# "peers" (Kedro, ZenML) shares the pipeline benchmark's repetitions: chosen with
+# "pipeline", its rows join that section; alone, only our cold runs and the peers run.
+SECTIONS = ("pipeline", "peers", "runtimes", "first", "serving", "migrate")
 
 METHOD_NOTES = [
     "Every side is a separate process tree timed from launch to exit with `time.perf_counter` "
     "(interpreter start-up and imports included, as a user feels them).",
-    "Repetitions are interleaved (pipeline, cached re-run, plain scripts, notebook, then again) "
-    "so machine noise hits all sides alike; ratios use the medians.",
+    "Repetitions are interleaved (pipeline, cached re-run, plain scripts, notebook, the peers, "
+    "then again) so machine noise hits all sides alike; ratios use the medians.",
     "Framework overhead baseline: a warm-up run records (with a Python audit hook, no change to "
     "the executor) the argv, working folder and environment of every job the local executor "
     "launches; the baseline replays those same command lines one after another, like a "
@@ -60,6 +65,11 @@ METHOD_NOTES = [
     "The notebook baseline (`benchmarks/pipeline_notebook.ipynb`) calls the project's own step "
     "functions (preprocess, the great-expectations gate, train, evaluate, the metric condition) "
     "with the pipeline's arguments in one kernel, run by `jupyter nbconvert --execute`.",
+    "Peers (`benchmarks/peers/`): the same five steps as a Kedro project (`kedro run`) and a "
+    "ZenML pipeline (local orchestrator, SQLite store), calling the project's own step "
+    "functions with the arguments of our compiled pipeline; each in its own venv made by uv "
+    "(the project plus the peer), run cold from the command line after one warm-up run, "
+    "interleaved with our repetitions.",
     "Peak memory: the largest sum of RSS over the whole process tree, sampled every 20 ms.",
     "Noise: on a shared 2-core machine the training step (OpenMP) has varied up to 3x between "
     "identical runs (1M rows: 26 s to 82 s), so single-repetition ratios on the large data are "
@@ -210,7 +220,18 @@ def main(argv: list[str] | None = None) -> int:
             except BenchError as error:
                 print(f"bench: could not stop the staging endpoint: {error}", file=sys.stderr)
 
-    if "pipeline" in chosen:
+    if "runtimes" in chosen:
+        section = Section("Runtime environments: cold build and warm lookup")
+        try:
+            print("bench: runtime environments, cold and warm...", file=sys.stderr)
+            section = bench_runtimes(project, args.reps, workdir / "runtimes", log)
+        except Exception as error:  # report and go on with the other benchmarks
+            _failed(section, error, log)
+        sections.append(section)
+        write_report()
+
+    if "pipeline" in chosen or "peers" in chosen:
+        peers = tuple(SETUPS) if "peers" in chosen else ()
         datasets = [("sample", args.reps, False)]
         if args.large_rows:
             datasets.append((f"{args.large_rows:,} rows", args.large_reps, True))
@@ -232,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                     workdir=workdir / "pipeline" / ("large" if large else "sample"),
                     log=log,
                     notebook_steps=NOTEBOOK_STEPS,
+                    baselines="pipeline" in chosen,
+                    peers=peers,
                 )
             except Exception as error:  # report and go on with the other benchmarks
                 _failed(section, error, log)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from exact_python import require_python
 from framework_paths import FRAMEWORK_SRC
 from sagepipe import runtimes
 from sagepipe.local import execute
@@ -253,6 +254,7 @@ def _training_step(image: str) -> dict:
 def test_jobs_run_in_their_images_environments_and_the_history_says_which(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    require_python("3.9", "3.8")  # the scikit-learn 1.2-1 and XGBoost 1.7-1 images'
     # The executor's own import path must not leak into another runtime's jobs.
     monkeypatch.setenv("PYTHONPATH", str(FRAMEWORK_SRC))
     workspace = tmp_path / "ws"
@@ -306,6 +308,7 @@ def test_jobs_run_in_their_images_environments_and_the_history_says_which(
 
 
 def test_an_environment_is_built_once_then_reused_from_the_shared_cache() -> None:
+    require_python("3.9")
     runtime = framework_runtime(SKLEARN_12)
     assert runtime is not None
     interpreter = runtimes.find_interpreter(runtime.python)
@@ -406,6 +409,8 @@ BOTO3_JOB = textwrap.dedent(
 def test_boto3_in_a_job_reads_and_writes_the_workspace_through_a_loopback_endpoint(
     tmp_path: Path, runtime: str
 ) -> None:
+    if runtime.startswith("sklearn"):
+        require_python("3.9")
     workspace = tmp_path / "ws"
     s3 = workspace / "s3" / "bucket"
     (s3 / "code" / "report").mkdir(parents=True)
@@ -454,6 +459,7 @@ def _separable_csv(rows: int, seed: int) -> str:
 
 
 def test_xgboost_algorithm_mode_without_num_round_fails_in_one_line(tmp_path: Path) -> None:
+    require_python("3.8")  # the XGBoost 1.7-1 image's: its environment is built first
     workspace = tmp_path / "ws"
     for name in ("train", "validation"):
         folder = workspace / "s3" / "bucket" / "xgb" / name

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from exact_python import require_python
 from sagepipe import runtimes
 from sagepipe.local import execute, namespace
 
@@ -35,6 +36,7 @@ def _csv(rows: int, seed: int) -> str:
 def test_sdk_v2_pipeline_on_sklearn_and_xgboost_images_runs_locally(tmp_path: Path) -> None:
     if not namespace.available()[0]:
         pytest.skip("the preprocess script builds /opt/ml paths at run time: needs a namespace")
+    require_python("3.9", "3.8")  # the scikit-learn 1.2-1 and XGBoost 1.7-1 images'
     workspace = tmp_path / "ws"
     shutil.copytree(DATA / "s3", workspace / "s3")
     bucket = workspace / "s3" / BUCKET

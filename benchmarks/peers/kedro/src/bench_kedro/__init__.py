@@ -1,0 +1,1 @@
+"""The generated project's pipeline as a Kedro project (benchmark peer)."""
