@@ -8,28 +8,41 @@ inconsistent category spelling) so that the preprocess step has real cleaning to
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-TARGET = "churned"
-ID_COLUMN = "customer_id"
-NUMERIC_FEATURES = (
-    "age",
-    "tenure_months",
-    "monthly_charges",
-    "total_charges",
-    "support_calls",
+from .columns import (
+    CATEGORICAL_FEATURES,
+    COLUMNS,
+    CONTRACTS,
+    FEATURES,
+    ID_COLUMN,
+    INTERNET_SERVICES,
+    NUMERIC_FEATURES,
+    PAYMENT_METHODS,
+    TARGET,
+    missing_columns,
+    missing_columns_message,
 )
-CATEGORICAL_FEATURES = ("contract", "payment_method", "internet_service")
-FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
-COLUMNS = (ID_COLUMN, *FEATURES, TARGET)
 
-CONTRACTS = ("month-to-month", "one-year", "two-year")
-PAYMENT_METHODS = ("electronic-check", "mailed-check", "bank-transfer", "credit-card")
-INTERNET_SERVICES = ("dsl", "fiber", "none")
+__all__ = [
+    "CATEGORICAL_FEATURES",
+    "COLUMNS",
+    "CONTRACTS",
+    "FEATURES",
+    "ID_COLUMN",
+    "INTERNET_SERVICES",
+    "NUMERIC_FEATURES",
+    "PAYMENT_METHODS",
+    "TARGET",
+    "generate",
+    "load_csv",
+    "missing_columns",
+    "missing_columns_message",
+    "write_csv",
+]
 
 SAMPLE_ROWS = 3000
 DEFAULT_SEED = 42
@@ -137,20 +150,6 @@ def write_csv(path: Path, rows: int, seed: int = DEFAULT_SEED) -> Path:
             chunk_index += 1
     partial.replace(path)
     return path
-
-
-def missing_columns(columns: Iterable[str]) -> list[str]:
-    """The columns raw data needs (the features and the target) that ``columns`` lacks."""
-    present = set(columns)
-    return [name for name in (*FEATURES, TARGET) if name not in present]
-
-
-def missing_columns_message(file: str | Path, missing: list[str]) -> str:
-    """The one-line error for a raw CSV without some needed columns."""
-    return (
-        f"{file}: missing column(s) {', '.join(missing)}; the raw data needs the columns "
-        f"{', '.join(COLUMNS)}"
-    )
 
 
 def load_csv(path: Path) -> pd.DataFrame:

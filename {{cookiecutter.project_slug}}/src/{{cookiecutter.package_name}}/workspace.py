@@ -34,7 +34,7 @@ def check_header(file: Path) -> None:
     a job would see in its sandbox). Headers that are not text are left to the job."""
     import csv
 
-    from . import data
+    from . import columns
 
     try:
         with file.open(encoding="utf-8", newline="") as handle:
@@ -43,9 +43,9 @@ def check_header(file: Path) -> None:
         return  # the preprocess step reports unreadable files with their reason
     if not header or any("\x00" in name for name in header):
         return
-    missing = data.missing_columns(header)
+    missing = columns.missing_columns(header)
     if missing:
-        raise ValueError(data.missing_columns_message(file, missing))
+        raise ValueError(columns.missing_columns_message(file, missing))
 
 
 def stage_data(workspace: Path, source: Path, input_data_url: str) -> list[Path]:
