@@ -11,6 +11,7 @@ import pytest
 
 from definition_schema import schema_errors
 from sagepipe import (
+    CacheConfig,
     DataQualityCheckConfig,
     GraphError,
     MetricsSource,
@@ -127,6 +128,30 @@ def test_first_run_registers_the_new_baseline_as_drift_check_baselines(tmp_path:
     local = tmp_path / "s3" / stats_uri.removeprefix("s3://")
     statistics = json.loads(local.read_text())
     assert [f["name"] for f in statistics["features"]] == ["x", "kind"]
+
+
+def test_cached_baseline_is_reused_until_its_data_changes(tmp_path: Path) -> None:
+    cached = definition(cache=CacheConfig(enabled=True))
+    write_data(tmp_path, "train")
+    first = execute(cached, workspace=tmp_path)
+    second = execute(cached, workspace=tmp_path)
+    assert first.status == second.status == "Succeeded", second.failure_reason
+    assert not first.steps["CheckData"].cache_hit and second.steps["CheckData"].cache_hit
+    assert second.steps["CheckData"].properties == first.steps["CheckData"].properties
+    write_data(tmp_path, "train", shift=1.0)  # new content at the same URI: computed again
+    third = execute(cached, workspace=tmp_path)
+    assert third.status == "Succeeded" and not third.steps["CheckData"].cache_hit
+
+
+def test_check_against_registered_baselines_is_never_cached(tmp_path: Path) -> None:
+    write_data(tmp_path, "train")
+    assert execute(definition(), workspace=tmp_path).status == "Succeeded"
+    cached = definition(cache=CacheConfig(enabled=True))
+    # Against the latest Approved version's baselines, which another approval can change.
+    params = {"SkipCheck": False, "RegisterNewBaseline": False}
+    runs = [execute(cached, workspace=tmp_path, parameters=params) for _ in range(2)]
+    assert [run.status for run in runs] == ["Succeeded", "Succeeded"], runs[1].failure_reason
+    assert not any(run.steps["CheckData"].cache_hit for run in runs)
 
 
 def test_check_against_the_approved_baseline_fails_on_drift_and_passes_clean(

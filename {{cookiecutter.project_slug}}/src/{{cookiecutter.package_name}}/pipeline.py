@@ -114,6 +114,7 @@ def build_pipeline(settings: project_settings.Settings | None = None) -> Pipelin
         skip_check=skip_data_check,
         register_new_baseline=register_data_baseline,
         model_package_group_name=settings.model_package_group,
+        cache=cache,
     )
     report = PropertyFile("EvaluationReport", output="evaluation", path="evaluation.json")
     evaluate = Processing(

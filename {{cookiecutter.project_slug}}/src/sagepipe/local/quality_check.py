@@ -30,7 +30,8 @@ PROCESSING = "/opt/ml/processing"
 SECTIONS = {"DATA_QUALITY": "ModelDataQuality", "MODEL_QUALITY": "ModelQuality"}
 
 
-def _flag(value: Any, default: bool) -> bool:
+def flag(value: Any, default: bool) -> bool:
+    """A step's boolean setting, which may arrive as a string from a parameter."""
     if value is None:
         return default
     if isinstance(value, str):
@@ -56,6 +57,15 @@ def registered_baselines(
     return statistics, constraints
 
 
+def output_uri(name: str, step: Mapping[str, Any]) -> str:
+    """Where a resolved QualityCheck step writes its statistics, constraints and violations."""
+    args = step.get("Arguments") or {}
+    outputs = (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+    if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
+        raise ValueError(f"step {name}: ProcessingOutputConfig needs one output with an S3Uri")
+    return str(outputs[0]["S3Output"]["S3Uri"]).rstrip("/")
+
+
 def run_quality_check(session: RunSession, name: str, step: Mapping[str, Any]) -> dict[str, Any]:
     """Run one resolved QualityCheck step; return its properties (raises ValueError on failure)."""
     from ..monitor.baseline import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
@@ -67,13 +77,10 @@ def run_quality_check(session: RunSession, name: str, step: Mapping[str, Any]) -
             f"step {name}: CheckType {check_type!r} is not DATA_QUALITY or MODEL_QUALITY"
         )
     args = step.get("Arguments") or {}
-    skip = _flag(step.get("SkipCheck"), False)
-    register_new = _flag(step.get("RegisterNewBaseline"), False)
-    fail_on_violation = _flag(step.get("FailOnViolation"), True)
-    outputs = (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []
-    if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
-        raise ValueError(f"step {name}: ProcessingOutputConfig needs one output with an S3Uri")
-    output_uri = str(outputs[0]["S3Output"]["S3Uri"]).rstrip("/")
+    skip = flag(step.get("SkipCheck"), False)
+    register_new = flag(step.get("RegisterNewBaseline"), False)
+    fail_on_violation = flag(step.get("FailOnViolation"), True)
+    output = output_uri(name, step)
     s3_root: Path = session.s3_root
     supplied_stats = step.get("SuppliedBaselineStatistics") or None
     supplied_constraints = step.get("SuppliedBaselineConstraints") or None
@@ -109,15 +116,15 @@ def run_quality_check(session: RunSession, name: str, step: Mapping[str, Any]) -
                     env[key] = str(named if named.is_file() else local / default)
         outcome = run_analyzer(env)
         out_dir = Path(env["output_path"])
-        s3.put_tree(s3_root, output_uri, out_dir)
+        s3.put_tree(s3_root, output, out_dir)
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)
-    calculated_stats = f"{output_uri}/{STATISTICS_FILE}"
-    calculated_constraints = f"{output_uri}/{CONSTRAINTS_FILE}"
+    calculated_stats = f"{output}/{STATISTICS_FILE}"
+    calculated_constraints = f"{output}/{CONSTRAINTS_FILE}"
     if outcome.violation_count and fail_on_violation:
         raise ValueError(
             f"step {name}: {outcome.violation_count} {check_type.lower()} violation(s) against "
-            f"the baseline; see {output_uri}/{VIOLATIONS_FILE}"
+            f"the baseline; see {output}/{VIOLATIONS_FILE}"
         )
     if register_new:
         used_stats, used_constraints = calculated_stats, calculated_constraints
