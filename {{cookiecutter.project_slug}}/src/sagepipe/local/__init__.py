@@ -1,30 +1,22 @@
 """Run SageMaker pipeline definitions on this machine (see ``executor.execute``).
 
-Names are loaded on first use, so ``sagepipe.local.s3`` can be imported (e.g. by the
-registry) without pulling in the executor.
+The storage the executor shares with the registry (local S3, SQLite, digests, tar) lives
+in :mod:`sagepipe.storage`, below both, so this package imports its names directly.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from .executor import DefinitionError, Event, Execution, execute, load_definition
+from .history import RunHistory
+from .parameters import ParameterError, parse_assignment
 
-_EXPORTS = {
-    "DefinitionError": ".executor",
-    "Event": ".executor",
-    "Execution": ".executor",
-    "execute": ".executor",
-    "load_definition": ".executor",
-    "ParameterError": ".parameters",
-    "parse_assignment": ".parameters",
-    "RunHistory": ".history",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "DefinitionError",
+    "Event",
+    "Execution",
+    "ParameterError",
+    "RunHistory",
+    "execute",
+    "load_definition",
+    "parse_assignment",
+]

@@ -29,10 +29,11 @@ from typing import Any
 from ..private import private_file
 from ..registry import Lineage, ModelRegistry
 from ..runtimes.table import parse_image
-from . import namespace, s3
+from ..storage import objects as s3
+from ..storage.digest_memo import DigestMemo
+from . import namespace
 from .cache import CacheEntry, StepCache, parse_expire_after
 from .containment import TIMED_OUT, remove_tree, runtime_limit, wait_within
-from .digests import DigestMemo
 from .expressions import (
     Context,
     ExpressionError,

@@ -80,7 +80,7 @@ def compile_migrated(root: Path, package: str, name: str, settings: Any) -> tupl
 
 def stage_data(workspace: Path, root: Path, module: Any, pipeline: Any) -> list[Path]:
     """Copy the notebook's data files to the local S3 prefixes the data parameters name."""
-    from sagepipe.local.s3 import put_file, put_tree
+    from sagepipe.storage.objects import put_file, put_tree
 
     s3_root = Path(workspace) / "s3"
     parameters = {p.name: p for p in pipeline.parameters}

@@ -265,14 +265,13 @@ def run_executor(
     migration: Migration, layout: Layout, project: Project, work: Path
 ) -> dict[str, Path]:
     """Compile the generated pipeline and run it with the local executor."""
-    import tarfile
-
     src = str(project.root / "src")
     if src not in sys.path:
         sys.path.insert(0, src)
     importlib.invalidate_caches()
     from sagepipe.local import execute
-    from sagepipe.local.s3 import uri_to_path
+    from sagepipe.storage import archives
+    from sagepipe.storage.objects import uri_to_path
 
     from .pipelines import compile_migrated, stage_data
 
@@ -302,11 +301,7 @@ def run_executor(
             archive = uri_to_path(s3_root, properties["ModelArtifacts"]["S3ModelArtifacts"])
             folder = work / "unpacked" / step.name
             folder.mkdir(parents=True, exist_ok=True)
-            with tarfile.open(archive) as tar:
-                tar.extractall(folder, filter="data") if sys.version_info >= (
-                    3,
-                    12,
-                ) else tar.extractall(folder)  # our own archive
+            archives.extract(archive, folder)
             done[step.name] = folder
         else:
             outputs = properties["ProcessingOutputConfig"]["Outputs"]
