@@ -6,6 +6,7 @@ import ast
 import io
 import os
 import stat
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -229,6 +230,28 @@ def test_storage_imports_only_the_standard_library_and_sagepipe_private() -> Non
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     assert alias.name.split(".")[0] in _STDLIB, f"{path.name}: {alias.name}"
+
+
+def _sagepipe_modules_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print(' '.join(m for m in sys.modules if 'sagepipe' in m))"
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(FRAMEWORK_SRC)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return set(result.stdout.split())
+
+
+def test_the_registry_builds_on_storage_not_on_the_local_executor() -> None:
+    loaded = _sagepipe_modules_after("import sagepipe.registry")
+    assert "sagepipe.storage.sqlite" in loaded
+    assert not {m for m in loaded if m.startswith("sagepipe.local")}
+
+
+def test_a_transform_job_process_does_not_load_the_executor() -> None:
+    # ``python -m sagepipe.local.transform_job`` starts once per Transform step.
+    loaded = _sagepipe_modules_after("import sagepipe.local.transform_job")
+    assert "sagepipe.local.executor" not in loaded
+    assert "sagepipe.registry" not in loaded
 
 
 # -- the workspace -------------------------------------------------------------------------
