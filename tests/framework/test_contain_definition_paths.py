@@ -16,8 +16,8 @@ import pytest
 
 from sagepipe.local import DefinitionError, execute
 from sagepipe.local.containment import remove_tree
-from sagepipe.local.s3 import S3UriError, split_uri
 from sagepipe.local.validate import definition_problems
+from sagepipe.storage.objects import S3UriError, split_uri
 
 BUCKET = "contain-bucket"
 

@@ -19,11 +19,11 @@ import pytest
 
 from _local_scripts import staged_workspace
 from sagepipe.local import execute
-from sagepipe.local.db import StorageError
 from sagepipe.local.history import RunHistory
 from sagepipe.private import append_line, private_dir, private_file
 from sagepipe.registry import ModelRegistry
 from sagepipe.serving import capture
+from sagepipe.storage.sqlite import StorageError
 
 
 def _mode(path: Path) -> int:

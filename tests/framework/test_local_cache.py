@@ -8,7 +8,7 @@ import os
 import pytest
 
 from sagepipe.local.cache import CacheEntry, StepCache, parse_expire_after
-from sagepipe.local.digests import DigestMemo
+from sagepipe.storage.digest_memo import DigestMemo
 
 
 @pytest.mark.parametrize(

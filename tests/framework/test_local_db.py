@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from sagepipe.local.db import (
+from sagepipe.registry import ModelRegistry
+from sagepipe.storage.sqlite import (
     Database,
     SchemaVersionError,
     create_schema,
     open_connection,
     schema_version,
 )
-from sagepipe.registry import ModelRegistry
 
 V1 = "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, status TEXT NOT NULL);"
 ADD_OWNER = "ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT 'unknown';"
@@ -94,7 +94,7 @@ def test_two_processes_opening_an_old_database_migrate_it_once(tmp_path: Path) -
     src = Path(__file__).resolve().parents[2] / "{{cookiecutter.project_slug}}" / "src"
     code = (
         "import sys; sys.path.insert(0, sys.argv[2]);"
-        "from sagepipe.local.db import Database;"
+        "from sagepipe.storage.sqlite import Database;"
         f"db = Database(__import__('pathlib').Path(sys.argv[1]), {V1!r}, [{ADD_OWNER!r}]);"
         "db.connect().__enter__(); db.close()"
     )

@@ -162,6 +162,17 @@ def test_verify_model_data_catches_an_artifact_changed_after_registration(tmp_pa
         reg.verify_model_data(package)
 
 
+def test_verify_model_data_refuses_an_artifact_registered_without_a_digest(tmp_path):
+    # Registered before its file existed, so no digest was recorded: the one artifact
+    # check is strict, as serving's is, instead of trusting whatever is there now.
+    reg = _registry(tmp_path)
+    package = reg.create_model_package("churn", model_data_url="s3://bucket/m/model.tar.gz")
+    assert package.model_data_sha256 is None
+    _model(tmp_path)
+    with pytest.raises(RegistryError, match=r"churn version 1: no SHA-256 recorded .*register"):
+        reg.verify_model_data(package)
+
+
 REGISTER_MANY = """
 import sys
 sys.path.insert(0, sys.argv[1])

@@ -14,7 +14,6 @@ Errors are one line on stderr: the value, the rule and the fix.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ import click
 
 # A plain exception class (no AWS SDK behind it): the SageMaker path raises it.
 from .sagemaker.errors import AwsError
+from .storage.workspace import default_workspace
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -36,11 +36,6 @@ WorkspaceDefault = Callable[[], Path]
 # build(workspace) -> definition dict; it also writes the code objects the definition
 # points at into the workspace's S3 folder (e.g. Compiled.write_artifacts(workspace / "s3")).
 DefinitionBuilder = Callable[[Path], dict[str, Any]]
-
-
-def default_workspace() -> Path:
-    """``$SAGEPIPE_WORKSPACE`` if set, else ``./.mlops``."""
-    return Path(os.environ.get("SAGEPIPE_WORKSPACE") or ".mlops")
 
 
 def fail_usage(message: str) -> None:
@@ -200,7 +195,7 @@ def run_and_report(
     environment; without it jobs use this interpreter.
     """
     from .local import DefinitionError, ParameterError, execute, parse_assignment
-    from .local.db import StorageError
+    from .storage.sqlite import StorageError
 
     try:
         overrides = dict(parse_assignment(p) for p in params)

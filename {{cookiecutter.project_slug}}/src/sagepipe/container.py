@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
+
+from .storage import archives
 
 OPT_ML = Path(os.environ.get("SAGEPIPE_OPT_ML", "/opt/ml"))
 
@@ -70,11 +71,7 @@ def train() -> int:
     code.mkdir(parents=True, exist_ok=True)
     archive = code.parent / "sourcedir.tar.gz"
     _fetch(str(submit), archive)
-    with tarfile.open(archive) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(code, filter="data")  # no links or paths out of the folder
-        else:
-            tar.extractall(code)
+    archives.extract(archive, code)  # no links, devices or paths out of the folder
     user = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
     args: list[str] = []
     for key in sorted(user):

@@ -11,17 +11,15 @@ never with timestamps.
 from __future__ import annotations
 
 import ast
-import gzip
-import hashlib
 import importlib
-import io
 import sys
-import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GraphError
+from .storage.archives import tar_gz_bytes
+from .storage.digests import bytes_sha256, manifest_sha256
 
 # Bumped when the layout of code trees changes, so old digests are not reused by mistake.
 TREE_FORMAT = b"sagepipe-code-tree-v1\n"
@@ -51,27 +49,12 @@ class CodeTree:
     @property
     def digest(self) -> str:
         """sha256 of the sorted manifest of (path, content sha256)."""
-        manifest = hashlib.sha256(TREE_FORMAT)
-        for path in sorted(self.files):
-            content_digest = hashlib.sha256(self.files[path]).hexdigest()
-            manifest.update(f"{path}\0{content_digest}\n".encode())
-        return manifest.hexdigest()
+        entries = ((path, bytes_sha256(self.files[path])) for path in sorted(self.files))
+        return manifest_sha256(entries, header=TREE_FORMAT)
 
     def tarball(self) -> bytes:
-        """A reproducible ``tar.gz``: sorted entries, mtime 0, uid/gid 0, fixed modes."""
-        buffer = io.BytesIO()
-        gz = gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9)
-        with gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-            for path in sorted(self.files):
-                data = self.files[path]
-                info = tarfile.TarInfo(path)
-                info.size = len(data)
-                info.mtime = 0
-                info.mode = 0o644
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                tar.addfile(info, io.BytesIO(data))
-        return buffer.getvalue()
+        """A reproducible ``tar.gz`` of the files (see :mod:`sagepipe.storage.archives`)."""
+        return tar_gz_bytes(self.files)
 
 
 def read_tree(root: Path, *, prefix: str = "") -> dict[str, bytes]:

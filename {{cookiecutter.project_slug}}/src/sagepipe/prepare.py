@@ -118,7 +118,7 @@ def stage_declared(
 ) -> list[Path]:
     """Copy each ``parameter -> (folder, files)`` of ``declared`` (a folder relative to
     ``root``; no files: the whole folder) to the S3 prefix the parameter's default names."""
-    from .local.s3 import put_file, put_tree
+    from .storage.objects import put_file, put_tree
 
     s3_root = Path(workspace) / "s3"
     staged: list[Path] = []

@@ -8,25 +8,16 @@ engine's ``sagepipe.prepare``, which calls :func:`stage_input` through the adapt
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
+
+from sagepipe.storage import workspace as engine_workspace
 
 from . import settings as project_settings
 
 
 def default_workspace() -> Path:
     """``$SAGEPIPE_WORKSPACE`` if set, else ``<project root>/.mlops``."""
-    configured = os.environ.get("SAGEPIPE_WORKSPACE")
-    return Path(configured) if configured else project_settings.project_root() / ".mlops"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return engine_workspace.default_workspace(project_settings.project_root())
 
 
 def check_header(file: Path) -> None:
@@ -55,7 +46,8 @@ def stage_data(workspace: Path, source: Path, input_data_url: str) -> list[Path]
     each file is replaced atomically. CSVs that are no longer in ``source`` are removed,
     so the input prefix holds exactly the chosen data.
     """
-    from sagepipe.local import s3
+    from sagepipe.storage import objects as s3
+    from sagepipe.storage.digests import file_sha256
 
     source = Path(source)
     files = [source] if source.is_file() else sorted(source.glob("*.csv"))
@@ -70,7 +62,7 @@ def stage_data(workspace: Path, source: Path, input_data_url: str) -> list[Path]
     staged = []
     for file in files:
         destination = target / file.name
-        if not (destination.is_file() and _sha256(destination) == _sha256(file)):
+        if not (destination.is_file() and file_sha256(destination) == file_sha256(file)):
             s3.put_file(s3_root, f"{input_data_url.rstrip('/')}/{file.name}", file)
         staged.append(destination)
     if target.is_dir():

@@ -129,9 +129,9 @@ def variant_for(
     sampling: float = 100.0,
 ) -> VariantSpec:
     """Unpack a tarball into the workspace's model cache and describe it as a variant."""
-    from sagepipe.serving.artifact import sha256_file
+    from sagepipe.storage.digests import file_sha256
 
-    model_dir = unpack(tarball, sha256_file(tarball), workspace / "models")
+    model_dir = unpack(tarball, file_sha256(tarball), workspace / "models")
     return VariantSpec(
         name=name,
         model_dir=str(model_dir),

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from sagepipe.serving import endpoints
-from sagepipe.serving.artifact import sha256_file, unpack
+from sagepipe.serving.artifact import unpack
 from sagepipe.serving.errors import ModelLoadError
 from sagepipe.serving.spec import EndpointSpec, VariantSpec
+from sagepipe.storage.digests import file_sha256
 
 from .conftest import variant_for
 from .helpers import post
@@ -180,7 +181,7 @@ def test_a_corrupt_endpoint_json_does_not_lock_the_user_out_of_stopping(
 def test_an_edited_model_cache_is_never_served(
     model_tarball: Path, tmp_path: Path, edit: str
 ) -> None:
-    digest = sha256_file(model_tarball)
+    digest = file_sha256(model_tarball)
     model_dir = unpack(model_tarball, digest, tmp_path / "models")
     handler = model_dir / "code" / "inference.py"
     original = handler.read_bytes()

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from sagepipe.serving import endpoints
-from sagepipe.serving.artifact import sha256_file, unpack
+from sagepipe.serving.artifact import unpack
 from sagepipe.serving.errors import ModelLoadError
 from sagepipe.serving.handler import load_handler
 from sagepipe.serving.spec import EndpointSpec, VariantSpec
+from sagepipe.storage.digests import file_sha256
 
 from .conftest import start_server
 from .helpers import post
@@ -69,7 +70,7 @@ def test_a_model_without_handler_or_model_joblib_is_refused(tmp_path: Path) -> N
 def test_a_tarball_whose_digest_changed_is_refused_before_unpacking(
     model_tarball: Path, tmp_path: Path
 ) -> None:
-    recorded = sha256_file(model_tarball)
+    recorded = file_sha256(model_tarball)
     changed = tmp_path / "model.tar.gz"
     changed.write_bytes(model_tarball.read_bytes() + b"\0")
     with pytest.raises(ModelLoadError, match="the registry recorded"):
@@ -89,15 +90,15 @@ def test_a_tarball_escaping_its_folder_is_refused(tmp_path: Path) -> None:
         info.size = 3
         archive.addfile(info, io.BytesIO(b"bad"))
     with pytest.raises(ModelLoadError, match="unsafe path"):
-        unpack(evil, sha256_file(evil), tmp_path / "cache")
+        unpack(evil, file_sha256(evil), tmp_path / "cache")
     assert not (tmp_path / "outside.txt").exists()
 
 
 def test_unpacking_is_done_once_per_digest(model_tarball: Path, tmp_path: Path) -> None:
-    first = unpack(model_tarball, sha256_file(model_tarball), tmp_path / "cache")
+    first = unpack(model_tarball, file_sha256(model_tarball), tmp_path / "cache")
     handler = first / "code" / "inference.py"
     inode = handler.stat().st_ino
-    again = unpack(model_tarball, sha256_file(model_tarball), tmp_path / "cache")
+    again = unpack(model_tarball, file_sha256(model_tarball), tmp_path / "cache")
     # An untouched cache is reused as it is (an edited one is unpacked again: see
     # test_contain_deploys.py).
     assert again == first and handler.stat().st_ino == inode

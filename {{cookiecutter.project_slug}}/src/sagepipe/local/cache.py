@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .db import Database
+from ..storage.sqlite import Database
 from .expressions import step_references
 
 # Execution ids inside arguments (e.g. default output prefixes) must not defeat the cache.
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS step_cache (
 """
 # Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2.
 # When a template update changes a table here, append its ALTER script; never edit _SCHEMA's
-# meaning in place (old workspaces are upgraded by these scripts, see local/db.py).
+# meaning in place (old workspaces are upgraded by these scripts, see storage/sqlite.py).
 _MIGRATIONS: tuple[str, ...] = ()
 
 _DURATION = re.compile(

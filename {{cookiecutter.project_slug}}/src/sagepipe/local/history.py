@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .db import Database
+from ..storage.sqlite import Database
 from .states import ExecutionState, StepState
 
 _SCHEMA = """
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS step_runs (
 """
 # Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2.
 # When a template update changes a table here, append its ALTER script; never edit _SCHEMA's
-# meaning in place (old workspaces are upgraded by these scripts, see local/db.py).
+# meaning in place (old workspaces are upgraded by these scripts, see storage/sqlite.py).
 _MIGRATIONS: tuple[str, ...] = ()
 
 

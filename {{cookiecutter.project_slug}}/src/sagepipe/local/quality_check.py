@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import s3
+from ..storage import objects as s3
 
 if TYPE_CHECKING:  # for the annotation only: a session brings the registry and S3 endpoint
     from .session import RunSession

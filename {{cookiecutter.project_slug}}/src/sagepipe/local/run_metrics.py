@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .db import Database
+from ..storage.sqlite import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS execution_metrics (

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from . import s3
+from ..storage import objects as s3
 
 _NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 

@@ -7,18 +7,17 @@ arguments and environment values is rewritten to it) and ``job.log`` (stdout + s
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
 import sys
-import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import s3
+from ..storage import archives
+from ..storage import objects as s3
 from .containment import check_output_tree, remove_tree, sandbox_path
 
 _OPT_ML = re.compile(r"/opt/ml(?=/|$|[\s\"';:&|)])")
@@ -227,21 +226,6 @@ def _decode_hyperparameter(value: Any) -> Any:
         return value
 
 
-def _safe_extract(archive: Path, dest: Path) -> None:
-    with tarfile.open(archive, "r:*") as tar:
-        for member in tar.getmembers():
-            target = (dest / member.name).resolve()
-            if not str(target).startswith(str(dest.resolve())) or member.issym() or member.islnk():
-                raise JobError(
-                    f"{archive.name}: member {member.name!r} points outside the code folder; "
-                    "rebuild the source archive without links or '..' paths"
-                )
-        if hasattr(tarfile, "data_filter"):  # Python 3.12+ (and patched 3.10/3.11)
-            tar.extractall(dest, filter="data")
-        else:
-            tar.extractall(dest)
-
-
 def prepare_training(
     step_name: str,
     args: Mapping[str, Any],
@@ -355,7 +339,7 @@ def prepare_training(
                     f"step {step_name}: sagemaker_submit_directory {submit} does not exist "
                     f"(looked at {archive}); write the compiled code objects there first"
                 )
-            _safe_extract(archive, code_dir)
+            archives.extract(archive, code_dir, error=JobError)
         if program is not None and not (code_dir / str(program)).is_file():
             raise JobError(
                 f"step {step_name}: sagemaker_program {program!r} is not in the source "
@@ -400,35 +384,6 @@ def prepare_training(
 
 
 # -- results ------------------------------------------------------------------------------
-def reproducible_tar_gz(folder: Path, archive: Path) -> None:
-    """Pack a folder reproducibly: sorted names, mtime 0, owner 0 (equal trees, equal bytes)."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        open(archive, "wb") as raw,
-        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-    ):
-        entries = sorted(p for p in folder.rglob("*"))
-        for path in entries:
-            rel = path.relative_to(folder).as_posix()
-            info = tar.gettarinfo(str(path), arcname=rel)
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if info.isfile():
-                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
-                with open(path, "rb") as fh:
-                    tar.addfile(info, fh)
-            elif info.isdir():
-                info.mode = 0o755
-                tar.addfile(info)
-            else:
-                raise JobError(
-                    f"{path} is neither a file nor a folder; model directories may only hold "
-                    "regular files"
-                )
-
-
 def collect_results(plan: JobPlan, s3_root: Path, *, move: bool = False) -> dict[str, str]:
     """Upload a successful job's outputs; return ``{s3 uri: local path}`` of what was written.
 
@@ -450,12 +405,12 @@ def collect_results(plan: JobPlan, s3_root: Path, *, move: bool = False) -> dict
         check_output_tree(plan.step_name, folder, plan.opt_ml)
     staging = plan.job_dir / "staging"
     model_tar = staging / "model.tar.gz"
-    reproducible_tar_gz(plan.opt_ml / "model", model_tar)
+    archives.pack_folder(plan.opt_ml / "model", model_tar, error=JobError)
     written[plan.model_uri] = str(s3.move_in(s3_root, plan.model_uri, model_tar))
     data_dir = plan.opt_ml / "output" / "data"
     if any(data_dir.iterdir()):
         data_tar = staging / "output.tar.gz"
-        reproducible_tar_gz(data_dir, data_tar)
+        archives.pack_folder(data_dir, data_tar, error=JobError)
         written[plan.output_data_uri] = str(s3.move_in(s3_root, plan.output_data_uri, data_tar))
     return written
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..registry import ModelRegistry
-from . import s3
+from ..storage import objects as s3
 from .cache import StepCache
-from .digests import DigestMemo
+from ..storage.digest_memo import DigestMemo
 from .execution import Execution
 from .expressions import Context, ExpressionError, walk_path
 from .launch import Launcher

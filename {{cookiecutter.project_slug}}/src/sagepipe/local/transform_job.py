@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any
 
 from ..serving import batch
 from ..serving.handler import Invocation, load_handler
+from ..storage import archives
 
 XGBOOST_SERVE = Path(__file__).resolve().parent / "algorithms" / "xgboost_serve.py"
 
@@ -61,11 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model_dir = opt_ml / "model"
         model_dir.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(spec["model_archive"]) as tar:
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(model_dir, filter="data")
-            else:
-                tar.extractall(model_dir)
+        archives.extract(Path(spec["model_archive"]), model_dir)
         handler: Any
         if spec["handler"] == "xgboost":
             handler = _ChildHandler(spec["python"], model_dir)

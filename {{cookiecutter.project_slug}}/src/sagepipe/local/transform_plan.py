@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import s3
+from ..storage import objects as s3
 from .sandbox import JobError, JobPlan, _base_env, _new_job_dir
 
 

@@ -6,7 +6,7 @@ people wrote. So the complete definition is checked here, once, before a single 
 written: names, lengths, counts and enum values follow the SageMaker API reference
 (CreatePipeline, CreateProcessingJob, CreateTrainingJob, CreateModelPackage). Values given
 as expressions (``{"Get": ...}``, ``{"Std:Join": ...}``) are checked again once resolved,
-where they are used (see :mod:`sagepipe.local.containment` and :mod:`sagepipe.local.s3`).
+where they are used (see :mod:`sagepipe.local.containment` and :mod:`sagepipe.storage.objects`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import s3
+from ..storage import objects as s3
 from .plan import DefinitionError, StepType
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # step and parameter names

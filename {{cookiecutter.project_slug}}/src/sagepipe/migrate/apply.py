@@ -8,12 +8,12 @@ apply stops before writing anything, naming the file and the way out.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..storage.digests import text_sha256
 from . import MigrationError
 from .build import Migration, build
 from .generate import Layout, generate
@@ -32,11 +32,6 @@ class ApplyResult:
     kept_edits: list[str] = field(default_factory=list)
     dependencies_added: list[str] = field(default_factory=list)
     manifest: Path | None = None
-
-
-def sha256(text: str) -> str:
-    """Digest of a file's text as apply writes it (UTF-8)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def manifest_path(plan: Path) -> Path:
@@ -111,12 +106,12 @@ def apply_plan(project: Project, plan: Path) -> ApplyResult:
     recorded: dict[str, str] = {}
     for relative, content in files.items():
         target = inside(project, relative)
-        new = sha256(content)
+        new = text_sha256(content)
         if not target.exists():
             to_write[relative] = content
             recorded[relative] = new
             continue
-        current = sha256(target.read_text(encoding="utf-8"))
+        current = text_sha256(target.read_text(encoding="utf-8"))
         if current == new:
             result.unchanged.append(relative)
             recorded[relative] = new

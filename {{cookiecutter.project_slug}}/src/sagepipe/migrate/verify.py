@@ -267,10 +267,9 @@ def run_executor(
     """Prepare the generated pipeline as ``run --pipeline`` does (through the project's
     adapter: its settings, compiled code, the notebook's data staged) and run it with the
     local executor, in a scratch workspace."""
-    import tarfile
-
     from sagepipe.local import execute
-    from sagepipe.local.s3 import uri_to_path
+    from sagepipe.storage import archives
+    from sagepipe.storage.objects import uri_to_path
     from sagepipe.prepare import prepare_run
     from sagepipe.project import ProjectError, load_adapter
 
@@ -301,11 +300,7 @@ def run_executor(
             archive = uri_to_path(s3_root, properties["ModelArtifacts"]["S3ModelArtifacts"])
             folder = work / "unpacked" / step.name
             folder.mkdir(parents=True, exist_ok=True)
-            with tarfile.open(archive) as tar:
-                tar.extractall(folder, filter="data") if sys.version_info >= (
-                    3,
-                    12,
-                ) else tar.extractall(folder)  # our own archive
+            archives.extract(archive, folder)
             done[step.name] = folder
         else:
             outputs = properties["ProcessingOutputConfig"]["Outputs"]

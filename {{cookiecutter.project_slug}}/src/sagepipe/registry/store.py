@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..local import s3 as _s3
-from ..local.db import StorageError, create_schema, immediate_transaction, open_connection
+from ..storage import objects as _s3
+from ..storage.digests import file_sha256, verify_artifact
+from ..storage.sqlite import StorageError, create_schema, immediate_transaction, open_connection
 from .model import (
     APPROVAL_STATUSES,
     APPROVED,
@@ -73,7 +74,7 @@ CREATE TABLE IF NOT EXISTS approval_events (
 """
 # Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2.
 # When a template update changes a table here, append its ALTER script; never edit _SCHEMA's
-# meaning in place (old workspaces are upgraded by these scripts, see local/db.py).
+# meaning in place (old workspaces are upgraded by these scripts, see storage/sqlite.py).
 _MIGRATIONS: tuple[str, ...] = ()
 
 
@@ -281,7 +282,7 @@ class ModelRegistry:
             model_data_path = _s3.uri_to_path(self.s3_root, model_data_url)
         local_path = Path(model_data_path) if model_data_path is not None else None
         if model_data_sha256 is None and local_path is not None and local_path.is_file():
-            model_data_sha256 = _s3.file_sha256(local_path)
+            model_data_sha256 = file_sha256(local_path)
         spec = dict(inference_specification or {})
         if image is None:
             containers = spec.get("Containers") or []
@@ -470,20 +471,10 @@ class ModelRegistry:
 
     def verify_model_data(self, package: ModelPackage) -> Path:
         """Return the local ``model.tar.gz`` after checking it still has its registered digest."""
+        artifact = f"model data of {package.group} version {package.version}"
         path = package.model_data_path
-        if path is None or not Path(path).is_file():
-            raise RegistryError(
-                f"model data of {package.group} version {package.version} is missing at {path}: "
-                "re-run the pipeline to rebuild it"
-            )
-        digest = _s3.file_sha256(Path(path))
-        if package.model_data_sha256 and digest != package.model_data_sha256:
-            raise RegistryError(
-                f"model data {path} has sha256 {digest[:12]}..., registered "
-                f"{package.model_data_sha256[:12]}...: it changed after registration; "
-                "register a new version instead of editing artifacts"
-            )
-        return Path(path)
+        verify_artifact(path, package.model_data_sha256, artifact=artifact, error=RegistryError)
+        return Path(str(path))  # not None: verify_artifact refuses a missing file
 
     # -- helpers -------------------------------------------------------------------------
     def _resolve_version(self, conn: sqlite3.Connection, group: str, version: int | str) -> int:

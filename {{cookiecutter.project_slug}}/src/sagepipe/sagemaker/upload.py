@@ -8,12 +8,12 @@ sha256 in the object's metadata, so an unchanged file is not uploaded twice eith
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..storage.digests import file_sha256, manifest_sha256
 from .errors import calling, error_code
 from .session import split_s3_uri
 
@@ -88,14 +88,6 @@ def upload_code(
     return UploadReport(uploaded, skipped)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def upload_data(
     s3: Any, source: Path, prefix_uri: str, echo: Callable[[str], None] | None = None
 ) -> UploadReport:
@@ -110,10 +102,8 @@ def upload_data(
         raise ValueError(f"{source}: no CSV data found; pass --data FILE.csv or a folder of them")
     bucket, key_prefix = split_s3_uri(prefix_uri.rstrip("/"))
     uploaded = skipped = 0
-    overall = hashlib.sha256()
-    for file in files:
-        digest = _sha256(file)
-        overall.update(f"{file.name}\0{digest}\n".encode())
+    digests = {file: file_sha256(file) for file in files}
+    for file, digest in digests.items():
         key = f"{key_prefix}/{file.name}" if key_prefix else file.name
         with calling(f"uploading {file} to s3://{bucket}/{key}"):
             head = _exists(s3, bucket, key)
@@ -126,7 +116,8 @@ def upload_data(
                 str(file), bucket, key, ExtraArgs={"Metadata": {DIGEST_METADATA: digest}}
             )
             uploaded += 1
-    return UploadReport(uploaded, skipped, overall.hexdigest())
+    overall = manifest_sha256((file.name, digest) for file, digest in digests.items())
+    return UploadReport(uploaded, skipped, overall)
 
 
 def upload_files(
@@ -138,13 +129,8 @@ def upload_files(
     """
     if not files:
         raise ValueError(f"nothing to upload to {prefix_uri}: the source has no files")
-    overall = hashlib.sha256()
-    digests = []
-    for file in files:
-        digest = _sha256(file)
-        digests.append(digest)
-        overall.update(f"{file.name}\0{digest}\n".encode())
-    target = f"{prefix_uri.rstrip('/')}/{overall.hexdigest()[:16]}"
+    overall = manifest_sha256((file.name, file_sha256(file)) for file in files)
+    target = f"{prefix_uri.rstrip('/')}/{overall[:16]}"
     bucket, key_prefix = split_s3_uri(target)
     for file in files:
         key = f"{key_prefix}/{file.name}"

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..storage.sqlite import create_schema, open_connection
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployments (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -44,6 +46,9 @@ CREATE TABLE IF NOT EXISTS smoke_tests (
     details TEXT NOT NULL
 );
 """
+# Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2
+# (see storage/sqlite.py). Append an ALTER script here when a table changes.
+_MIGRATIONS: tuple[str, ...] = ()
 
 
 @dataclass
@@ -73,16 +78,18 @@ class DeploymentHistory:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._initialised = False
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30)
+        # A connection per call, like the registry's: deploy commands and serving
+        # workers that record history are short-lived or never close it.
+        conn = open_connection(self.path)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            with conn:
-                yield conn
+            if not self._initialised:
+                create_schema(conn, _SCHEMA, _MIGRATIONS)
+                self._initialised = True
+            yield conn
         finally:
             conn.close()
 

@@ -44,7 +44,7 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
 
 
 def _local(ctx: operations.Context, uri: str) -> Path:
-    from sagepipe.local.s3 import uri_to_path
+    from sagepipe.storage.objects import uri_to_path
 
     return uri_to_path(ctx.workspace / "s3", uri) if uri.startswith("s3://") else Path(uri)
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ...registry.lineage import git_state, run_lineage
-from .. import s3
+from ...storage import objects as s3
 from ..expressions import resolve
 from ..plan import StepPlan
 from ..scheduler import StepOutcome

@@ -2,19 +2,18 @@
 
 Re-hashing a large data set on every run would make cached re-runs slow, so each file's
 sha256 is remembered together with its size, mtime and inode. Objects are only ever
-replaced by rename (see ``s3.py``), which changes the inode, so a stale memo cannot
+replaced by rename (see ``objects.py``), which changes the inode, so a stale memo cannot
 match.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from pathlib import Path
 
-from .db import Database
-from .s3 import file_sha256
+from .digests import bytes_sha256, file_sha256, manifest_sha256
+from .sqlite import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS file_digests (
@@ -27,7 +26,7 @@ CREATE TABLE IF NOT EXISTS file_digests (
 """
 # Schema upgrades, oldest first: _SCHEMA is version 1, entry i moves version i+1 to i+2.
 # When a template update changes a table here, append its ALTER script; never edit _SCHEMA's
-# meaning in place (old workspaces are upgraded by these scripts, see local/db.py).
+# meaning in place (old workspaces are upgraded by these scripts, see storage/sqlite.py).
 _MIGRATIONS: tuple[str, ...] = ()
 
 
@@ -79,16 +78,15 @@ class DigestMemo:
         """
         path = Path(path)
         if path.is_file():
-            return hashlib.sha256(f"file:{path.name}:{self.file(path)}".encode()).hexdigest()
+            return bytes_sha256(f"file:{path.name}:{self.file(path)}".encode())
         if not path.is_dir():
             return "missing"
-        lines = []
+        entries = []
         for root, dirs, files in os.walk(path):
             dirs.sort()
             for name in sorted(files):
                 if name.startswith(".") and ".tmp-" in name:
                     continue
                 full = Path(root, name)
-                rel = full.relative_to(path).as_posix()
-                lines.append(f"{rel}\0{self.file(full)}\n")
-        return hashlib.sha256("".join(lines).encode()).hexdigest()
+                entries.append((full.relative_to(path).as_posix(), self.file(full)))
+        return manifest_sha256(entries)

@@ -8,7 +8,6 @@ reader (or a run killed half-way) never sees a half-written object.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import re
 import shutil
@@ -170,15 +169,6 @@ def download(s3_root: Path, uri: str, local_dir: Path) -> None:
             if ".tmp-" in name and name.startswith("."):
                 continue  # an upload in flight, not an object
             shutil.copyfile(Path(root, name), target_dir / name)
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of one file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def move_in(s3_root: Path, uri: str, source: Path) -> Path:
