@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+import sagepipe
 from compiled_example import BUCKET, PREFIX, compile_example
 from definition_schema import SDK_V2_EXAMPLE, schema_errors
-import sagepipe
 from sagepipe import GraphError
 
 GOLDEN = Path(__file__).parent / "golden" / "example_pipeline.json"
