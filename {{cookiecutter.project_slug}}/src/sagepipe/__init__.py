@@ -69,7 +69,9 @@ def _export_table() -> dict[str, str]:
     if _table is None:
         import ast
 
-        source = __spec__.loader.get_source(__name__) if __spec__ and __spec__.loader else None
+        # The loader, not open(__file__), so an install inside a zip reads it too.
+        get_source = getattr(__spec__.loader if __spec__ else None, "get_source", None)
+        source = get_source(__name__) if get_source else None
         if source is None:  # a source-less install (only .pyc) cannot list its exports
             raise ImportError(
                 "sagepipe/__init__.py has no source to read its export list from; install "
