@@ -1,8 +1,9 @@
 """sagepipe: declare ML pipelines in Python, compile them to SageMaker's definition JSON.
 
 The public API is imported lazily: ``import sagepipe.contract`` inside a job must not
-load the authoring API (or anything else), so this module imports nothing up front, not
-even ``_version.py`` (``sagepipe.__version__`` is looked up like the other names).
+load the authoring API, so this module imports only the stdlib-only check that no other
+project's engine clashes with this one (``_one_engine.py``; docs/architecture.md says why
+the engine is vendored) and the version it compares.
 
 The ``TYPE_CHECKING`` block below is the one export list. Type checkers and IDEs read
 it as it is (``X as X`` marks a re-export); at run time :func:`__getattr__` reads the
@@ -14,6 +15,10 @@ imports that module on first use (the lazy-stub pattern of scientific-python's
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from ._one_engine import check_environment as _check_environment
+
+_check_environment(__path__[0])
 
 if TYPE_CHECKING:
     from ._version import __version__ as __version__
