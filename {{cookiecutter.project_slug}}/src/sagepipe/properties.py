@@ -15,11 +15,14 @@ from typing import Any, Protocol
 from .errors import GraphError
 from .expressions import Expression, StepRef
 
-# SageMaker's rule for property file names (the public definition schema).
+# Property file names appear in `Steps.<step>.PropertyFiles.<name>` references: the same
+# characters and length as step names.
 _PROPERTY_FILE_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
 
 
 class _Outputs(Protocol):
+    """What a property file needs of its writer's outputs: one output's URI by name."""
+
     def __getitem__(self, name: str, /) -> Expression: ...
 
 
