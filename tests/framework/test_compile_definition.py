@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import sagepipe
 from compiled_example import BUCKET, PREFIX, compile_example
 from definition_schema import SDK_V2_EXAMPLE, schema_errors
 from sagepipe import GraphError
@@ -47,6 +48,16 @@ def test_golden_file() -> None:
     if os.environ.get("SAGEPIPE_UPDATE_GOLDEN") == "1":
         GOLDEN.write_bytes(compiled)
     assert compiled == GOLDEN.read_bytes()
+
+
+def test_every_registered_model_records_the_engine_version(
+    steps: dict[str, dict[str, Any]],
+) -> None:
+    registers = [s for s in steps.values() if s["Type"] == "RegisterModel"]
+    assert registers
+    for step in registers:
+        metadata = step["Arguments"]["CustomerMetadataProperties"]
+        assert metadata["sagepipe:Version"] == sagepipe.__version__
 
 
 def test_schema_valid_with_known_gaps_only(definition: dict[str, Any]) -> None:
@@ -276,6 +287,7 @@ def test_register_model_metadata_and_drift_baselines() -> None:
         "team": "churn",
         "sagepipe:ExecutionId": {"Get": "Execution.PipelineExecutionId"},
         "sagepipe:PipelineName": {"Get": "Execution.PipelineName"},
+        "sagepipe:Version": sagepipe.__version__,
     }
     assert arguments["ModelApprovalStatus"] == "Approved"
     assert arguments["DriftCheckBaselines"] == {

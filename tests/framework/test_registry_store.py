@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -206,3 +207,24 @@ def test_concurrent_processes_never_lose_or_duplicate_a_version(tmp_path):
     packages = ModelRegistry.for_workspace(workspace).list_model_packages("churn")
     assert [p.version for p in packages] == list(range(1, writers * each + 1))
     assert len({p.lineage.execution_id for p in packages}) == writers * each
+
+
+def test_the_engine_version_in_the_lineage_is_stored_and_shown_by_registry_describe(tmp_path):
+    from click.testing import CliRunner
+
+    from sagepipe.cli import make_framework_cli
+
+    reg = _registry(tmp_path)
+    url = _model(tmp_path)
+    reg.create_model_package("churn", model_data_url=url, lineage=Lineage(sagepipe_version="0.5.0"))
+    reg.create_model_package("churn", model_data_url=url)
+
+    described = CliRunner().invoke(
+        make_framework_cli(), ["registry", "describe", "1", "--workspace", str(tmp_path / "ws")]
+    )
+
+    assert described.exit_code == 0, described.output
+    assert json.loads(described.output)["Lineage"]["SagepipeVersion"] == "0.5.0"
+    assert reg.describe("churn", 2).lineage.sagepipe_version is None
+    # Versions registered before the field existed have no key in their stored JSON.
+    assert Lineage.from_dict({"ExecutionId": "exec-1"}).sagepipe_version is None

@@ -10,7 +10,7 @@ import pytest
 from {{ cookiecutter.package_name }}.pipeline import build_pipeline
 from {{ cookiecutter.package_name }}.steps import train
 
-from sagepipe.graph import GraphError
+from sagepipe.errors import GraphError
 from sagepipe.parameters import Parameter, default_of
 from sagepipe.steps import FunctionStep
 

@@ -1,156 +1,115 @@
 """sagepipe: declare ML pipelines in Python, compile them to SageMaker's definition JSON.
 
 The public API is imported lazily: ``import sagepipe.contract`` inside a job must not
-load the authoring API (or anything else), so this module imports nothing up front.
+load the authoring API, so this module imports only the stdlib-only check that no other
+project's engine clashes with this one (``_one_engine.py``; docs/architecture.md says why
+the engine is vendored) and the version it compares.
+
+The ``TYPE_CHECKING`` block below is the one export list. Type checkers and IDEs read
+it as it is (``X as X`` marks a re-export); at run time :func:`__getattr__` reads the
+same block from this file's source, once, to learn which module defines a name, and
+imports that module on first use (the lazy-stub pattern of scientific-python's
+``lazy_loader``). Add a public name there and nowhere else.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
-_EXPORTS = {
-    "CacheConfig": "graph",
-    "Condition": "graph",
-    "ConditionAnd": "graph",
-    "ConditionEquals": "graph",
-    "ConditionGreaterThan": "graph",
-    "ConditionGreaterThanOrEqualTo": "graph",
-    "ConditionIn": "graph",
-    "ConditionLessThan": "graph",
-    "ConditionLessThanOrEqualTo": "graph",
-    "ConditionNot": "graph",
-    "ConditionOr": "graph",
-    "ExecutionVariables": "graph",
-    "Fail": "graph",
-    "GraphError": "graph",
-    "Join": "graph",
-    "JsonGet": "graph",
-    "MetricsSource": "graph",
-    "ModelMetrics": "graph",
-    "ParameterBoolean": "graph",
-    "ParameterFloat": "graph",
-    "ParameterInteger": "graph",
-    "ParameterString": "graph",
-    "Pipeline": "graph",
-    "Processing": "graph",
-    "PropertyFile": "graph",
-    "RegisterModel": "graph",
-    "Training": "graph",
-    "and_": "graph",
-    "eq": "graph",
-    "ge": "graph",
-    "gt": "graph",
-    "in_": "graph",
-    "le": "graph",
-    "lt": "graph",
-    "ne": "graph",
-    "not_": "graph",
-    "or_": "graph",
-    "DataQualityCheckConfig": "quality_check",
-    "ModelQualityCheckConfig": "quality_check",
-    "QualityCheck": "quality_check",
-    "Compiled": "compile",
-    "compile_pipeline": "compile",
-}
+from ._one_engine import check_environment as _check_environment
 
-__all__ = [
-    "CacheConfig",
-    "Compiled",
-    "Condition",
-    "ConditionAnd",
-    "ConditionEquals",
-    "ConditionGreaterThan",
-    "ConditionGreaterThanOrEqualTo",
-    "ConditionIn",
-    "ConditionLessThan",
-    "ConditionLessThanOrEqualTo",
-    "ConditionNot",
-    "ConditionOr",
-    "DataQualityCheckConfig",
-    "ExecutionVariables",
-    "Fail",
-    "GraphError",
-    "Join",
-    "JsonGet",
-    "MetricsSource",
-    "ModelMetrics",
-    "ModelQualityCheckConfig",
-    "ParameterBoolean",
-    "ParameterFloat",
-    "ParameterInteger",
-    "ParameterString",
-    "Pipeline",
-    "Processing",
-    "PropertyFile",
-    "QualityCheck",
-    "RegisterModel",
-    "Training",
-    "and_",
-    "compile_pipeline",
-    "eq",
-    "ge",
-    "gt",
-    "in_",
-    "le",
-    "lt",
-    "ne",
-    "not_",
-    "or_",
-]
+_check_environment(__path__[0])
 
-if TYPE_CHECKING:  # let type checkers and IDEs see the names
-    from .compile import Compiled, compile_pipeline
-    from .graph import (
-        CacheConfig,
-        Condition,
-        ConditionAnd,
-        ConditionEquals,
-        ConditionGreaterThan,
-        ConditionGreaterThanOrEqualTo,
-        ConditionIn,
-        ConditionLessThan,
-        ConditionLessThanOrEqualTo,
-        ConditionNot,
-        ConditionOr,
-        ExecutionVariables,
-        Fail,
-        GraphError,
-        Join,
-        JsonGet,
-        MetricsSource,
-        ModelMetrics,
-        ParameterBoolean,
-        ParameterFloat,
-        ParameterInteger,
-        ParameterString,
-        Pipeline,
-        Processing,
-        PropertyFile,
-        RegisterModel,
-        Training,
-        and_,
-        eq,
-        ge,
-        gt,
-        in_,
-        le,
-        lt,
-        ne,
-        not_,
-        or_,
-    )
-    from .quality_check import DataQualityCheckConfig, ModelQualityCheckConfig, QualityCheck
+if TYPE_CHECKING:
+    from ._version import __version__ as __version__
+    from .compile import Compiled as Compiled
+    from .compile import compile_pipeline as compile_pipeline
+    from .conditions import ConditionAnd as ConditionAnd
+    from .conditions import ConditionEquals as ConditionEquals
+    from .conditions import ConditionGreaterThan as ConditionGreaterThan
+    from .conditions import ConditionGreaterThanOrEqualTo as ConditionGreaterThanOrEqualTo
+    from .conditions import ConditionIn as ConditionIn
+    from .conditions import ConditionLessThan as ConditionLessThan
+    from .conditions import ConditionLessThanOrEqualTo as ConditionLessThanOrEqualTo
+    from .conditions import ConditionNot as ConditionNot
+    from .conditions import ConditionOr as ConditionOr
+    from .conditions import and_ as and_
+    from .conditions import eq as eq
+    from .conditions import ge as ge
+    from .conditions import gt as gt
+    from .conditions import in_ as in_
+    from .conditions import le as le
+    from .conditions import lt as lt
+    from .conditions import ne as ne
+    from .conditions import not_ as not_
+    from .conditions import or_ as or_
+    from .errors import GraphError as GraphError
+    from .expressions import ExecutionVariables as ExecutionVariables
+    from .expressions import Join as Join
+    from .graph import Pipeline as Pipeline
+    from .parameters import ParameterBoolean as ParameterBoolean
+    from .parameters import ParameterFloat as ParameterFloat
+    from .parameters import ParameterInteger as ParameterInteger
+    from .parameters import ParameterString as ParameterString
+    from .properties import JsonGet as JsonGet
+    from .properties import PropertyFile as PropertyFile
+    from .quality_check import DataQualityCheckConfig as DataQualityCheckConfig
+    from .quality_check import ModelQualityCheckConfig as ModelQualityCheckConfig
+    from .quality_check import QualityCheck as QualityCheck
+    from .register import MetricsSource as MetricsSource
+    from .register import ModelMetrics as ModelMetrics
+    from .register import RegisterModel as RegisterModel
+    from .steps import CacheConfig as CacheConfig
+    from .steps import Condition as Condition
+    from .steps import Fail as Fail
+    from .steps import Processing as Processing
+    from .steps import Training as Training
+
+_table: dict[str, str] | None = None  # public name -> defining module, read on first use
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'sagepipe' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
-    globals()[name] = value
-    return value
+def _export_table() -> dict[str, str]:
+    """The public names and the module that defines each, from the TYPE_CHECKING block."""
+    global _table
+    if _table is None:
+        import ast
+
+        # The loader, not open(__file__), so an install inside a zip reads it too.
+        get_source = getattr(__spec__.loader if __spec__ else None, "get_source", None)
+        source = get_source(__name__) if get_source else None
+        if source is None:  # a source-less install (only .pyc) cannot list its exports
+            raise ImportError(
+                "sagepipe/__init__.py has no source to read its export list from; install "
+                "the engine with its .py files (pip/uv do by default)"
+            )
+        block = next(
+            node
+            for node in ast.parse(source).body
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        )
+        _table = {
+            alias.asname or alias.name: str(node.module)
+            for node in block.body
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+        }
+    return _table
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name is an error there
+
+    def __getattr__(name: str) -> Any:
+        if name == "__all__":
+            return sorted(n for n in _export_table() if not n.startswith("__"))
+        module_name = _export_table().get(name)
+        if module_name is None:
+            raise AttributeError(f"module 'sagepipe' has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted({*globals(), *_export_table()})

@@ -3,8 +3,8 @@
 SageMaker keeps string -> string metadata on a model package version, so what the
 local registry records as lineage travels with the version on AWS too: the pipeline
 execution id and the parameters (expressions SageMaker resolves at run time) and the
-digest of the code the steps run (known when compiling). Keys the user sets on the
-step win over these.
+digest of the code the steps run (known when compiling), and the version of the engine
+that compiled it. Keys the user sets on the step win over these.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._version import __version__
+
 PREFIX = "sagepipe:"
 EXECUTION_ID = PREFIX + "ExecutionId"
 PIPELINE_NAME = PREFIX + "PipelineName"
 DATA_DIGEST = PREFIX + "DataDigest"
 CODE_DIGEST = PREFIX + "CodeDigest"
 GIT_COMMIT = PREFIX + "GitCommit"
+SAGEPIPE_VERSION = PREFIX + "Version"  # the engine that compiled the definition
 PARAM = PREFIX + "param:"
 METRIC = PREFIX + "metric:"
 
@@ -39,6 +42,7 @@ def metadata(parameter_names: Iterable[str], digests: Mapping[str, str]) -> dict
     entries: dict[str, Any] = {
         EXECUTION_ID: {"Get": "Execution.PipelineExecutionId"},
         PIPELINE_NAME: {"Get": "Execution.PipelineName"},
+        SAGEPIPE_VERSION: __version__,
     }
     if digests:
         entries[CODE_DIGEST] = code_digest(digests)

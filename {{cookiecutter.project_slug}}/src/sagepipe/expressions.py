@@ -1,21 +1,28 @@
 """Runtime values of a pipeline: things the definition JSON resolves when it executes.
 
 Every expression renders to the JSON form SageMaker understands (``{"Get": ...}``,
-``{"Std:Join": ...}``, ``{"Std:JsonGet": ...}``) and reports the steps it reads from,
-so the graph can derive data dependencies without the user listing them.
+``{"Std:Join": ...}``) and reports the steps it reads from, so the graph can derive data
+dependencies without the user listing them. This is the bottom of the authoring values:
+parameters, the references to steps' results (``properties.py``: step properties,
+property files, ``JsonGet``) and conditions build on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .errors import GraphError
 
-if TYPE_CHECKING:
-    from .steps import PropertyFile, Step
-
 Primitive = str | int | float | bool
+
+
+class StepRef(Protocol):
+    """What an expression needs of a step it reads from: its name (the definition refers
+    to steps by name). Every step class satisfies it, so this module never imports them."""
+
+    @property
+    def name(self) -> str: ...
 
 
 class Expression:
@@ -25,7 +32,7 @@ class Expression:
         """Return the JSON form of the expression for the definition."""
         raise NotImplementedError
 
-    def referenced_steps(self) -> list[Step]:
+    def referenced_steps(self) -> list[StepRef]:
         """Return the steps whose results this expression reads."""
         return []
 
@@ -66,9 +73,9 @@ def check_value(value: Any) -> None:
         render(value)
 
 
-def steps_of(values: Iterable[Any]) -> list[Step]:
+def steps_of(values: Iterable[Any]) -> list[StepRef]:
     """Collect the steps referenced by any expressions among ``values``."""
-    found: list[Step] = []
+    found: list[StepRef] = []
     for value in values:
         if isinstance(value, Expression):
             found.extend(value.referenced_steps())
@@ -122,7 +129,7 @@ class Join(Expression):
     def to_request(self) -> dict[str, Any]:
         return {"Std:Join": {"On": self.on, "Values": [render(v) for v in self.values]}}
 
-    def referenced_steps(self) -> list[Step]:
+    def referenced_steps(self) -> list[StepRef]:
         return steps_of(self.values)
 
     def referenced_parameters(self) -> list[Any]:
@@ -130,56 +137,3 @@ class Join(Expression):
 
     def __repr__(self) -> str:
         return f"Join(on={self.on!r}, values={self.values!r})"
-
-
-class JsonGet(Expression):
-    """``Std:JsonGet``: the value at ``path`` (``a.b[0].c``) inside a property file."""
-
-    def __init__(self, property_file: PropertyFile, path: str) -> None:
-        from .steps import PropertyFile
-
-        if not isinstance(property_file, PropertyFile):
-            raise GraphError(
-                f"JsonGet({property_file!r}, {path!r}) needs a PropertyFile as its first "
-                "argument; declare one with PropertyFile(name, output=..., path=...)"
-            )
-        if not isinstance(path, str) or not path:
-            raise GraphError(f"JsonGet path {path!r} must be a non-empty JSON path like 'a.b.c'")
-        self.property_file = property_file
-        self.path = path
-
-    def to_request(self) -> dict[str, Any]:
-        step = self.property_file.require_step()
-        return {
-            "Std:JsonGet": {
-                "PropertyFile": {
-                    "Get": f"Steps.{step.name}.PropertyFiles.{self.property_file.name}"
-                },
-                "Path": self.path,
-            }
-        }
-
-    def referenced_steps(self) -> list[Step]:
-        step = self.property_file.step
-        return [step] if step is not None else []
-
-    def __repr__(self) -> str:
-        return f"JsonGet({self.property_file.name!r}, {self.path!r})"
-
-
-class StepProperty(Expression):
-    """A property of a step's result, such as an output's S3 URI."""
-
-    def __init__(self, step: Step, path: str, description: str) -> None:
-        self.step = step
-        self.path = path
-        self.description = description
-
-    def to_request(self) -> dict[str, str]:
-        return {"Get": f"Steps.{self.step.name}.{self.path}"}
-
-    def referenced_steps(self) -> list[Step]:
-        return [self.step]
-
-    def __repr__(self) -> str:
-        return self.description

@@ -1,8 +1,4 @@
-"""The authoring API: declare a pipeline as a graph of steps.
-
-Start here::
-
-    from sagepipe import Pipeline, ParameterFloat, Processing, Training, ...
+"""The pipeline: a graph of steps, validated as a whole (the public names: ``sagepipe``).
 
 Edges are attribute references (``prep.outputs.train``, ``fit.model_artifacts``,
 ``JsonGet(report, "metrics.accuracy.value")``), so a typo fails when the graph is built.
@@ -15,103 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .conditions import (
-    ConditionAnd,
-    ConditionEquals,
-    ConditionExpr,
-    ConditionGreaterThan,
-    ConditionGreaterThanOrEqualTo,
-    ConditionIn,
-    ConditionLessThan,
-    ConditionLessThanOrEqualTo,
-    ConditionNot,
-    ConditionOr,
-    and_,
-    eq,
-    ge,
-    gt,
-    in_,
-    le,
-    lt,
-    ne,
-    not_,
-    or_,
-)
 from .errors import GraphError
-from .expressions import (
-    ExecutionVariable,
-    ExecutionVariables,
-    Expression,
-    Join,
-    JsonGet,
-    StepProperty,
-)
-from .parameters import (
-    Parameter,
-    ParameterBoolean,
-    ParameterFloat,
-    ParameterInteger,
-    ParameterString,
-)
-from .register import MetricsSource, ModelMetrics, RegisterModel
-from .steps import (
-    CacheConfig,
-    Condition,
-    Fail,
-    FunctionStep,
-    Processing,
-    PropertyFile,
-    Step,
-    Training,
-    walk_values,
-)
-
-__all__ = [
-    "CacheConfig",
-    "Condition",
-    "ConditionAnd",
-    "ConditionEquals",
-    "ConditionExpr",
-    "ConditionGreaterThan",
-    "ConditionGreaterThanOrEqualTo",
-    "ConditionIn",
-    "ConditionLessThan",
-    "ConditionLessThanOrEqualTo",
-    "ConditionNot",
-    "ConditionOr",
-    "ExecutionVariable",
-    "ExecutionVariables",
-    "Expression",
-    "Fail",
-    "FunctionStep",
-    "GraphError",
-    "Join",
-    "JsonGet",
-    "MetricsSource",
-    "ModelMetrics",
-    "Parameter",
-    "ParameterBoolean",
-    "ParameterFloat",
-    "ParameterInteger",
-    "ParameterString",
-    "Pipeline",
-    "Processing",
-    "PropertyFile",
-    "RegisterModel",
-    "Step",
-    "StepProperty",
-    "Training",
-    "and_",
-    "eq",
-    "ge",
-    "gt",
-    "in_",
-    "le",
-    "lt",
-    "ne",
-    "not_",
-    "or_",
-]
+from .parameters import Parameter
+from .properties import JsonGet
+from .steps import Condition, FunctionStep, Step, walk_values
 
 # SageMaker's rule for pipeline names.
 _PIPELINE_NAME = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,255}$")

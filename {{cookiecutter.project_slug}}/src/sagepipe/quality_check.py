@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GraphError
-from .expressions import StepProperty, Value, render
+from .expressions import Value, render
 from .parameters import ParameterBoolean, ParameterString
+from .properties import StepProperty
 from .steps import CacheConfig, Step, check_uri_value
 
 PROCESSING = "/opt/ml/processing"

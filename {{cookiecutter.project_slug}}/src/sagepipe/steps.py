@@ -18,13 +18,15 @@ from .conditions import ConditionExpr, flatten
 from .errors import GraphError
 from .expressions import (
     Expression,
-    StepProperty,
+    Join,
+    StepRef,
     Value,
     check_value,
     parameters_of,
     steps_of,
 )
 from .parameters import Parameter, ParameterString
+from .properties import PropertyFile, StepProperty
 
 # SageMaker's rule for step names (the public definition schema).
 _STEP_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
@@ -96,7 +98,7 @@ class Step:
 
     def data_dependencies(self) -> list[Step]:
         """Return the steps whose results this step reads."""
-        return steps_of(self.values())
+        return _as_steps(self.name, steps_of(self.values()))
 
     def upstream(self) -> list[Step]:
         """Return data dependencies and explicit ``depends_on`` steps, without repeats."""
@@ -112,48 +114,6 @@ class Step:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
-
-
-class PropertyFile:
-    """A JSON file that a Processing step writes into one of its outputs.
-
-    Conditions read values from it with :class:`JsonGet`. Attach it to the step that
-    writes it with ``Processing(..., property_files=[report])``.
-    """
-
-    def __init__(self, name: str, *, output: str, path: str) -> None:
-        if not isinstance(name, str) or not _STEP_NAME.match(name):
-            raise GraphError(
-                f"property file name {name!r} is invalid: use 1-64 letters, digits, '-' or '_'"
-            )
-        if not isinstance(path, str) or not path or path.startswith("/"):
-            raise GraphError(
-                f"property file {name!r}: path {path!r} must be relative to the output folder, "
-                "for example 'evaluation.json'"
-            )
-        self.name = name
-        self.output = output
-        self.path = path
-        self.step: Processing | None = None
-
-    def require_step(self) -> Processing:
-        """Return the step that writes this file, or fail with the fix."""
-        if self.step is None:
-            raise GraphError(
-                f"property file {self.name!r} is read, but no step writes it; add "
-                f"property_files=[...] with it to the Processing step that has output "
-                f"{self.output!r}"
-            )
-        return self.step
-
-    @property
-    def uri(self) -> Expression:
-        """The S3 URI of the file: its output's prefix joined with its path."""
-        step = self.require_step()
-        return step.outputs[self.output] / self.path
-
-    def __repr__(self) -> str:
-        return f"PropertyFile({self.name!r}, output={self.output!r}, path={self.path!r})"
 
 
 class UnknownOutputError(GraphError, AttributeError):
@@ -673,11 +633,23 @@ def _as_text(value: str | int | float | bool) -> str:
 
 def walk_values(values: list[Any]) -> list[Any]:
     """The values and, recursively, the values inside Joins (to find every JsonGet)."""
-    from .expressions import Join
-
     flat: list[Any] = []
     for value in values:
         flat.append(value)
         if isinstance(value, Join):
             flat.extend(walk_values(value.values))
     return flat
+
+
+def _as_steps(step_name: str, references: list[StepRef]) -> list[Step]:
+    """The steps behind ``references``: expressions know steps only by name (StepRef), but
+    every reference is handed out by a step, so anything else is a hand-built mistake."""
+    steps: list[Step] = []
+    for reference in references:
+        if not isinstance(reference, Step):
+            raise GraphError(
+                f"step {step_name!r} reads from {reference!r}, which is not a step; use the "
+                "properties a step hands out, such as step.outputs.NAME"
+            )
+        steps.append(reference)
+    return steps

@@ -36,13 +36,18 @@ class ModelPackageNotFound(RegistryError, LookupError):
 
 @dataclass(frozen=True)
 class Lineage:
-    """Where a model version came from: enough to reproduce and to audit it."""
+    """Where a model version came from: enough to reproduce and to audit it.
+
+    ``sagepipe_version`` is the engine that compiled the pipeline (the definition's
+    ``sagepipe:Version`` metadata); ``None`` for versions registered before it was kept.
+    """
 
     execution_id: str | None = None
     pipeline_name: str | None = None
     data_digest: str | None = None
     code_digest: str | None = None
     git_commit: str | None = None
+    sagepipe_version: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -55,6 +60,7 @@ class Lineage:
             "DataDigest": self.data_digest,
             "CodeDigest": self.code_digest,
             "GitCommit": self.git_commit,
+            "SagepipeVersion": self.sagepipe_version,
             "Parameters": self.parameters,
             "Metrics": self.metrics,
             "Extra": self.extra,
@@ -69,6 +75,7 @@ class Lineage:
             data_digest=data.get("DataDigest"),
             code_digest=data.get("CodeDigest"),
             git_commit=data.get("GitCommit"),
+            sagepipe_version=data.get("SagepipeVersion"),
             parameters=dict(data.get("Parameters") or {}),
             metrics=dict(data.get("Metrics") or {}),
             extra=dict(data.get("Extra") or {}),
