@@ -17,7 +17,6 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .. import data
-from ..deploy import inference as serving_handler
 from ..errors import InputDataError
 from .preprocess import TRAIN_FILE
 
@@ -32,8 +31,9 @@ METADATA_FILE = "model.json"
 # Below this many rows, OpenMP threads cost more than they save, and on a busy machine
 # (parallel runs, CI) they oversubscribe the cores: one thread is then ~40x faster.
 SINGLE_THREAD_ROWS = 100_000
-# Imported (not just located by path) so the step's packaged code always carries it.
-HANDLER = Path(serving_handler.__file__)
+# The serving handler, copied into the model. It is never imported here: the packager
+# ships the package files a step's modules name, so the job's code tree carries it.
+HANDLER = Path(__file__).resolve().parent.parent / "deploy" / "inference.py"
 
 
 def build_model(
