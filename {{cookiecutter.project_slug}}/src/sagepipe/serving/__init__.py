@@ -76,7 +76,41 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Deployment": ("history", "Deployment"),
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "LATEST_APPROVED",
+    "CaptureSpec",
+    "Deployment",
+    "DeploymentHistory",
+    "EndpointError",
+    "EndpointSpec",
+    "EndpointState",
+    "ModelHandler",
+    "ModelLoadError",
+    "ServerOptions",
+    "ShadowReport",
+    "TransformConfig",
+    "TransformError",
+    "TransformResult",
+    "VariantSpec",
+    "batch_transform",
+    "build_app",
+    "compare_shadow",
+    "compile_pipeline",
+    "default_port",
+    "default_timeout",
+    "deploy_endpoint",
+    "list_endpoints",
+    "load_handler",
+    "package_id",
+    "prepare_variant",
+    "read_endpoint",
+    "require_approved",
+    "resolve_model",
+    "run_server",
+    "shadow_html",
+    "shadow_table",
+    "stop_endpoint",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -34,11 +34,6 @@ import joblib
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-try:  # the engine ships in the project image and the local endpoint
-    from sagepipe.serving.fastpath import compile_pipeline
-except ImportError:  # e.g. SageMaker's scikit-learn image: predict_proba serves everything
-    compile_pipeline = None
-
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
 JSON = "application/json"
@@ -71,8 +66,16 @@ def model_fn(model_dir: str) -> dict[str, Any]:
     # would only oversubscribe the cores, so each worker predicts on one thread.
     threadpool_limits(limits=1)
     pipeline = joblib.load(os.path.join(model_dir, MODEL_FILE))
-    fast = None if compile_pipeline is None else compile_pipeline(pipeline, metadata["features"])
-    return {"model": pipeline, "metadata": metadata, "fast": fast}
+    return {"model": pipeline, "metadata": metadata, "fast": _fast_path(pipeline, metadata)}
+
+
+def _fast_path(pipeline: Any, metadata: dict[str, Any]) -> Any:
+    """sagepipe's compiled single-row predictor for ``pipeline``, or None to use predict_proba."""
+    try:  # the engine is in the project image and the local endpoint
+        from sagepipe.serving import compile_pipeline
+    except ImportError:  # e.g. SageMaker's own scikit-learn image
+        return None
+    return compile_pipeline(pipeline, metadata["features"])
 
 
 # --- parsing: requests -> rows of typed Python values in feature order -----------------
