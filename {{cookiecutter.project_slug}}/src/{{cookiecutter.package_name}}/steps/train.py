@@ -23,8 +23,10 @@ from .preprocess import TRAIN_FILE
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-# scikit-learn is imported where it is used: compiling the pipeline imports this module,
-# and a cached re-run should not pay ~2 s for a library it never calls.
+# scikit-learn is imported inside the functions that use it, on purpose: building and
+# compiling the pipeline imports this module (the pipeline wires the function itself, so a
+# misspelt step fails at once), and compiling never calls scikit-learn. Measured on the
+# example: `compile` takes 0.6 s of CPU this way and 1.7 s with these imports at the top.
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
