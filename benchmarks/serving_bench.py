@@ -370,7 +370,7 @@ def start_ours(
 
 _PLAIN_SPEC_SCRIPT = """
 import sys, tarfile, pathlib
-from sagepipe.serving.spec import EndpointSpec, VariantSpec
+from sagepipe.serving import EndpointSpec, VariantSpec
 archive, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 model = out / "model"
 with tarfile.open(archive) as tar:
