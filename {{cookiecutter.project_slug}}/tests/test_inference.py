@@ -134,18 +134,18 @@ def test_infinite_number_is_refused_with_the_feature_named(
         _invoke(handler, model, body, "application/json", "*/*")
 
 
-def test_compiled_model_gives_exactly_the_pipelines_probabilities(
+def test_the_fast_path_gives_exactly_the_pipelines_probabilities(
     handler: ModuleType, model: dict, processed: dict[str, Path]
 ) -> None:
-    # Small requests use the compiled trees, large ones predict_proba: both must agree
-    # bit for bit, including missing numbers, missing and unseen categories.
-    assert model["compiled"] is not None
+    # Small requests use sagepipe's compiled trees, large ones predict_proba: both must
+    # agree bit for bit, including missing numbers, missing and unseen categories.
+    assert model["fast"] is not None
     test = data.load_csv(processed["test"] / "test.csv")[list(data.FEATURES)].astype(object)
     rows = test.where(test.notna(), None).to_numpy().tolist()
     rows[0][0] = None
     rows[1][5] = None
     rows[2][6] = "never-seen"
-    assert len(rows) > handler.COMPILED_MAX_ROWS
+    assert len(rows) > handler.FAST_PATH_MAX_ROWS
     batch = handler.predict_fn({"rows": rows}, model)
     one_by_one = np.vstack([handler.predict_fn({"rows": [row]}, model) for row in rows])
     assert np.array_equal(batch, one_by_one)

@@ -24,14 +24,10 @@ from typing import IO, Any
 
 from . import jsonpath
 from .content_types import CSV, JSON, media_type
-from .errors import ServingError
+from .errors import ServingError, TransformError
 from .handler import ModelHandler
 
 MB = 1024 * 1024
-
-
-class TransformError(Exception):
-    """The job cannot run or a record failed; one-line message naming file and line."""
 
 
 @dataclass

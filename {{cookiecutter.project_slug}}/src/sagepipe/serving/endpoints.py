@@ -31,13 +31,10 @@ from typing import Any
 import sagepipe
 
 from ..private import private_dir, private_file
+from .errors import EndpointError
 from .spec import EndpointSpec
 
 READY_TIMEOUT_SECONDS = 120.0
-
-
-class EndpointError(Exception):
-    """An endpoint could not be started, reached or stopped (one-line message)."""
 
 
 @dataclass

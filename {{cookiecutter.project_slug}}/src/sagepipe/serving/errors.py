@@ -1,4 +1,9 @@
-"""Errors that map to an HTTP status: raise them from a handler to answer 4xx, not 500."""
+"""Serving's errors: those that map to an HTTP status, and the one-line failures of commands.
+
+Raise a ``ServingError`` subclass from a handler to answer 4xx, not 500. ``ModelLoadError``,
+``EndpointError`` and ``TransformError`` are what deploy, endpoint and batch commands turn
+into one line on stderr.
+"""
 
 from __future__ import annotations
 
@@ -57,3 +62,11 @@ class InferenceTimeout(ServingError):
 
 class ModelLoadError(Exception):
     """The model artifact or its handler cannot be loaded (deploy refuses, nothing serves)."""
+
+
+class EndpointError(Exception):
+    """An endpoint could not be started, reached or stopped (one-line message)."""
+
+
+class TransformError(Exception):
+    """The job cannot run or a record failed; one-line message naming file and line."""

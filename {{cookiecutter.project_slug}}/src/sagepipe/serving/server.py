@@ -20,7 +20,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from .app import build_app
-from .spec import EndpointSpec
+from .spec import DEFAULT_TIMEOUT_SECONDS, EndpointSpec
 
 DEFAULT_PORT = 8080
 DEFAULT_HOST = "127.0.0.1"
@@ -63,6 +63,11 @@ def env_int(name: str, default: int) -> int:
 def default_port() -> int:
     """``SAGEMAKER_BIND_TO_PORT`` or 8080."""
     return env_int("SAGEMAKER_BIND_TO_PORT", DEFAULT_PORT)
+
+
+def default_timeout() -> float:
+    """Per-request timeout in seconds: ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` or 60."""
+    return float(env_int("SAGEMAKER_MODEL_SERVER_TIMEOUT", int(DEFAULT_TIMEOUT_SECONDS)))
 
 
 class ModelServer(BaseApplication):

@@ -28,9 +28,7 @@ def _one_line_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sagepipe.sagemaker.errors import AwsError
-        from sagepipe.serving.batch import TransformError
-        from sagepipe.serving.endpoints import EndpointError
-        from sagepipe.serving.errors import ModelLoadError
+        from sagepipe.serving import EndpointError, ModelLoadError, TransformError
 
         try:
             return func(*args, **kwargs)
@@ -147,35 +145,44 @@ def serve(
 ) -> None:
     """Serve a registered model in the foreground (Ctrl-C stops it)."""
     from sagepipe.registry import parse_version
-    from sagepipe.serving import models, server
-    from sagepipe.serving.spec import CaptureSpec, EndpointSpec
+    from sagepipe.serving import (
+        LATEST_APPROVED,
+        CaptureSpec,
+        EndpointSpec,
+        ServerOptions,
+        build_app,
+        default_port,
+        default_timeout,
+        package_id,
+        prepare_variant,
+        resolve_model,
+        run_server,
+    )
 
     ctx = operations.context(workspace)
-    wanted = version if version == models.LATEST_APPROVED else parse_version(version)
-    package = models.resolve(ctx.registry, ctx.group, wanted)
-    port = server.default_port() if port is None else port
+    wanted = version if version == LATEST_APPROVED else parse_version(version)
+    package = resolve_model(ctx.registry, ctx.group, wanted)
+    port = default_port() if port is None else port
     name = f"{operations.endpoint_name('dev')}-{port}"
     spec = EndpointSpec(
         endpoint_name=name,
-        variants=[models.prepare(package, ctx.workspace, name="AllTraffic")],
+        variants=[prepare_variant(package, ctx.workspace, name="AllTraffic")],
         capture=CaptureSpec(
             enabled=capture, destination=str(operations.capture_destination(ctx, "dev"))
         ),
-        timeout_seconds=float(server.env_int("SAGEMAKER_MODEL_SERVER_TIMEOUT", 60)),
+        timeout_seconds=default_timeout(),
     )
-    from sagepipe.serving.app import build_app
-
     build_app(spec)  # fail here, with one line, rather than in every worker
-    options = server.ServerOptions(host=host, port=port, workers=workers)
+    options = ServerOptions(host=host, port=port, workers=workers)
     count = options.resolved_workers()  # a bad SAGEMAKER_MODEL_SERVER_WORKERS fails here
     spec_path = ctx.workspace / "endpoints" / name / "spec.json"
     spec.write(spec_path)
     click.echo(
-        f"serving {models.package_id(package)} on http://{host}:{port} with {count} workers "
+        f"serving {package_id(package)} on http://{host}:{port} with {count} workers "
         "(Ctrl-C to stop)",
         err=True,
     )
-    server.run(spec_path, options)
+    run_server(spec_path, options)
 
 
 @click.command()
@@ -291,10 +298,10 @@ def endpoints_command(as_json: bool, target: str | None, workspace: Path | None)
 
         sagemaker_target.print_endpoints(sagemaker_target.list_endpoints(), as_json)
         return
-    from sagepipe.serving import endpoints
+    from sagepipe.serving import list_endpoints
 
     ctx = operations.context(workspace)
-    states = endpoints.list_endpoints(ctx.workspace)
+    states = list_endpoints(ctx.workspace)
     if as_json:
         _echo_json([s.to_dict() for s in states])
         return
@@ -494,14 +501,21 @@ def batch_transform(
         )
         return
     from sagepipe.registry import parse_version
-    from sagepipe.serving import batch, models
-    from sagepipe.serving.handler import load_handler
+    from sagepipe.serving import (
+        LATEST_APPROVED,
+        TransformConfig,
+        batch_transform,
+        load_handler,
+        package_id,
+        prepare_variant,
+        resolve_model,
+    )
 
     ctx = operations.context(workspace)
-    wanted = version if version == models.LATEST_APPROVED else parse_version(version)
-    package = models.resolve(ctx.registry, ctx.group, wanted)
-    variant = models.prepare(package, ctx.workspace, name="AllTraffic")
-    config = batch.TransformConfig(
+    wanted = version if version == LATEST_APPROVED else parse_version(version)
+    package = resolve_model(ctx.registry, ctx.group, wanted)
+    variant = prepare_variant(package, ctx.workspace, name="AllTraffic")
+    config = TransformConfig(
         content_type=content_type,
         accept=accept,
         split_type=split_type,
@@ -512,11 +526,11 @@ def batch_transform(
         join_source=join_source,
         output_filter=output_filter,
     )
-    result = batch.transform(
+    result = batch_transform(
         load_handler(Path(variant.model_dir)), source, output, config, progress=progress
     )
     click.echo(
-        f"{models.package_id(package)}: {result.records} records in {result.requests} requests "
+        f"{package_id(package)}: {result.records} records in {result.requests} requests "
         f"-> {', '.join(str(p) for p in result.files)}"
     )
 
@@ -537,11 +551,11 @@ def shadow_report(
     stage: str, html_path: Path | None, as_json: bool, workspace: Path | None
 ) -> None:
     """Compare the shadow variant with production: agreement, deltas, p50/p99 latency."""
-    from sagepipe.serving import shadow
+    from sagepipe.serving import compare_shadow, shadow_html, shadow_table
 
     ctx = operations.context(workspace)
     config = stages.load(stage)
-    report = shadow.compare(
+    report = compare_shadow(
         operations.capture_destination(ctx, stage),
         operations.endpoint_name(stage),
         config.variant_name,
@@ -549,11 +563,11 @@ def shadow_report(
     )
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(shadow.render_html(report))
+        html_path.write_text(shadow_html(report))
     if as_json:
         _echo_json(report.to_dict())
     else:
-        click.echo(shadow.render_table(report))
+        click.echo(shadow_table(report))
         if html_path is not None:
             click.echo(f"chart: {html_path}")
 

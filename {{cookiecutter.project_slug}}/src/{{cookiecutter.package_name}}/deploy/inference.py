@@ -11,12 +11,14 @@ list) and ``application/x-npy`` (loaded with ``allow_pickle=False``).
 Responses: ``application/json`` (``{"predictions": [{"label": 1, "probability": 0.8}]}``),
 ``text/csv`` (``label,probability`` per row) or ``application/x-npy`` (probabilities).
 
-Speed: scikit-learn validates its input on every call, which costs milliseconds per
-estimator whatever the row count, while an online request holds one row. So ``model_fn``
-also compiles the fitted pipeline (imputation, one-hot encoding, the boosted trees) into
-plain Python lists, checks that the compiled form gives bit-identical probabilities on
-probe rows, and small requests use it; large requests and any other model use
-``predict_proba``. Requests are parsed with the standard library, not pandas.
+Speed: one ``predict_proba`` call costs milliseconds whatever the row count (scikit-learn
+checks its input on every call), while an online request holds one row. So ``model_fn``
+asks sagepipe's fast path (``sagepipe.serving.fastpath``) to compile the fitted pipeline
+into plain Python; the engine returns it only if it gives ``predict_proba``'s
+probabilities bit for bit, and requests of up to ``FAST_PATH_MAX_ROWS`` rows use it.
+Larger requests, a model the fast path does not know (change ``steps/train.py`` and it
+simply falls back), and images without sagepipe (SageMaker's own scikit-learn image) go
+through ``predict_proba``. Requests are parsed with the standard library, not pandas.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ JSON = "application/json"
 CSV = "text/csv"
 NPY = "application/x-npy"
 SUPPORTED_ACCEPT = (JSON, CSV, NPY)
-# Up to this many rows the compiled trees (~0.1 ms a row) beat predict_proba's fixed
-# per-call cost; above it, scikit-learn's vectorised prediction wins.
-COMPILED_MAX_ROWS = 16
+# Up to this many rows the fast path (~0.1 ms a row) beats predict_proba's fixed per-call
+# cost; above it, scikit-learn's vectorised prediction wins. 0 turns the fast path off.
+FAST_PATH_MAX_ROWS = 16
 MISSING = None
 
 
@@ -64,7 +66,16 @@ def model_fn(model_dir: str) -> dict[str, Any]:
     # would only oversubscribe the cores, so each worker predicts on one thread.
     threadpool_limits(limits=1)
     pipeline = joblib.load(os.path.join(model_dir, MODEL_FILE))
-    return {"model": pipeline, "metadata": metadata, "compiled": compile_model(pipeline, metadata)}
+    return {"model": pipeline, "metadata": metadata, "fast": _fast_path(pipeline, metadata)}
+
+
+def _fast_path(pipeline: Any, metadata: dict[str, Any]) -> Any:
+    """sagepipe's compiled single-row predictor for ``pipeline``, or None to use predict_proba."""
+    try:  # the engine is in the project image and the local endpoint
+        from sagepipe.serving import compile_pipeline
+    except ImportError:  # e.g. SageMaker's own scikit-learn image
+        return None
+    return compile_pipeline(pipeline, metadata["features"])
 
 
 # --- parsing: requests -> rows of typed Python values in feature order -----------------
@@ -219,9 +230,9 @@ def predict_fn(input_data: Any, model: dict[str, Any]) -> np.ndarray:
         typed = _rows([[value if value != "" else None for value in row] for row in rows], metadata)
     else:
         typed = _rows(input_data["rows"], metadata)
-    compiled = model.get("compiled")
-    if compiled is not None and len(typed) <= COMPILED_MAX_ROWS:
-        probability = np.array([compiled(row) for row in typed], dtype=float)
+    fast = model["fast"]
+    if fast is not None and len(typed) <= FAST_PATH_MAX_ROWS:
+        probability = np.array([fast(row) for row in typed], dtype=float)
     else:
         probability = _predict_proba(model["model"], typed, metadata)
     labels = (probability >= 0.5).astype(int)
@@ -237,139 +248,13 @@ def _predict_proba(pipeline: Any, typed: list[list[Any]], metadata: dict[str, An
     for name in metadata["categorical_features"]:
         # SimpleImputer wants None for missing strings, in an object column.
         frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-    # Rows were checked while parsing (finite numbers, known width), so skip re-checking.
-    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+    # Rows were checked while parsing (finite numbers, known width), so skip re-checking
+    # (skip_parameter_validation exists from scikit-learn 1.3; the 1.2 image lacks it).
+    options = {"assume_finite": True}
+    if "skip_parameter_validation" in sklearn.get_config():
+        options["skip_parameter_validation"] = True
+    with sklearn.config_context(**options):
         return np.asarray(pipeline.predict_proba(frame)[:, 1], dtype=float)
-
-
-# --- compiling the fitted pipeline -----------------------------------------------------
-
-
-def compile_model(pipeline: Any, metadata: dict[str, Any]) -> Any:
-    """Return ``row -> probability`` equal to ``predict_proba`` bit for bit, or None.
-
-    Handles the pipeline ``steps/train.py`` builds (median imputation for numbers; constant
-    imputation and one-hot encoding for categories; a binary HistGradientBoostingClassifier
-    on numeric splits). Anything else, or any mismatch on the probe rows, gives None and
-    every request goes through ``predict_proba``.
-    """
-    try:
-        predict = _compile(pipeline, metadata)
-        probes = _probe_rows(pipeline, metadata)
-        expected = _predict_proba(pipeline, probes, metadata)
-        if all(predict(row) == want for row, want in _zip_exact(probes, expected.tolist())):
-            return predict
-    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
-        pass  # another model design: predict_proba serves it
-    return None
-
-
-def _compile(pipeline: Any, metadata: dict[str, Any]) -> Any:
-    from scipy.special import expit
-
-    columns, classifier = pipeline.steps[0][1], pipeline.steps[-1][1]
-    if len(pipeline.steps) != 2 or type(classifier).__name__ != "HistGradientBoostingClassifier":
-        raise TypeError("not the trained pipeline")
-    if list(classifier.classes_) != [0, 1] or columns.remainder != "drop":
-        raise TypeError("not a binary classifier on the listed columns")
-    features = metadata["features"]
-    # One encoder per output column block, in the ColumnTransformer's output order.
-    encoders: list[tuple[int, Any]] = []  # (row index, ("num", fill) | ("cat", {value: j}))
-    width = 0
-    for name, transformer, selected in columns.transformers_:
-        if name == "remainder":
-            continue
-        steps = transformer.steps if hasattr(transformer, "steps") else [("", transformer)]
-        kinds = [type(step).__name__ for _, step in steps]
-        indices = [features.index(column) for column in selected]
-        if kinds == ["SimpleImputer"]:
-            imputer = steps[0][1]
-            for index, fill in _zip_exact(indices, imputer.statistics_.tolist()):
-                encoders.append((index, ("num", float(fill))))
-            width += len(indices)
-        elif kinds == ["SimpleImputer", "OneHotEncoder"]:
-            imputer, encoder = steps[0][1], steps[1][1]
-            if imputer.strategy != "constant" or encoder.handle_unknown != "ignore":
-                raise TypeError("unsupported encoder settings")
-            if encoder.drop is not None or getattr(encoder, "_infrequent_enabled", False):
-                raise TypeError("unsupported encoder settings")
-            for index, categories in _zip_exact(indices, encoder.categories_):
-                lookup = {str(value): width + j for j, value in enumerate(categories.tolist())}
-                encoders.append((index, ("cat", (str(imputer.fill_value), lookup))))
-                width += len(categories)
-        else:
-            raise TypeError(f"unsupported transformer {kinds}")
-    trees = []
-    for (predictor,) in classifier._predictors:  # one tree per iteration (binary)
-        nodes = predictor.nodes
-        if nodes["is_categorical"].any():
-            raise TypeError("categorical splits")
-        trees.append(
-            (
-                nodes["is_leaf"].tolist(),
-                nodes["feature_idx"].tolist(),
-                nodes["num_threshold"].tolist(),
-                nodes["missing_go_to_left"].tolist(),
-                nodes["left"].tolist(),
-                nodes["right"].tolist(),
-                nodes["value"].tolist(),
-            )
-        )
-    baseline = float(np.asarray(classifier._baseline_prediction).ravel()[0])
-
-    def predict(row: list[Any]) -> float:
-        x = [0.0] * width
-        position = 0
-        for index, (kind, spec) in encoders:
-            value = row[index]
-            if kind == "num":
-                x[position] = spec if value != value else value  # NaN -> median
-                position += 1
-            else:
-                fill, lookup = spec
-                hot = lookup.get(fill if value is None else value)
-                if hot is not None:
-                    x[hot] = 1.0
-        raw = baseline
-        for is_leaf, feature, threshold, missing_left, left, right, leaf_value in trees:
-            node = 0
-            while not is_leaf[node]:
-                data = x[feature[node]]
-                if data != data:
-                    node = left[node] if missing_left[node] else right[node]
-                elif data <= threshold[node]:
-                    node = left[node]
-                else:
-                    node = right[node]
-            raw += leaf_value[node]
-        return float(expit(raw))
-
-    return predict
-
-
-def _probe_rows(pipeline: Any, metadata: dict[str, Any]) -> list[list[Any]]:
-    """Rows that visit every category, unknown and missing values, and a range of numbers."""
-    features = metadata["features"]
-    categorical = set(metadata["categorical_features"])
-    columns = pipeline.steps[0][1]
-    categories: dict[str, list[Any]] = {}
-    for name, transformer, selected in columns.transformers_:
-        if name != "remainder" and hasattr(transformer, "steps"):
-            encoder = transformer.steps[-1][1]
-            for column, values in _zip_exact(selected, encoder.categories_):
-                categories[column] = [str(value) for value in values.tolist()]
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(24):
-        row: list[Any] = []
-        for name in features:
-            if name in categorical:
-                options = [*categories.get(name, []), "never-seen", None]
-                row.append(options[i % len(options)])
-            else:
-                row.append(math.nan if i % 7 == 3 else float(rng.normal(0, 1) * 10 ** (i % 4)))
-        rows.append(row)
-    return rows
 
 
 # --- output ----------------------------------------------------------------------------

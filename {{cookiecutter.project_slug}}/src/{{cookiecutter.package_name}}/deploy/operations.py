@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sagepipe.registry import ModelPackage, ModelRegistry
-from sagepipe.serving import endpoints, models
-from sagepipe.serving.history import DeploymentHistory
-from sagepipe.serving.spec import CaptureSpec, EndpointSpec
+from sagepipe.serving import CaptureSpec, DeploymentHistory, EndpointSpec, endpoints, models
 
 from .. import settings
 from . import stages
@@ -183,7 +181,7 @@ def deploy(
 def _workers(configured: int) -> int:
     if configured > 0:
         return configured
-    from sagepipe.serving.server import ServerOptions
+    from sagepipe.serving import ServerOptions
 
     return ServerOptions(workers=0).resolved_workers()
 

@@ -53,7 +53,7 @@ def load_model(model: Path) -> Any:
 
 
 def _scores(truth: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    # Imported here: compiling the pipeline imports this module without scoring anything.
+    # Imported here, like train.py's: compiling imports this module and never scores.
     from sklearn import metrics as skm
 
     predicted = (probability >= 0.5).astype(int)
