@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sagepipe
 from compiled_example import compile_example
 from sagepipe.compile_lineage import code_digest
 from sagepipe.local import execute
@@ -32,6 +33,9 @@ def test_a_registered_version_carries_execution_parameters_and_code_digest(
     lineage = lineage_from_metadata(metadata)
     assert lineage.execution_id == execution.id
     assert lineage.parameters["AccuracyThreshold"] == "0.1"
+    # The engine that compiled the definition, on AWS (metadata) and locally (lineage).
+    assert lineage.sagepipe_version == sagepipe.__version__
+    assert package.lineage.sagepipe_version == sagepipe.__version__
 
 
 def test_the_code_digest_changes_with_the_code_and_only_then() -> None:

@@ -68,12 +68,14 @@ def run_lineage(
     statistics_uri: str | None,
     git_commit: str | None,
     git_dirty: bool | None,
+    sagepipe_version: str | None = None,
 ) -> Lineage:
     """The lineage a registering step records.
 
     ``step_inputs`` maps each step that ran to its input digests grouped as ``code``,
     ``data`` (and ``upstream``, outputs of other steps, which are not lineage roots);
-    ``evaluation`` is the parsed ModelQuality statistics document (``{}`` without one).
+    ``evaluation`` is the parsed ModelQuality statistics document (``{}`` without one);
+    ``sagepipe_version`` is the engine that compiled the definition (from its metadata).
     """
     code: dict[str, str] = {}
     data: dict[str, str] = {}
@@ -90,6 +92,7 @@ def run_lineage(
         git_commit=git_commit,
         parameters=dict(parameters),
         metrics=flatten_metrics(evaluation),
+        sagepipe_version=sagepipe_version,
         extra={
             "Step": step_name,
             "GitDirty": git_dirty,

@@ -20,6 +20,7 @@ from ..compile_lineage import (
     METRIC,
     PARAM,
     PIPELINE_NAME,
+    SAGEPIPE_VERSION,
 )
 
 _RUN_FACT = re.compile(r"(sagepipe:(?:DataDigest|GitCommit))=([0-9a-f]{7,64})")
@@ -68,4 +69,5 @@ def lineage_from_metadata(metadata: Mapping[str, str]) -> Any:
         git_commit=metadata.get(GIT_COMMIT),
         parameters={k[len(PARAM) :]: v for k, v in metadata.items() if k.startswith(PARAM)},
         metrics={k[len(METRIC) :]: number(v) for k, v in metadata.items() if k.startswith(METRIC)},
+        sagepipe_version=metadata.get(SAGEPIPE_VERSION),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ...compile_lineage import SAGEPIPE_VERSION
 from ...registry.lineage import git_state, run_lineage
 from ...storage import objects as s3
 from ..expressions import resolve
@@ -55,6 +56,7 @@ class RegisterModelRunner(InlineRunner):
             statistics_uri=stats_uri,
             git_commit=commit,
             git_dirty=dirty,
+            sagepipe_version=(args.get("CustomerMetadataProperties") or {}).get(SAGEPIPE_VERSION),
         )
         # An unchanged artifact (e.g. a fully cached re-run) is not registered again: the
         # step answers with the version that already holds it.
