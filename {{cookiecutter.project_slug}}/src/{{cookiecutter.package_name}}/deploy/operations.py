@@ -17,7 +17,6 @@ from sagepipe.serving.history import DeploymentHistory
 from sagepipe.serving.spec import CaptureSpec, EndpointSpec
 
 from .. import settings
-from . import stages
 
 if TYPE_CHECKING:
     from . import smoke
@@ -63,12 +62,12 @@ def endpoint_name(stage: str) -> str:
 
 def capture_destination(ctx: Context, stage: str) -> Path:
     """Local stand-in for ``s3://<bucket>/<prefix>/datacapture`` (SageMaker's layout below it)."""
-    config = settings.load(stage if stage in settings.STAGES else None)
+    config = settings.load(stage)
     return ctx.workspace / "s3" / config.bucket / config.prefix / "datacapture"
 
 
 def version_for_stage(
-    ctx: Context, config: stages.StageConfig, requested: int | str | None
+    ctx: Context, config: settings.Settings, requested: int | str | None
 ) -> ModelPackage:
     """Which version a deploy serves: the explicit one, else the stage's ``model_version`` rule."""
     if requested is not None:
@@ -82,15 +81,8 @@ def version_for_stage(
                 "`smoke-test --stage staging`"
             )
         return models.resolve(ctx.registry, ctx.group, current)
-    if rule == models.LATEST_APPROVED:
-        return models.resolve(ctx.registry, ctx.group, models.LATEST_APPROVED)
-    try:
-        return models.resolve(ctx.registry, ctx.group, int(rule))
-    except ValueError:
-        raise ValueError(
-            f"stage {config.stage}: model_version={rule!r} must be 'latest-approved', "
-            "'promoted' or a number"
-        ) from None
+    # The schema admits only 'latest-approved', 'latest', 'promoted' or a version number.
+    return models.resolve(ctx.registry, ctx.group, int(rule) if rule.isdigit() else rule)
 
 
 def promoted_version(ctx: Context, stage: str) -> int | None:
@@ -119,7 +111,7 @@ def deploy(
     An explicit ``version`` on prod passes the same gates as ``promote`` unless ``force``;
     a forced deploy that skipped them says so in the deployment history.
     """
-    config = stages.load(stage)
+    config = settings.load(stage)
     package = package or version_for_stage(ctx, config, version)
     models.require_approved(package)
     note = ""
@@ -133,7 +125,7 @@ def deploy(
                     "`promote`, or add --force to skip them, which the history records)"
                 ) from None
             note = f"forced: promotion gates skipped ({err})"
-    variants = [models.prepare(package, ctx.workspace, name=config.variant_name)]
+    variants = [models.prepare(package, ctx.workspace, name=config.variant.name)]
     shadow_package = None
     if shadow_version is not None:
         shadow_package = models.resolve(ctx.registry, ctx.group, shadow_version)
@@ -141,9 +133,9 @@ def deploy(
             models.prepare(
                 shadow_package,
                 ctx.workspace,
-                name=config.shadow_variant_name,
+                name=config.shadow.variant_name,
                 role="shadow",
-                sampling_percentage=config.shadow_percentage
+                sampling_percentage=config.shadow.sampling_percentage
                 if shadow_percentage is None
                 else shadow_percentage,
             )
@@ -152,20 +144,20 @@ def deploy(
         endpoint_name=endpoint_name(stage),
         variants=variants,
         capture=CaptureSpec(
-            enabled=config.capture_enabled,
-            sampling_percentage=config.capture_percentage,
+            enabled=config.capture.enabled,
+            sampling_percentage=config.capture.sampling_percentage,
             destination=str(capture_destination(ctx, stage)),
         ),
-        max_payload_mb=config.max_payload_mb,
-        timeout_seconds=config.timeout_seconds,
+        max_payload_mb=config.server.max_payload_mb,
+        timeout_seconds=config.server.timeout_seconds,
     )
     state = endpoints.deploy(
         spec,
         workspace=ctx.workspace,
         stage=stage,
-        host=config.host,
-        port=config.port if port is None else port,
-        workers=_workers(config.workers if workers is None else workers),
+        host=config.server.host,
+        port=config.server.port if port is None else port,
+        workers=_workers(config.server.workers if workers is None else workers),
     )
     ctx.history.record(
         action=action,
@@ -283,7 +275,7 @@ def smoke_test(ctx: Context, stage: str, root: Path | None = None) -> smoke.Smok
     """Smoke test the running endpoint of ``stage`` and record the outcome for the gates."""
     from . import smoke  # pandas and scikit-learn: only this command needs them
 
-    config = stages.load(stage)
+    config = settings.load(stage)
     state = endpoints.read_state(ctx.workspace, endpoint_name(stage))
     if state is None:
         raise PromotionRefused(
@@ -292,7 +284,7 @@ def smoke_test(ctx: Context, stage: str, root: Path | None = None) -> smoke.Smok
     package = models.resolve(ctx.registry, ctx.group, served_version(ctx, stage))
     rows = smoke.held_out_rows(package, root)
     registered = smoke.registered_metrics(package, ctx.workspace / "s3")
-    result = smoke.run(state.url, package, rows, registered, config.smoke)
+    result = smoke.run(state.url, package, rows, registered, config.smoke_test.options())
     ctx.history.record_smoke_test(
         stage=stage,
         group=ctx.group,
