@@ -230,7 +230,7 @@ def monitor_command(
 def _print(result: Any, stage: str) -> None:
     click.echo(f"{stage}: {result.events} captured requests, {result.rows} rows")
     if result.events == 0:
-        click.echo("no captured traffic in this window (is capture enabled in the stage config?)")
+        click.echo("no captured traffic in this window (is capture enabled in the stage file?)")
     for drift in sorted(result.drifts, key=lambda d: -d.distance):
         mark = "DRIFT" if drift.drifted else "ok"
         click.echo(f"  {drift.feature:<20} {drift.distance:8.4f} / {drift.threshold:g}  {mark}")
