@@ -195,7 +195,9 @@ def test_bad_values_are_refused_naming_the_variable_the_rule_and_the_fix(
     assert rule in message and message.endswith("fix or unset it"), message
 
 
-@pytest.mark.parametrize(("name", "value", "key"), GOOD_VALUES, ids=[g[1][:30] for g in GOOD_VALUES])
+@pytest.mark.parametrize(
+    ("name", "value", "key"), GOOD_VALUES, ids=[g[1][:30] for g in GOOD_VALUES]
+)
 def test_valid_values_of_every_rule_load(name: str, value: str, key: str) -> None:
     assert getattr(settings.load("staging", environ={name: value}), key) == value
 
