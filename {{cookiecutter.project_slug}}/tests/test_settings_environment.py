@@ -70,11 +70,16 @@ BAD_VALUES = [
     ("MLOPS_SERVER_PORT", "70000", "between 1 and 65535"),
     ("MLOPS_SERVER_PORT", "http", "must be a whole number"),
     ("MLOPS_SERVER_PORT", "80.0", "must be a whole number"),
+    ("MLOPS_SERVER_PORT", "\u0668\u0660\u0668\u0660", "must be a whole number"),  # Arabic-Indic
+    ("MLOPS_SERVER_PORT", "8_080", "must be a whole number"),
+    ("MLOPS_SERVER_PORT", " 8080", "must be a whole number"),
     # numbers
     ("MLOPS_SERVER_TIMEOUT_SECONDS", "nan", "finite"),
     ("MLOPS_SERVER_TIMEOUT_SECONDS", "inf", "finite"),
     ("MLOPS_SERVER_TIMEOUT_SECONDS", "-1", "above 0"),
     ("MLOPS_SERVER_TIMEOUT_SECONDS", "soon", "must be a number"),
+    ("MLOPS_SERVER_TIMEOUT_SECONDS", "1_0", "must be a number"),
+    ("MLOPS_SERVER_TIMEOUT_SECONDS", "0x10", "must be a number"),
     ("MLOPS_CAPTURE_SAMPLING_PERCENTAGE", "101", "at most 100"),
     ("MLOPS_CAPTURE_SAMPLING_PERCENTAGE", "-5", "at least 0"),
     # booleans: only true or false, never "anything non-empty is true"

@@ -592,11 +592,11 @@ SECTIONS = tuple(dict.fromkeys(k.section for k in KEYS if k.section))
 BY_PATH = {k.path: k for k in KEYS}
 BY_VARIABLE = {k.variable: k for k in KEYS}
 # SageMaker's own serving variables: they win over the stage file on an endpoint.
-SAGEMAKER_VARIABLES: dict[str, Rule] = {
-    "SAGEMAKER_MODEL_SERVER_TIMEOUT": _number(0, 3600, above=True),
-    "SAGEMAKER_MODEL_SERVER_WORKERS": _integer(1),
-    "SAGEMAKER_BIND_TO_PORT": _integer(1, 65535),
-}
+SAGEMAKER_VARIABLES: tuple[Key, ...] = (
+    Key("", "SAGEMAKER_MODEL_SERVER_TIMEOUT", float, _number(0, 3600, above=True), None, ""),
+    Key("", "SAGEMAKER_MODEL_SERVER_WORKERS", int, _integer(1), None, ""),
+    Key("", "SAGEMAKER_BIND_TO_PORT", int, _integer(1, 65535), None, ""),
+)
 if len(BY_VARIABLE) != len(KEYS) or STAGE_VARIABLE in BY_VARIABLE:  # pragma: no cover
     raise RuntimeError("two stage keys map to the same MLOPS_* variable; rename one")
 
@@ -652,9 +652,11 @@ def file_problems(raw: Mapping[str, Any], path: Path, text: str = "") -> list[st
                 why = spec.rule.problem(item)
                 if why:
                     found.append(f"{where(key, name)}: {key}.{name} = {item!r} {why}; fix the file")
-        elif key in top and not isinstance(value, Mapping):
+        elif key in top:
             why = BY_PATH[key].rule.problem(value)
-            if why:
+            if isinstance(value, Mapping):
+                found.append(f"{where(key, '')}: {key} is a key, not a section; write {key} = ...")
+            elif why:
                 found.append(f"{where('', key)}: {key} = {value!r} {why}; fix the file")
         else:
             kind = "section" if isinstance(value, Mapping) else "key"
@@ -667,21 +669,26 @@ def file_problems(raw: Mapping[str, Any], path: Path, text: str = "") -> list[st
     return found
 
 
+_NUMBER = re.compile(
+    r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE
+)
+
+
 def parse(key: Key, text: str) -> Any:
     """An environment value as the key's type; ValueError with the rule when it is not one."""
     if key.kind is bool:
         if text.lower() in ("true", "false"):
             return text.lower() == "true"
         raise ValueError("must be true or false")
+    # ASCII digits only: int() and float() also take other scripts' digits, '_' and spaces.
     if key.kind is int:
-        if re.fullmatch(r"[+-]?\d{1,18}", text):
+        if re.fullmatch(r"[+-]?[0-9]{1,18}", text):
             return int(text)
         raise ValueError("must be a whole number")
     if key.kind is float:
-        try:
+        if _NUMBER.fullmatch(text):
             return float(text)
-        except ValueError:
-            raise ValueError("must be a number") from None
+        raise ValueError("must be a number")
     if key.kind is list:
         return [item.strip() for item in text.split(",") if item.strip()]
     return text
@@ -715,18 +722,16 @@ def environment_problems(environ: Mapping[str, str]) -> tuple[dict[str, Any], li
             found.append(f"environment {name}={text!r} {why}; fix or unset it")
         else:
             values[key.path] = value
-    for name, rule in SAGEMAKER_VARIABLES.items():
-        text = environ.get(name, "").strip()
+    for key in SAGEMAKER_VARIABLES:
+        text = environ.get(key.name, "").strip()
         if not text:
             continue
         try:
-            value = parse(Key("", name, float if "TIMEOUT" in name else int, rule, None, ""), text)
+            why = key.rule.problem(parse(key, text))
         except ValueError as err:
             why = str(err)
-        else:
-            why = rule.problem(value)
         if why:
-            found.append(f"environment {name}={text!r} {why}; fix or unset it")
+            found.append(f"environment {key.name}={text!r} {why}; fix or unset it")
     return values, found
 
 
