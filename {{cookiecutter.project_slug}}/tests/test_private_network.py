@@ -52,7 +52,10 @@ def test_bad_subnet_setting_fails_compile_in_one_line_and_writes_nothing(
         make_cli(), ["compile", "-o", str(target), "--workspace", str(tmp_path / "ws")]
     )
     assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [
-        "error: subnet 'subnet-nope' is not a subnet id; use e.g. subnet-0abc1234"
-    ]
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(
+        "error: environment MLOPS_SUBNETS='subnet-nope' is not a list of subnet ids: "
+    ), lines[0]
+    assert "such as subnet-0abc1234" in lines[0]
     assert not target.exists() and not (tmp_path / "ws").exists()

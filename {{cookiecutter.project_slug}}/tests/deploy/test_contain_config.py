@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.deploy import stages
+from {{ cookiecutter.package_name }} import settings
 
 BAD_FILES = [
     (
@@ -64,7 +64,7 @@ BAD_FILES = [
 def _stage_copy(tmp_path: Path, old: str, new: str) -> Path:
     folder = tmp_path / "stages"
     folder.mkdir()
-    source = stages.STAGES_DIR / "staging.toml"
+    source = settings.STAGES_DIR / "staging.toml"
     text = source.read_text()
     assert old in text, old
     (folder / "staging.toml").write_text(text.replace(old, new, 1))
@@ -72,8 +72,8 @@ def _stage_copy(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_the_shipped_stage_files_pass_the_schema() -> None:
-    for stage in stages.available():
-        assert stages.load(stage).stage == stage
+    for stage in settings.STAGES:
+        assert settings.load(stage, environ={}).stage == stage
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_bad_stage_files_are_refused_in_one_line(
 ) -> None:
     folder = _stage_copy(tmp_path, old, new)
     with pytest.raises(ValueError) as info:
-        stages.load("staging", folder)
+        settings.load("staging", environ={}, folder=folder)
     text = str(info.value)
     assert message in text, (kind, text)
     assert "staging.toml" in text and "\n" not in text
@@ -107,14 +107,14 @@ def test_bad_environment_overrides_are_refused_in_one_line(
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError) as info:
-        stages.load("staging")
+        settings.load("staging")
     assert f"{name}={value!r}" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_several_problems_are_counted(tmp_path: Path) -> None:
     folder = _stage_copy(tmp_path, "workers = 0 ", "port = 0\nworkers = -1 ")
     with pytest.raises(ValueError, match=r"and \d+ more problems"):
-        stages.load("staging", folder)
+        settings.load("staging", environ={}, folder=folder)
 
 
 def test_the_cli_reports_a_bad_stage_file_in_one_line(

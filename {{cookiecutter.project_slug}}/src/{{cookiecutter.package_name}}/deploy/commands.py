@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
-from . import operations, stages
+from .. import settings
+from . import operations
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_REFUSED = 2
@@ -62,10 +63,10 @@ def _workspace_option(func: F) -> F:
 def _stage_option(default: str | None = None) -> Callable[[F], F]:
     return click.option(
         "--stage",
-        type=click.Choice(stages.available()),
+        type=click.Choice(settings.STAGES),
         default=default,
         required=default is None,
-        help="Stage whose config (deploy/stages/<stage>.toml) to use.",
+        help="Stage whose settings (stages/<stage>.toml) to use.",
     )
 
 
@@ -79,9 +80,7 @@ def _target_option(func: F) -> F:
 
 
 def _on_sagemaker(target: str | None, stage: str | None = None) -> bool:
-    from .. import settings
-
-    chosen = target or settings.load(stage if stage in settings.STAGES else None).target
+    chosen = target or settings.load(stage).target
     return chosen == "sagemaker"
 
 
@@ -554,12 +553,12 @@ def shadow_report(
     from sagepipe.serving import compare_shadow, shadow_html, shadow_table
 
     ctx = operations.context(workspace)
-    config = stages.load(stage)
+    config = settings.load(stage)
     report = compare_shadow(
         operations.capture_destination(ctx, stage),
         operations.endpoint_name(stage),
-        config.variant_name,
-        config.shadow_variant_name,
+        config.variant.name,
+        config.shadow.variant_name,
     )
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from . import operations, stages
+from .. import settings
+from . import operations
 
 EXIT_VIOLATIONS = 1
 EXIT_USAGE = 2
@@ -129,7 +130,7 @@ def baseline_command(dataset: Path, output: Path, exclude: tuple[str, ...]) -> N
 @click.command(name="monitor")
 @click.option(
     "--stage",
-    type=click.Choice(stages.available()),
+    type=click.Choice(settings.STAGES),
     required=True,
     help="Stage whose captured traffic to check.",
 )
@@ -183,7 +184,7 @@ def monitor_command(
 
     try:
         ctx = operations.context(workspace)
-        config = stages.load(stage)
+        config = settings.load(stage)
         started = parse_since(since)
         package = None
         if baseline_dir is not None:
@@ -200,7 +201,7 @@ def monitor_command(
         capture = (
             operations.capture_destination(ctx, stage)
             / operations.endpoint_name(stage)
-            / config.variant_name
+            / config.variant.name
         )
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")
         target = output or ctx.workspace / "monitoring" / stage / stamp
@@ -229,7 +230,7 @@ def monitor_command(
 def _print(result: Any, stage: str) -> None:
     click.echo(f"{stage}: {result.events} captured requests, {result.rows} rows")
     if result.events == 0:
-        click.echo("no captured traffic in this window (is capture enabled in the stage config?)")
+        click.echo("no captured traffic in this window (is capture enabled in the stage file?)")
     for drift in sorted(result.drifts, key=lambda d: -d.distance):
         mark = "DRIFT" if drift.drifted else "ok"
         click.echo(f"  {drift.feature:<20} {drift.distance:8.4f} / {drift.threshold:g}  {mark}")

@@ -12,10 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sagepipe.registry import ModelPackage, ModelRegistry
-from sagepipe.serving import CaptureSpec, DeploymentHistory, EndpointSpec, endpoints, models
+from sagepipe.serving import (
+    LATEST_APPROVED,
+    CaptureSpec,
+    DeploymentHistory,
+    EndpointSpec,
+    EndpointState,
+    deploy_endpoint,
+    prepare_variant,
+    read_endpoint,
+    require_approved,
+    resolve_model,
+    stop_endpoint,
+)
 
 from .. import settings
-from . import stages
 
 if TYPE_CHECKING:
     from . import smoke
@@ -61,16 +72,16 @@ def endpoint_name(stage: str) -> str:
 
 def capture_destination(ctx: Context, stage: str) -> Path:
     """Local stand-in for ``s3://<bucket>/<prefix>/datacapture`` (SageMaker's layout below it)."""
-    config = settings.load(stage if stage in settings.STAGES else None)
+    config = settings.load(stage)
     return ctx.workspace / "s3" / config.bucket / config.prefix / "datacapture"
 
 
 def version_for_stage(
-    ctx: Context, config: stages.StageConfig, requested: int | str | None
+    ctx: Context, config: settings.Settings, requested: int | str | None
 ) -> ModelPackage:
     """Which version a deploy serves: the explicit one, else the stage's ``model_version`` rule."""
     if requested is not None:
-        return models.resolve(ctx.registry, ctx.group, requested)
+        return resolve_model(ctx.registry, ctx.group, requested)
     rule = config.model_version
     if rule == "promoted":
         current = promoted_version(ctx, config.stage)
@@ -79,16 +90,9 @@ def version_for_stage(
                 f"nothing has been promoted to {config.stage} yet; run `promote` after a passing "
                 "`smoke-test --stage staging`"
             )
-        return models.resolve(ctx.registry, ctx.group, current)
-    if rule == models.LATEST_APPROVED:
-        return models.resolve(ctx.registry, ctx.group, models.LATEST_APPROVED)
-    try:
-        return models.resolve(ctx.registry, ctx.group, int(rule))
-    except ValueError:
-        raise ValueError(
-            f"stage {config.stage}: model_version={rule!r} must be 'latest-approved', "
-            "'promoted' or a number"
-        ) from None
+        return resolve_model(ctx.registry, ctx.group, current)
+    # The schema admits only 'latest-approved', 'latest', 'promoted' or a version number.
+    return resolve_model(ctx.registry, ctx.group, int(rule) if rule.isdigit() else rule)
 
 
 def promoted_version(ctx: Context, stage: str) -> int | None:
@@ -111,15 +115,15 @@ def deploy(
     action: str = "deploy",
     package: ModelPackage | None = None,
     force: bool = False,
-) -> endpoints.EndpointState:
+) -> EndpointState:
     """Serve a version on a stage's endpoint (start it, or switch it without dropping requests).
 
     An explicit ``version`` on prod passes the same gates as ``promote`` unless ``force``;
     a forced deploy that skipped them says so in the deployment history.
     """
-    config = stages.load(stage)
+    config = settings.load(stage)
     package = package or version_for_stage(ctx, config, version)
-    models.require_approved(package)
+    require_approved(package)
     note = ""
     if stage == PROD and action == "deploy" and version is not None:
         try:
@@ -131,17 +135,17 @@ def deploy(
                     "`promote`, or add --force to skip them, which the history records)"
                 ) from None
             note = f"forced: promotion gates skipped ({err})"
-    variants = [models.prepare(package, ctx.workspace, name=config.variant_name)]
+    variants = [prepare_variant(package, ctx.workspace, name=config.variant.name)]
     shadow_package = None
     if shadow_version is not None:
-        shadow_package = models.resolve(ctx.registry, ctx.group, shadow_version)
+        shadow_package = resolve_model(ctx.registry, ctx.group, shadow_version)
         variants.append(
-            models.prepare(
+            prepare_variant(
                 shadow_package,
                 ctx.workspace,
-                name=config.shadow_variant_name,
+                name=config.shadow.variant_name,
                 role="shadow",
-                sampling_percentage=config.shadow_percentage
+                sampling_percentage=config.shadow.sampling_percentage
                 if shadow_percentage is None
                 else shadow_percentage,
             )
@@ -150,20 +154,20 @@ def deploy(
         endpoint_name=endpoint_name(stage),
         variants=variants,
         capture=CaptureSpec(
-            enabled=config.capture_enabled,
-            sampling_percentage=config.capture_percentage,
+            enabled=config.capture.enabled,
+            sampling_percentage=config.capture.sampling_percentage,
             destination=str(capture_destination(ctx, stage)),
         ),
-        max_payload_mb=config.max_payload_mb,
-        timeout_seconds=config.timeout_seconds,
+        max_payload_mb=config.server.max_payload_mb,
+        timeout_seconds=config.server.timeout_seconds,
     )
-    state = endpoints.deploy(
+    state = deploy_endpoint(
         spec,
         workspace=ctx.workspace,
         stage=stage,
-        host=config.host,
-        port=config.port if port is None else port,
-        workers=_workers(config.workers if workers is None else workers),
+        host=config.server.host,
+        port=config.server.port if port is None else port,
+        workers=_workers(config.server.workers if workers is None else workers),
     )
     ctx.history.record(
         action=action,
@@ -186,9 +190,9 @@ def _workers(configured: int) -> int:
     return ServerOptions(workers=0).resolved_workers()
 
 
-def undeploy(ctx: Context, stage: str) -> endpoints.EndpointState | None:
+def undeploy(ctx: Context, stage: str) -> EndpointState | None:
     """Stop a stage's endpoint; None when it was not running."""
-    state = endpoints.stop(ctx.workspace, endpoint_name(stage))
+    state = stop_endpoint(ctx.workspace, endpoint_name(stage))
     if state is not None:
         version = int(state.model_package.rsplit("/", 1)[-1]) if state.model_package else None
         ctx.history.record(
@@ -204,7 +208,7 @@ def undeploy(ctx: Context, stage: str) -> endpoints.EndpointState | None:
 
 def served_version(ctx: Context, stage: str) -> int:
     """The version the running endpoint of ``stage`` serves; refuses when none runs."""
-    state = endpoints.read_state(ctx.workspace, endpoint_name(stage))
+    state = read_endpoint(ctx.workspace, endpoint_name(stage))
     if state is None:
         raise PromotionRefused(
             f"no {stage} endpoint is running; run `deploy --stage {stage}` first"
@@ -215,9 +219,9 @@ def served_version(ctx: Context, stage: str) -> int:
 def check_promotion(ctx: Context, version: int | str | None) -> ModelPackage:
     """Apply the gates for prod: Approved, and the last staging smoke test of it passed."""
     number = version if version is not None else served_version(ctx, "staging")
-    package = models.resolve(ctx.registry, ctx.group, number)
+    package = resolve_model(ctx.registry, ctx.group, number)
     try:
-        models.require_approved(package)
+        require_approved(package)
     except ValueError as err:
         raise PromotionRefused(f"cannot promote: {err}") from None
     smoke = ctx.history.last_smoke_test("staging", ctx.group, package.version)
@@ -237,7 +241,7 @@ def check_promotion(ctx: Context, version: int | str | None) -> ModelPackage:
 
 def promote(
     ctx: Context, version: int | str | None = None, **deploy_options: object
-) -> endpoints.EndpointState:
+) -> EndpointState:
     """Send a version that passed the gates to prod."""
     package = check_promotion(ctx, version)
     return deploy(ctx, "prod", package=package, action="promote", **deploy_options)  # type: ignore[arg-type]
@@ -246,7 +250,7 @@ def promote(
 def rollback_target(ctx: Context, stage: str, to_version: int | None) -> ModelPackage:
     """The version a rollback serves: the one asked for, else the previous Approved one served."""
     if to_version is not None:
-        package = models.resolve(ctx.registry, ctx.group, to_version)
+        package = resolve_model(ctx.registry, ctx.group, to_version)
     else:
         served = [
             r.version
@@ -255,7 +259,7 @@ def rollback_target(ctx: Context, stage: str, to_version: int | None) -> ModelPa
         ]
         current = served[-1] if served else None
         earlier = [v for v in reversed(served) if v != current]
-        candidates = [models.resolve(ctx.registry, ctx.group, v) for v in dict.fromkeys(earlier)]
+        candidates = [resolve_model(ctx.registry, ctx.group, v) for v in dict.fromkeys(earlier)]
         approved = [p for p in candidates if p.approval_status == "Approved"]
         if not approved:
             raise PromotionRefused(
@@ -263,7 +267,7 @@ def rollback_target(ctx: Context, stage: str, to_version: int | None) -> ModelPa
             )
         package = approved[0]
     try:
-        models.require_approved(package)
+        require_approved(package)
     except ValueError as err:
         raise PromotionRefused(f"cannot roll back: {err}") from None
     return package
@@ -271,7 +275,7 @@ def rollback_target(ctx: Context, stage: str, to_version: int | None) -> ModelPa
 
 def rollback(
     ctx: Context, stage: str, to_version: int | None = None, **deploy_options: object
-) -> endpoints.EndpointState:
+) -> EndpointState:
     """Serve an earlier Approved version on ``stage`` in one step."""
     package = rollback_target(ctx, stage, to_version)
     return deploy(ctx, stage, package=package, action="rollback", **deploy_options)  # type: ignore[arg-type]
@@ -281,16 +285,16 @@ def smoke_test(ctx: Context, stage: str, root: Path | None = None) -> smoke.Smok
     """Smoke test the running endpoint of ``stage`` and record the outcome for the gates."""
     from . import smoke  # pandas and scikit-learn: only this command needs them
 
-    config = stages.load(stage)
-    state = endpoints.read_state(ctx.workspace, endpoint_name(stage))
+    config = settings.load(stage)
+    state = read_endpoint(ctx.workspace, endpoint_name(stage))
     if state is None:
         raise PromotionRefused(
             f"no {stage} endpoint is running; run `deploy --stage {stage}` first"
         )
-    package = models.resolve(ctx.registry, ctx.group, served_version(ctx, stage))
+    package = resolve_model(ctx.registry, ctx.group, served_version(ctx, stage))
     rows = smoke.held_out_rows(package, root)
     registered = smoke.registered_metrics(package, ctx.workspace / "s3")
-    result = smoke.run(state.url, package, rows, registered, config.smoke)
+    result = smoke.run(state.url, package, rows, registered, config.smoke_test.options())
     ctx.history.record_smoke_test(
         stage=stage,
         group=ctx.group,

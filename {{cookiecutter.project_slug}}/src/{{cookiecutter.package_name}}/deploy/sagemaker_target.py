@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from sagepipe.sagemaker.registry import SageMakerRegistry
 
 from .. import aws
 from .. import settings as project_settings
-from . import stages
 from .operations import PromotionRefused, endpoint_name
 
 SMOKE_TAG = "sagepipe:smoke-test:"
@@ -53,14 +52,14 @@ class Remote:
 
 def remote(stage: str | None = None) -> Remote:
     """Settings of ``stage`` (default: the current one) and lazily made AWS clients."""
-    settings = project_settings.load(stage if stage in project_settings.STAGES else None)
+    settings = project_settings.load(stage)
     target = aws.target(settings)
     from sagepipe.sagemaker.runner import check_target
 
     check_target(target)
     session = target.session()
     return Remote(
-        stage or settings.stage,
+        settings.stage,
         settings,
         target,
         session.sagemaker,
@@ -68,28 +67,10 @@ def remote(stage: str | None = None) -> Remote:
     )
 
 
-def deployment(stage: str) -> aws_endpoints.Deployment:
+def deployment(config: project_settings.Settings) -> aws_endpoints.Deployment:
     """The stage's ``[deployment]`` table: blue/green strategy and rollback alarms."""
-    raw = stages.raw(stage).get("deployment", {})
-    try:
-        policy = aws_endpoints.Deployment(
-            strategy=str(raw.get("strategy", "all-at-once")),
-            canary_percentage=float(raw.get("canary_percentage", 10)),
-            linear_step_percentage=float(raw.get("linear_step_percentage", 25)),
-            wait_seconds=int(raw.get("wait_seconds", 300)),
-            termination_wait_seconds=int(raw.get("termination_wait_seconds", 0)),
-            alarms=tuple(str(a) for a in raw.get("alarms", [])),
-        )
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"stages/{stage}.toml [deployment]: {err}; compare with prod.toml"
-        ) from None
-    if policy.strategy not in aws_endpoints.STRATEGIES:
-        raise ValueError(
-            f"stages/{stage}.toml [deployment] strategy={policy.strategy!r} is not one of "
-            f"{', '.join(aws_endpoints.STRATEGIES)}"
-        )
-    return policy
+    # The schema has checked the strategy and every number when the stage was loaded.
+    return aws_endpoints.Deployment(**asdict(config.deployment))
 
 
 def _require_approved(package: ModelPackage, what: str) -> None:
@@ -106,14 +87,14 @@ def served_version(ctx: Remote, stage: str) -> int | None:
     info = aws_endpoints.describe_endpoint(ctx.sm, endpoint_name(stage))
     if info is None:
         return None
-    config = stages.load(stage)
-    arn = aws_endpoints.served_packages(ctx.sm, info).get(config.variant_name, "")
+    config = project_settings.load(stage)
+    arn = aws_endpoints.served_packages(ctx.sm, info).get(config.variant.name, "")
     tail = arn.rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else None
 
 
 def _package_for(
-    ctx: Remote, config: stages.StageConfig, version: int | str | None
+    ctx: Remote, config: project_settings.Settings, version: int | str | None
 ) -> ModelPackage:
     if version is not None:
         return ctx.registry.describe(ctx.group, version)
@@ -126,9 +107,8 @@ def _package_for(
                 "--target sagemaker` after a passing staging `smoke-test --target sagemaker`"
             )
         return ctx.registry.describe(ctx.group, current)
-    if rule == "latest-approved":
-        return ctx.registry.describe(ctx.group, "latest-approved")
-    return ctx.registry.describe(ctx.group, int(rule))
+    # The schema admits only 'latest-approved', 'latest', 'promoted' or a version number.
+    return ctx.registry.describe(ctx.group, int(rule) if rule.isdigit() else rule)
 
 
 def deploy(
@@ -144,27 +124,31 @@ def deploy(
 ) -> dict[str, Any]:
     """Create or update the stage's endpoint from its approved package; wait InService."""
     ctx = ctx or remote(stage)
-    config = stages.load(stage)
+    config = project_settings.load(stage)
     package = package or _package_for(ctx, config, version)
     _require_approved(package, "deploy")
     variant = aws_endpoints.Variant(
-        config.variant_name,
+        config.variant.name,
         package.arn,
         package.version,
-        config.instance_type,
-        config.initial_instance_count,
+        config.variant.instance_type,
+        config.variant.initial_instance_count,
     )
     shadow = None
     if shadow_version is not None:
         shadow_package = ctx.registry.describe(ctx.group, shadow_version)
         shadow = aws_endpoints.Variant(
-            config.shadow_variant_name,
+            config.shadow.variant_name,
             shadow_package.arn,
             shadow_package.version,
-            config.instance_type,
-            config.initial_instance_count,
+            config.variant.instance_type,
+            config.variant.initial_instance_count,
             # SageMaker copies this share of requests to the shadow variant.
-            weight=(config.shadow_percentage if shadow_percentage is None else shadow_percentage)
+            weight=(
+                config.shadow.sampling_percentage
+                if shadow_percentage is None
+                else shadow_percentage
+            )
             / 100,
         )
     settings = ctx.settings
@@ -173,9 +157,9 @@ def deploy(
         role_arn=settings.role_arn,
         variants=(variant,),
         shadow=shadow,
-        capture_percentage=config.capture_percentage if config.capture_enabled else None,
+        capture_percentage=(config.capture.sampling_percentage if config.capture.enabled else None),
         capture_destination=f"s3://{settings.bucket}/{settings.prefix}/datacapture",
-        deployment=deployment(stage),
+        deployment=deployment(config),
         tags=ctx.target.tags,
     )
     info = aws_endpoints.deploy(ctx.sm, plan, echo=say, wait=wait, sleep=sleep)
@@ -245,7 +229,7 @@ def smoke_test(stage: str, root: Path | None = None, ctx: Remote | None = None) 
     from . import smoke
 
     ctx = ctx or remote(stage)
-    config = stages.load(stage)
+    config = project_settings.load(stage)
     current = served_version(ctx, stage)
     if current is None:
         raise PromotionRefused(
@@ -257,7 +241,9 @@ def smoke_test(stage: str, root: Path | None = None, ctx: Remote | None = None) 
     name = endpoint_name(stage)
     say(f"invoking endpoint {name} with {len(rows)} held-out rows ...")
     post = aws_endpoints.invoker(ctx.target.session().runtime, name)
-    result = smoke.run(f"sagemaker://{name}", package, rows, registered, config.smoke, post=post)
+    result = smoke.run(
+        f"sagemaker://{name}", package, rows, registered, config.smoke_test.options(), post=post
+    )
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     outcome = f"{'passed' if result.passed else 'failed'} {stamp}"
     # Kept on the version itself (SageMaker has no tags on versioned packages), so the
