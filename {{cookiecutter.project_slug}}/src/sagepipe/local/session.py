@@ -17,8 +17,8 @@ from typing import Any
 
 from ..registry import ModelRegistry
 from ..storage import objects as s3
-from .cache import StepCache
 from ..storage.digest_memo import DigestMemo
+from .cache import StepCache
 from .execution import Execution
 from .expressions import Context, ExpressionError, walk_path
 from .launch import Launcher

@@ -268,10 +268,10 @@ def run_executor(
     adapter: its settings, compiled code, the notebook's data staged) and run it with the
     local executor, in a scratch workspace."""
     from sagepipe.local import execute
-    from sagepipe.storage import archives
-    from sagepipe.storage.objects import uri_to_path
     from sagepipe.prepare import prepare_run
     from sagepipe.project import ProjectError, load_adapter
+    from sagepipe.storage import archives
+    from sagepipe.storage.objects import uri_to_path
 
     importlib.invalidate_caches()
     _forget(layout.package)  # the modules on disk now, not what an earlier import cached

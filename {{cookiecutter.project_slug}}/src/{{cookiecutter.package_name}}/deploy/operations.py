@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from sagepipe.registry import ModelPackage, ModelRegistry
 from sagepipe.serving import (
-    LATEST_APPROVED,
     CaptureSpec,
     DeploymentHistory,
     EndpointSpec,
