@@ -50,12 +50,22 @@ _EXPORTS = {
     "DataQualityCheckConfig": "quality_check",
     "ModelQualityCheckConfig": "quality_check",
     "QualityCheck": "quality_check",
+    "BiasConfig": "clarify_check",
+    "ClarifyCheck": "clarify_check",
+    "DataBiasCheckConfig": "clarify_check",
+    "DataConfig": "clarify_check",
+    "ModelBiasCheckConfig": "clarify_check",
+    "ModelExplainabilityCheckConfig": "clarify_check",
+    "ModelPredictedLabelConfig": "clarify_check",
+    "SHAPConfig": "clarify_check",
     "Compiled": "compile",
     "compile_pipeline": "compile",
 }
 
 __all__ = [
+    "BiasConfig",
     "CacheConfig",
+    "ClarifyCheck",
     "Compiled",
     "Condition",
     "ConditionAnd",
@@ -67,6 +77,8 @@ __all__ = [
     "ConditionLessThanOrEqualTo",
     "ConditionNot",
     "ConditionOr",
+    "DataBiasCheckConfig",
+    "DataConfig",
     "DataQualityCheckConfig",
     "ExecutionVariables",
     "Fail",
@@ -74,7 +86,10 @@ __all__ = [
     "Join",
     "JsonGet",
     "MetricsSource",
+    "ModelBiasCheckConfig",
+    "ModelExplainabilityCheckConfig",
     "ModelMetrics",
+    "ModelPredictedLabelConfig",
     "ModelQualityCheckConfig",
     "ParameterBoolean",
     "ParameterFloat",
@@ -85,6 +100,7 @@ __all__ = [
     "PropertyFile",
     "QualityCheck",
     "RegisterModel",
+    "SHAPConfig",
     "Training",
     "and_",
     "compile_pipeline",
@@ -100,6 +116,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # let type checkers and IDEs see the names
+    from .clarify_check import (
+        BiasConfig,
+        ClarifyCheck,
+        DataBiasCheckConfig,
+        DataConfig,
+        ModelBiasCheckConfig,
+        ModelExplainabilityCheckConfig,
+        ModelPredictedLabelConfig,
+        SHAPConfig,
+    )
     from .compile import Compiled, compile_pipeline
     from .graph import (
         CacheConfig,

@@ -23,6 +23,7 @@ if __name__ == "__main__":
     frame = pd.read_csv(f"{BASE}/data/raw.csv")
     frame = frame.iloc[np.random.RandomState(0).permutation(len(frame))]
     cut1, cut2 = int(0.7 * len(frame)), int(0.85 * len(frame))
-    for name, part in (("train", frame[:cut1]), ("validation", frame[cut1:cut2]), ("test", frame[cut2:])):
+    splits = {"train": frame[:cut1], "validation": frame[cut1:cut2], "test": frame[cut2:]}
+    for name, part in splits.items():
         os.makedirs(f"{BASE}/{name}", exist_ok=True)
         part.to_csv(f"{BASE}/{name}/{name}.csv", header=False, index=False)

@@ -60,7 +60,7 @@ from .validate import validate_definition
 
 SUPPORTED_VERSION = "2020-12-01"
 JOB_TYPES = ("Processing", "Training", "Transform")
-INLINE_TYPES = ("Condition", "Fail", "RegisterModel", "QualityCheck", "Model")
+INLINE_TYPES = ("Condition", "Fail", "RegisterModel", "QualityCheck", "ClarifyCheck", "Model")
 STEP_TYPES = JOB_TYPES + INLINE_TYPES
 TERMINAL = ("Succeeded", "Failed", "Stopped", "NotExecuted")
 EXECUTION_ID_PATTERN = re.compile(r"exec-\d{8}-\d{6}-[0-9a-f]{6}")
@@ -514,6 +514,12 @@ class _Runner:
                 from .quality_check import run_quality_check
 
                 props = run_quality_check(self, step.name, resolve(step.raw, self.context()))
+                self.properties[step.name] = props
+                self.set_status(step.name, "Succeeded", properties=props)
+            elif step.type == "ClarifyCheck":
+                from .clarify_check import run_clarify_check
+
+                props = run_clarify_check(self, step.name, resolve(step.raw, self.context()))
                 self.properties[step.name] = props
                 self.set_status(step.name, "Succeeded", properties=props)
             elif step.type == "Model":

@@ -48,6 +48,7 @@ STEP_TYPES = (
     "Transform",
     "Model",
     "QualityCheck",
+    "ClarifyCheck",
     "Condition",
     "Fail",
     "RegisterModel",
