@@ -153,9 +153,12 @@ def _predicted_labels(
 
 
 def _scores(config: Mapping[str, Any], outputs: np.ndarray) -> np.ndarray:
-    """The score SHAP explains: ``predictor.label`` (model_scores) or the only output."""
+    """The score SHAP explains: ``predictor.probability``, else ``label`` (the SDK's
+    ``model_scores``), else the only output."""
     predictor = config.get("predictor") or {}
-    index = predictor.get("label", predictor.get("probability"))
+    index = predictor.get("probability")
+    if index is None:
+        index = predictor.get("label")
     if index is None:
         if outputs.shape[1] != 1:
             raise ConfigError(

@@ -42,9 +42,10 @@ def _coalitions(
     """Boolean coalitions (rows) without the empty and the full one; True if all of them."""
     proper = 2**m - 2
     if m <= MAX_EXACT_FEATURES and (num_samples is None or num_samples >= proper):
-        masks = [c for c in itertools.product((False, True), repeat=m) if 0 < sum(c) < m]
-        return np.array(masks, dtype=bool).reshape(-1, m), True
-    assert num_samples is not None
+        every = [c for c in itertools.product((False, True), repeat=m) if 0 < sum(c) < m]
+        return np.array(every, dtype=bool).reshape(-1, m), True
+    if num_samples is None:
+        num_samples = 2 * m + 2048  # Kernel SHAP's usual default when too many to enumerate
     sizes = np.arange(1, m)
     kernel = (m - 1) / (sizes * (m - sizes))
     drawn = rng.choice(sizes, size=num_samples, p=kernel / kernel.sum())
