@@ -579,3 +579,58 @@ def test_the_sdks_data_bias_step_runs_locally(tmp_path: Path) -> None:
     assert ci == pytest.approx(((~d).sum() - d.sum()) / rows)
     dpl = next(m["value"] for m in split["metrics"] if m["name"] == "DPL")
     assert dpl == pytest.approx(positive[~d].mean() - positive[d].mean())
+
+
+def test_the_sdk_clarify_example_runs_end_to_end_on_aws_images(tmp_path: Path) -> None:
+    """The SDK's whole definition: SKLearn preprocessing, XGBoost training, CreateModel,
+    the three ClarifyCheck steps (the model served by the XGBoost image's handler) and
+    RegisterModel with Bias and Explainability; then a second run checks against them."""
+    import shutil
+
+    from sagepipe import runtimes
+    from sagepipe.local import namespace
+
+    if not namespace.available()[0]:
+        pytest.skip("the preprocess script builds /opt/ml paths at run time: needs a namespace")
+    workspace = tmp_path / "ws"
+    shutil.copytree(SDK / "s3", workspace / "s3")
+    rng = np.random.default_rng(5)
+    rows = 240
+    raw = pd.DataFrame(rng.normal(size=(rows, 7)).round(3), columns=[f"f{i}" for i in range(7)])
+    raw["sex"] = rng.integers(0, 2, rows).astype(float)
+    raw.insert(0, "rings", (10 + 4 * raw["f0"] + 3 * raw["sex"]).round(1))
+    (workspace / "s3" / "sdk-v2-bucket" / "raw").mkdir(parents=True)
+    raw.to_csv(workspace / "s3" / "sdk-v2-bucket" / "raw" / "data.csv", index=False)
+    first_run = {
+        f"{flag}{check}{suffix}": "true"
+        for check in ("DataBias", "ModelBias", "ModelExplainability")
+        for flag, suffix in (("Skip", "Check"), ("RegisterNew", "Baseline"))
+    }
+    # Open the registry first: CreateModel's records live in <workspace>/models, which
+    # a fresh registry takes as evidence of a lost registry.db (a clash reported to the
+    # lead; a workspace that has registered before is not affected).
+    with ModelRegistry.for_workspace(workspace)._connect():  # creates registry.db
+        pass
+    resolver = runtimes.RuntimeResolver()
+    first = execute(
+        SDK / "definition.json", workspace=workspace, runtimes=resolver, parameters=first_run
+    )
+    assert first.status == "Succeeded", first.failure_reason
+    package = ModelRegistry.for_workspace(workspace).describe("model-monitor-clarify-group", 1)
+    bias_block = package.model_metrics["Bias"]
+    post = read(workspace, bias_block["PostTrainingReport"]["S3Uri"])
+    [split] = post["post_training_bias_metrics"]["facets"]["8"]
+    assert {m["name"] for m in split["metrics"]} == set(bias.POST_TRAINING)
+    shap_uri = package.model_metrics["Explainability"]["Report"]["S3Uri"]
+    shap = read(workspace, shap_uri)["explanations"]["kernel_shap"]["label0"]
+    # rings depends on f0 (column 1) and the facet (column 8) only: they lead.
+    top = sorted(shap["global_shap_values"], key=shap["global_shap_values"].get)[-2:]
+    assert set(top) == {"1", "8"}
+    assert package.drift_check_baselines["Explainability"]["ConfigFile"]["S3Uri"].endswith(
+        "analysis_config.json"
+    )
+    second = execute(SDK / "definition.json", workspace=workspace, runtimes=resolver)
+    assert second.status == "Succeeded", second.failure_reason
+    for name in ("DataBiasCheckStep", "ModelBiasCheckStep", "ModelExplainabilityCheckStep"):
+        props = second.steps[name].properties
+        assert props["ViolationCount"] == 0 and props["SkipCheck"] is False

@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from ..serving.artifact import sha256_file, unpack
 from ..serving.errors import ModelLoadError, ServingError
-from ..serving.handler import ModelHandler, load_handler
+from ..serving.handler import Invocation, load_handler
 
 CONTENT_TYPE = "text/csv"
 BATCH_ROWS = 1000
@@ -40,10 +41,18 @@ def _parse(body: bytes) -> list[list[float]]:
     return [[float(v) for v in row] for row in csv.reader(io.StringIO(text)) if row]
 
 
+class Handler(Protocol):
+    """What serves a request: the project's ModelHandler, or an image's default handler."""
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> Invocation:
+        """Answer one request."""
+        ...
+
+
 class LocalEndpoint:
     """Callable: feature rows in, the model's numeric outputs (rows x values) out."""
 
-    def __init__(self, handler: ModelHandler) -> None:
+    def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.calls = 0
 

@@ -39,15 +39,19 @@ def run(
     output_dir: Path,
     *,
     model_archive: Path | None = None,
+    model: analysis.Model | None = None,
     baseline: Path | None = None,
     work_dir: Path | None = None,
 ) -> Outcome:
-    """Run the analysis; compare with ``baseline`` (an ``analysis.json``) when given."""
+    """Run the analysis; compare with ``baseline`` (an ``analysis.json``) when given.
+
+    The model is ``model`` (a callable endpoint) or else ``model_archive``, served by the
+    project's handler.
+    """
     config = json.loads(_single_file(config_path, "*.json").read_text())
     analysis.check_config(config)
     data = analysis.read_dataset(data_path, config)
-    model = None
-    if model_archive is not None:
+    if model is None and model_archive is not None:
         from .endpoint import LocalEndpoint
 
         archive = _single_file(model_archive, "*.tar.gz")

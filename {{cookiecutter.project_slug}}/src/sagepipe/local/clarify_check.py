@@ -19,6 +19,7 @@ handler. Then, as for QualityCheck (:mod:`.quality_check`):
 from __future__ import annotations
 
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,8 +52,32 @@ def registered_constraints(registry: Any, group: str | None, check_type: str) ->
     return str(uri) if uri else None
 
 
-def _model_archive(runner: Any, name: str, step: Mapping[str, Any], sandbox: Path) -> Path:
-    """Where the model's archive is: the ``model`` input, else the named local model."""
+class _ImageHandler:
+    """The XGBoost image's default handler in its own interpreter (as Transform serves it)."""
+
+    def __init__(self, python: str, model_dir: Path) -> None:
+        from .transform_job import _ChildHandler
+
+        self.child = _ChildHandler(python, model_dir)
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> Any:
+        from ..serving.batch import TransformError
+
+        try:
+            return self.child.invoke(body, content_type, accept)
+        except TransformError as err:
+            raise ValueError(str(err)) from None
+
+    def close(self) -> None:
+        self.child.close()
+
+
+def _named_model(runner: Any, name: str, step: Mapping[str, Any], sandbox: Path) -> Any:
+    """The endpoint of the model a Model step created (an SDK definition's ``ModelName``)."""
+    from ..clarify.endpoint import LocalEndpoint
+    from ..runtimes.table import parse_image
+    from .jobenv import job_runtime
+
     model_name = step.get("ModelName")
     if not model_name:
         raise ValueError(
@@ -63,9 +88,24 @@ def _model_archive(runner: Any, name: str, step: Mapping[str, Any], sandbox: Pat
     url = record.get("ModelDataUrl")
     if not url:
         raise ValueError(f"step {name}: model {model_name!r} has no ModelDataUrl")
-    target = sandbox / "model"
-    s3.download(runner.s3_root, str(url), target)
-    return target
+    archive_dir = sandbox / "model"
+    s3.download(runner.s3_root, str(url), archive_dir)
+    archive = archive_dir / str(url).rstrip("/").rsplit("/", 1)[-1]
+    image = str(record.get("Image") or "")
+    ref = parse_image(image)
+    if ref is not None and ref.repository == "sagemaker-xgboost":
+        runtime = job_runtime(
+            name, "Processing", {"AppSpecification": {"ImageUri": image}}, runner.runtimes
+        )
+        model_dir = sandbox / "model-unpacked"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse unsafe members
+                tar.extractall(model_dir, filter="data")
+            else:
+                tar.extractall(model_dir)
+        return LocalEndpoint(_ImageHandler(runtime.python, model_dir))
+    return LocalEndpoint.from_archive(archive, sandbox / "models")
 
 
 def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,9 +150,9 @@ def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
         for required in ("analysis_config", "dataset"):
             if required not in local:
                 raise ValueError(f"step {name}: ProcessingInputs needs an input named {required!r}")
-        model = None
-        if check_type in MODEL_TYPES:
-            model = local.get("model") or _model_archive(runner, name, step, sandbox)
+        endpoint = None
+        if check_type in MODEL_TYPES and "model" not in local:
+            endpoint = _named_model(runner, name, step, sandbox)
         baseline = None
         if not skip and baseline_uri:
             baseline = sandbox / "baseline"
@@ -124,10 +164,14 @@ def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
             local["analysis_config"],
             local["dataset"],
             out_dir,
-            model_archive=model,
+            model_archive=local.get("model") if check_type in MODEL_TYPES else None,
+            model=endpoint,
             baseline=baseline,
             work_dir=sandbox / "models",
         )
+        handler = getattr(endpoint, "handler", None)
+        if isinstance(handler, _ImageHandler):
+            handler.close()
         s3.put_tree(s3_root, output_uri, out_dir)
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)

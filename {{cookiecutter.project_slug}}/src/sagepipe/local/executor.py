@@ -196,6 +196,8 @@ def plan_steps(definition: Mapping[str, Any]) -> dict[str, _StepDef]:
             )
         deps = set(raw.get("DependsOn") or [])
         deps |= step_references(raw.get("Arguments") or {})
+        # Check steps reference steps outside Arguments too (ClarifyCheck's ModelName).
+        deps |= step_references({k: v for k, v in raw.items() if k != "Arguments"})
         if parent is not None:
             deps.add(parent)
         deps.discard(name)
