@@ -22,6 +22,14 @@ _check_environment(__path__[0])
 
 if TYPE_CHECKING:
     from ._version import __version__ as __version__
+    from .clarify_check import BiasConfig as BiasConfig
+    from .clarify_check import ClarifyCheck as ClarifyCheck
+    from .clarify_check import DataBiasCheckConfig as DataBiasCheckConfig
+    from .clarify_check import DataConfig as DataConfig
+    from .clarify_check import ModelBiasCheckConfig as ModelBiasCheckConfig
+    from .clarify_check import ModelExplainabilityCheckConfig as ModelExplainabilityCheckConfig
+    from .clarify_check import ModelPredictedLabelConfig as ModelPredictedLabelConfig
+    from .clarify_check import SHAPConfig as SHAPConfig
     from .compile import Compiled as Compiled
     from .compile import compile_pipeline as compile_pipeline
     from .conditions import ConditionAnd as ConditionAnd

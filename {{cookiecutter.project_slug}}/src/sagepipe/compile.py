@@ -189,6 +189,8 @@ class _Compiler:
             request = self.register_model(step)
         elif hasattr(step, "compile_request"):  # steps that compile themselves (QualityCheck)
             request = step.compile_request(self.settings)
+            if hasattr(step, "compile_artifacts"):  # ClarifyCheck's analysis_config.json
+                self.artifacts.update(step.compile_artifacts(self.settings))
         else:  # pragma: no cover - the graph accepts no other step types
             raise GraphError(f"step {step.name!r} has unsupported type {type(step).__name__}")
         if step.depends_on:

@@ -28,12 +28,24 @@ class MetricsSource:
 
 @dataclass(frozen=True)
 class ModelMetrics:
-    """SageMaker's ``ModelMetrics``; ``model_statistics`` is the usual evaluation report."""
+    """SageMaker's ``ModelMetrics``; ``model_statistics`` is the usual evaluation report.
+
+    Bias and explainability take ClarifyCheck's ``analysis.json`` (its
+    ``calculated_baseline_constraints`` for ModelMetrics,
+    ``baseline_used_for_drift_check_constraints`` for DriftCheckBaselines); the two
+    ``*_config_file`` sources exist only in DriftCheckBaselines (Clarify's monitoring
+    analysis configs).
+    """
 
     model_statistics: MetricsSource | None = None
     model_constraints: MetricsSource | None = None
     data_statistics: MetricsSource | None = None
     data_constraints: MetricsSource | None = None
+    bias_pre_training: MetricsSource | None = None
+    bias_post_training: MetricsSource | None = None
+    explainability: MetricsSource | None = None
+    bias_config_file: MetricsSource | None = None
+    explainability_config_file: MetricsSource | None = None
 
     def sources(self) -> list[MetricsSource]:
         """Return the sources that are set."""
@@ -44,6 +56,11 @@ class ModelMetrics:
                 self.model_constraints,
                 self.data_statistics,
                 self.data_constraints,
+                self.bias_pre_training,
+                self.bias_post_training,
+                self.explainability,
+                self.bias_config_file,
+                self.explainability_config_file,
             )
             if s is not None
         ]
@@ -63,7 +80,31 @@ class ModelMetrics:
             data_quality["Statistics"] = self.data_statistics.to_request()
         if self.data_constraints:
             data_quality["Constraints"] = self.data_constraints.to_request()
-        request: dict[str, Any] = {"Bias": {}, "Explainability": {}} if empty_sections else {}
+        # SageMaker names the Clarify files differently in the two forms: reports in
+        # ModelMetrics, constraints (plus config files) in DriftCheckBaselines.
+        drift = not empty_sections
+        bias: dict[str, Any] = {}
+        if drift and self.bias_config_file:
+            bias["ConfigFile"] = self.bias_config_file.to_request()
+        for key, source in (
+            ("PreTrainingConstraints" if drift else "PreTrainingReport", self.bias_pre_training),
+            ("PostTrainingConstraints" if drift else "PostTrainingReport", self.bias_post_training),
+        ):
+            if source:
+                bias[key] = source.to_request()
+        explainability: dict[str, Any] = {}
+        if self.explainability:
+            key = "Constraints" if drift else "Report"
+            explainability[key] = self.explainability.to_request()
+        if drift and self.explainability_config_file:
+            explainability["ConfigFile"] = self.explainability_config_file.to_request()
+        request: dict[str, Any] = (
+            {"Bias": bias, "Explainability": explainability} if (empty_sections) else {}
+        )
+        if drift and bias:
+            request["Bias"] = bias
+        if drift and explainability:
+            request["Explainability"] = explainability
         if model_quality:
             request["ModelQuality"] = model_quality
         if data_quality:

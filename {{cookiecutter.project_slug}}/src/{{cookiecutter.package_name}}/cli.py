@@ -199,10 +199,11 @@ def make_cli() -> click.Group:
 
     for command in DEPLOY_COMMANDS:
         main.add_command(command)
+    from .deploy.explain import COMMANDS as EXPLAIN_COMMANDS
     from .deploy.monitoring import COMMANDS as MONITOR_COMMANDS
     from .governance import COMMANDS as GOVERNANCE_COMMANDS
 
-    for command in [*MONITOR_COMMANDS, *GOVERNANCE_COMMANDS]:
+    for command in [*MONITOR_COMMANDS, *GOVERNANCE_COMMANDS, *EXPLAIN_COMMANDS]:
         main.add_command(command)
 
     from sagepipe.migrate.cli import migrate, pipelines_command

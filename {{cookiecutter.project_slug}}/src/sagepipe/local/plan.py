@@ -37,6 +37,7 @@ class StepType(str, Enum):
     TRANSFORM = "Transform"
     MODEL = "Model"
     QUALITY_CHECK = "QualityCheck"
+    CLARIFY_CHECK = "ClarifyCheck"
     CONDITION = "Condition"
     FAIL = "Fail"
     REGISTER_MODEL = "RegisterModel"
@@ -233,6 +234,8 @@ def _step_plan(
         deps = declared | step_references(arguments.get("Conditions") or [])
     else:
         deps = declared | step_references(arguments)
+        # Check steps name steps outside Arguments too (ClarifyCheck's ModelName).
+        deps |= step_references({k: v for k, v in raw.items() if k != "Arguments"})
         if parent is not None:
             deps.add(parent)
     deps.discard(name)

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from ..plan import StepType
 from ..session import RunSession
 from .base import BaseRunner
+from .clarify import ClarifyCheckRunner
 from .condition import ConditionRunner
 from .fail import FailRunner
 from .jobs import ProcessingRunner, TrainingRunner
@@ -27,6 +28,7 @@ RUNNERS: Mapping[StepType, Callable[[RunSession], BaseRunner]] = MappingProxyTyp
         StepType.TRANSFORM: TransformRunner,
         StepType.MODEL: ModelRunner,
         StepType.QUALITY_CHECK: QualityCheckRunner,
+        StepType.CLARIFY_CHECK: ClarifyCheckRunner,
         StepType.CONDITION: ConditionRunner,
         StepType.FAIL: FailRunner,
         StepType.REGISTER_MODEL: RegisterModelRunner,

@@ -1,0 +1,201 @@
+"""Run a ClarifyCheck step locally, with SageMaker's semantics.
+
+The step's processing job is :mod:`sagepipe.clarify.job` run in-process on the step's
+inputs (``analysis_config``, ``dataset`` and, for our compiled steps, ``model``). A
+definition the SDK made names the model by ``ModelName`` instead: the model a Model step
+created in this workspace, whose ``ModelDataUrl`` archive is served by the project's
+handler. Then, as for QualityCheck (:mod:`.quality_check`):
+
+- ``CalculatedBaselineConstraints``: the ``analysis.json`` this run wrote;
+- unless ``SkipCheck``: the analysis is checked against ``SuppliedBaselineConstraints``,
+  else the latest Approved version's ``DriftCheckBaselines`` in ``ModelPackageGroupName``
+  (Bias.PreTrainingConstraints, Bias.PostTrainingConstraints or
+  Explainability.Constraints); with none the step fails, and violations fail it unless
+  ``FailOnViolation`` is false;
+- ``BaselineUsedForDriftCheckConstraints``: the calculated file with
+  ``RegisterNewBaseline``, else the baseline checked against.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..storage import objects as s3
+from .quality_check import _sandboxed, flag
+
+BASELINE_KEYS = {
+    "DATA_BIAS": ("Bias", "PreTrainingConstraints"),
+    "MODEL_BIAS": ("Bias", "PostTrainingConstraints"),
+    "MODEL_EXPLAINABILITY": ("Explainability", "Constraints"),
+}
+MODEL_TYPES = ("MODEL_BIAS", "MODEL_EXPLAINABILITY")
+
+
+def registered_constraints(registry: Any, group: str | None, check_type: str) -> str | None:
+    """Constraints URI of the latest Approved version's drift baseline for ``check_type``."""
+    if not group:
+        return None
+    try:
+        package = registry.latest_approved(str(group))
+    except LookupError:
+        return None
+    if package is None:
+        return None
+    section, key = BASELINE_KEYS[check_type]
+    block = (package.drift_check_baselines or {}).get(section) or {}
+    uri = (block.get(key) or {}).get("S3Uri")
+    return str(uri) if uri else None
+
+
+class _ImageHandler:
+    """The XGBoost image's default handler in its own interpreter (as Transform serves it)."""
+
+    def __init__(self, python: str, model_dir: Path) -> None:
+        from .transform_job import _ChildHandler
+
+        self.child = _ChildHandler(python, model_dir)
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> Any:
+        from ..serving.batch import TransformError
+
+        try:
+            return self.child.invoke(body, content_type, accept)
+        except TransformError as err:
+            raise ValueError(str(err)) from None
+
+    def close(self) -> None:
+        self.child.close()
+
+
+def _named_model(runner: Any, name: str, step: Mapping[str, Any], sandbox: Path) -> Any:
+    """The endpoint of the model a Model step created (an SDK definition's ``ModelName``)."""
+    from ..clarify.endpoint import LocalEndpoint
+    from ..runtimes.table import parse_image
+    from .jobenv import job_runtime
+
+    model_name = step.get("ModelName")
+    if not model_name:
+        raise ValueError(
+            f"step {name}: {step.get('CheckType')} needs the model: a 'model' processing "
+            "input or ModelName"
+        )
+    record = runner.model(str(model_name))
+    url = record.get("ModelDataUrl")
+    if not url:
+        raise ValueError(f"step {name}: model {model_name!r} has no ModelDataUrl")
+    archive_dir = sandbox / "model"
+    s3.download(runner.s3_root, str(url), archive_dir)
+    archive = archive_dir / str(url).rstrip("/").rsplit("/", 1)[-1]
+    image = str(record.get("Image") or "")
+    ref = parse_image(image)
+    if ref is not None and ref.repository == "sagemaker-xgboost":
+        runtime = job_runtime(
+            name, "Processing", {"AppSpecification": {"ImageUri": image}}, runner.runtimes
+        )
+        model_dir = sandbox / "model-unpacked"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse unsafe members
+                tar.extractall(model_dir, filter="data")
+            else:
+                tar.extractall(model_dir)
+        return LocalEndpoint(_ImageHandler(runtime.python, model_dir))
+    return LocalEndpoint.from_archive(archive, sandbox / "models")
+
+
+def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one resolved ClarifyCheck step; return its properties (raises ValueError on failure)."""
+    from ..clarify.analysis import ANALYSIS_FILE
+    from ..clarify.drift import VIOLATIONS_FILE
+    from ..clarify.job import run as run_job
+
+    check_type = str(step.get("CheckType"))
+    if check_type not in BASELINE_KEYS:
+        raise ValueError(
+            f"step {name}: CheckType {check_type!r} is not one of {', '.join(BASELINE_KEYS)}"
+        )
+    args = step.get("Arguments") or {}
+    skip = flag(step.get("SkipCheck"), False)
+    register_new = flag(step.get("RegisterNewBaseline"), False)
+    fail_on_violation = flag(step.get("FailOnViolation"), True)
+    outputs = (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+    if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
+        raise ValueError(f"step {name}: ProcessingOutputConfig needs one output with an S3Uri")
+    output_uri = str(outputs[0]["S3Output"]["S3Uri"]).rstrip("/")
+    baseline_uri = step.get("SuppliedBaselineConstraints") or registered_constraints(
+        runner.registry, step.get("ModelPackageGroupName"), check_type
+    )
+    if not skip and not baseline_uri:
+        raise ValueError(
+            f"step {name}: no baseline to check against (no SuppliedBaselineConstraints and "
+            f"no Approved version of {step.get('ModelPackageGroupName')!r} with "
+            "DriftCheckBaselines); run it with SkipCheck=True and RegisterNewBaseline=True first"
+        )
+    s3_root: Path = runner.s3_root
+    sandbox = Path(tempfile.mkdtemp(prefix=f"cc-{name}-", dir=runner.execution.log_dir))
+    try:
+        local: dict[str, Path] = {}
+        for item in args.get("ProcessingInputs") or []:
+            source = (item.get("S3Input") or {}).get("S3Uri")
+            path = (item.get("S3Input") or {}).get("LocalPath")
+            if source and path:
+                target = _sandboxed(str(path), sandbox)
+                s3.download(s3_root, str(source), target)
+                local[str(item.get("InputName"))] = target
+        for required in ("analysis_config", "dataset"):
+            if required not in local:
+                raise ValueError(f"step {name}: ProcessingInputs needs an input named {required!r}")
+        endpoint = None
+        if check_type in MODEL_TYPES and "model" not in local:
+            endpoint = _named_model(runner, name, step, sandbox)
+        baseline = None
+        if not skip and baseline_uri:
+            baseline = sandbox / "baseline"
+            s3.download(s3_root, str(baseline_uri), baseline)
+        out_dir = _sandboxed(
+            str(outputs[0]["S3Output"].get("LocalPath") or "/opt/ml/processing/output"), sandbox
+        )
+        outcome = run_job(
+            local["analysis_config"],
+            local["dataset"],
+            out_dir,
+            model_archive=local.get("model") if check_type in MODEL_TYPES else None,
+            model=endpoint,
+            baseline=baseline,
+            work_dir=sandbox / "models",
+        )
+        handler = getattr(endpoint, "handler", None)
+        if isinstance(handler, _ImageHandler):
+            handler.close()
+        s3.put_tree(s3_root, output_uri, out_dir)
+    finally:
+        shutil.rmtree(sandbox, ignore_errors=True)
+    calculated = f"{output_uri}/{ANALYSIS_FILE}"
+    if outcome.violations and fail_on_violation:
+        kinds = sorted({v["constraint_check_type"] for v in outcome.violations})
+        raise ValueError(
+            f"step {name}: {len(outcome.violations)} {'/'.join(kinds)} violation(s) against "
+            f"the baseline; see {output_uri}/{VIOLATIONS_FILE}"
+        )
+    if register_new:
+        used = calculated
+    elif baseline_uri:
+        used = str(baseline_uri)
+    else:
+        raise ValueError(
+            f"step {name}: RegisterNewBaseline is false but there is no earlier baseline to "
+            "use for drift checks; set RegisterNewBaseline=True"
+        )
+    return {
+        "CheckType": check_type,
+        "CalculatedBaselineConstraints": calculated,
+        "BaselineUsedForDriftCheckConstraints": used,
+        "ViolationCount": len(outcome.violations),
+        "SkipCheck": skip,
+        "RegisterNewBaseline": register_new,
+    }
