@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GraphError
-from .expressions import StepProperty, Value, render
+from .expressions import Value, render
 from .parameters import ParameterBoolean, ParameterString
+from .properties import StepProperty
 from .steps import CacheConfig, Step, Training, check_uri_value
 
 PROCESSING = "/opt/ml/processing"

@@ -15,9 +15,10 @@ from typing import Protocol
 
 import numpy as np
 
-from ..serving.artifact import sha256_file, unpack
+from ..serving.artifact import unpack
 from ..serving.errors import ModelLoadError, ServingError
 from ..serving.handler import Invocation, load_handler
+from ..storage.digests import file_sha256 as sha256_file
 
 CONTENT_TYPE = "text/csv"
 BATCH_ROWS = 1000

@@ -19,12 +19,12 @@ handler. Then, as for QualityCheck (:mod:`.quality_check`):
 from __future__ import annotations
 
 import shutil
-import tarfile
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..storage import archives
 from ..storage import objects as s3
 from .quality_check import _sandboxed, flag
 
@@ -99,11 +99,7 @@ def _named_model(runner: Any, name: str, step: Mapping[str, Any], sandbox: Path)
         )
         model_dir = sandbox / "model-unpacked"
         model_dir.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(archive) as tar:
-            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse unsafe members
-                tar.extractall(model_dir, filter="data")
-            else:
-                tar.extractall(model_dir)
+        archives.extract(archive, model_dir, error=ValueError)
         return LocalEndpoint(_ImageHandler(runtime.python, model_dir))
     return LocalEndpoint.from_archive(archive, sandbox / "models")
 

@@ -17,7 +17,8 @@ Foreground server (gunicorn)
     ``ServerOptions``, ``run_server(spec_path, options)``, ``default_port()``,
     ``default_timeout()``, ``build_app(spec)`` (load every variant once, to fail early).
 Handlers and batch transform
-    ``load_handler(model_dir)``, ``ModelHandler``, ``ModelLoadError``,
+    ``load_handler(model_dir)``, ``unpack_model(archive, sha256, cache_root)``,
+    ``ModelHandler``, ``ModelLoadError``,
     ``batch_transform(handler, source, output, config)``, ``TransformConfig``,
     ``TransformResult``, ``TransformError``.
 Single-row fast path
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "default_timeout": ("server", "default_timeout"),
     "build_app": ("app", "build_app"),
     "load_handler": ("handler", "load_handler"),
+    "unpack_model": ("artifact", "unpack"),
     "ModelHandler": ("handler", "ModelHandler"),
     "ModelLoadError": ("errors", "ModelLoadError"),
     "batch_transform": ("batch", "transform"),
@@ -110,6 +112,7 @@ __all__ = [
     "shadow_html",
     "shadow_table",
     "stop_endpoint",
+    "unpack_model",
 ]
 
 
@@ -130,6 +133,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and editors see; runtime loads lazily above
     from .app import build_app
+    from .artifact import unpack as unpack_model
     from .batch import TransformConfig, TransformResult
     from .batch import transform as batch_transform
     from .endpoints import EndpointState, list_endpoints

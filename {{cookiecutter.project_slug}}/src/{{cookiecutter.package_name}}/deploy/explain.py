@@ -96,8 +96,7 @@ def run_explain(
     from sagepipe.clarify import analysis
     from sagepipe.clarify.endpoint import LocalEndpoint
     from sagepipe.registry import parse_version
-    from sagepipe.serving.artifact import unpack
-    from sagepipe.serving.handler import load_handler
+    from sagepipe.serving import load_handler, unpack_model
 
     if max_rows <= 0:
         raise ValueError(f"--max-rows {max_rows} must be a positive number of rows")
@@ -116,7 +115,7 @@ def run_explain(
             dataset.label,
             dataset.features,
         )
-    model_dir = unpack(
+    model_dir = unpack_model(
         package.model_data_path, package.model_data_sha256, ctx.workspace / "models-unpacked"
     )
     endpoint = LocalEndpoint(load_handler(model_dir))
@@ -172,7 +171,7 @@ def explain(
 ) -> None:
     """Bias (pre- and post-training) and SHAP attributions of a registered version."""
     from sagepipe.registry import RegistryError
-    from sagepipe.serving.errors import ModelLoadError
+    from sagepipe.serving import ModelLoadError
 
     try:
         path = run_explain(
