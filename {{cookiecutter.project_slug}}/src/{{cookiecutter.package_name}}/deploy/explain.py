@@ -142,15 +142,33 @@ def run_explain(
     default=None,
     help="CSV file or folder to analyse (default: the version's own split).",
 )
-@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "train"]),
+    default="test",
+    show_default=True,
+    help="Which of the version's Preprocess splits to analyse when --data is not given.",
+)
 @click.option(
     "--num-samples",
     type=int,
     default=None,
     help="Kernel SHAP coalitions per row (default: all of them, the exact Shapley values).",
 )
-@click.option("--max-rows", type=int, default=1000, show_default=True)
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--max-rows",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Analyse a seeded sample of at most this many rows (SHAP costs a model call per row).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for analysis.json and report.html (default: <workspace>/explain/v<VERSION>).",
+)
 @click.option(
     "--workspace",
     type=click.Path(path_type=Path),
