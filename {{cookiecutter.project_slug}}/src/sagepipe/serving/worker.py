@@ -60,22 +60,6 @@ class _Refuse(Exception):
         self.discard = discard  # body bytes to read and drop after answering
 
 
-_TIMEOUT: Callable[[float], Any] | None = getattr(asyncio, "timeout", None)  # Python 3.11+
-
-
-async def _within(awaitable: Any, seconds: float) -> Any:
-    """``await awaitable``, raising ``TimeoutError`` after ``seconds``.
-
-    ``asyncio.timeout`` (Python 3.11+) arms one timer; ``wait_for`` before 3.12 wraps the
-    awaitable in a new task. Four waits per request made that a measurable share of a
-    single-row request's time, so the cheaper form is used where it exists.
-    """
-    if _TIMEOUT is None:
-        return await asyncio.wait_for(awaitable, seconds)
-    async with _TIMEOUT(seconds):
-        return await awaitable
-
-
 def _seconds(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     try:
@@ -179,7 +163,7 @@ class BufferingWorker(Worker):
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, idle: float
     ) -> bool:
         try:
-            start = await _within(reader.read(1), idle)
+            start = await asyncio.wait_for(reader.read(1), idle)
         except asyncio.TimeoutError:
             if idle == self.header_timeout:
                 raise _Refuse(408, "no request arrived in time") from None
@@ -188,7 +172,7 @@ class BufferingWorker(Worker):
         if not start:
             return False
         try:
-            rest = await _within(reader.readuntil(b"\r\n\r\n"), self.header_timeout)
+            rest = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.header_timeout)
         except asyncio.TimeoutError:
             raise _Refuse(
                 408, f"request headers did not arrive within {self.header_timeout:g} s"
@@ -214,8 +198,7 @@ class BufferingWorker(Worker):
             data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
             writer.write(data + (payload if method != "HEAD" else b""))
             try:
-                if writer.transport.get_write_buffer_size():  # else the kernel took it all
-                    await _within(writer.drain(), WRITE_TIMEOUT_SECONDS)
+                await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT_SECONDS)
             finally:
                 if close is not None:
                     close()  # after the answer is sent (the shadow variant runs here)
@@ -259,7 +242,7 @@ class BufferingWorker(Worker):
         async def within(awaitable: Any) -> Any:
             left = deadline - time.monotonic()
             try:
-                return await _within(awaitable, max(left, 0.001))
+                return await asyncio.wait_for(awaitable, max(left, 0.001))
             except asyncio.TimeoutError:
                 raise _Refuse(
                     408,
