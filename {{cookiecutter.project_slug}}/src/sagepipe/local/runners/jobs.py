@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +79,25 @@ class JobRunner(BaseRunner):
     ) -> tuple[dict[str, Any], InputGroups]:
         """The arguments with input URIs replaced by content digests, and the input groups."""
 
-    @abstractmethod
+    #: Writes the job's sandbox for its container contract (``sandbox.prepare_*``).
+    prepare_sandbox: Callable[..., JobPlan]
+
     def plan_job(
         self, step: StepPlan, args: dict[str, Any], job_dir: Path, job_name: str
     ) -> tuple[JobRuntime, JobPlan]:
-        """The job's runtime and its prepared sandbox."""
+        """The job's runtime (from the image its arguments name) and its prepared sandbox."""
+        session = self.session
+        runtime = job_runtime(step.name, step.type, args, session.runtimes)
+        plan = type(self).prepare_sandbox(
+            step.name,
+            args,
+            job_dir=job_dir,
+            job_name=job_name,
+            s3_root=session.s3_root,
+            shim=session.shim_for(runtime.python),
+            python=runtime.python,
+        )
+        return runtime, plan
 
     @abstractmethod
     def job_properties(self, job_name: str, plan: JobPlan) -> dict[str, Any]:
@@ -173,22 +187,8 @@ class ProcessingRunner(JobRunner):
         """Inputs by ``ProcessingInputs``; ``code`` inputs are code, the rest data."""
         return processing_inputs(args, step.arguments, self.session.digest_uri)
 
-    def plan_job(
-        self, step: StepPlan, args: dict[str, Any], job_dir: Path, job_name: str
-    ) -> tuple[JobRuntime, JobPlan]:
-        """Run in the runtime of ``AppSpecification.ImageUri``."""
-        session = self.session
-        runtime = job_runtime(step.name, step.type, args, session.runtimes)
-        plan = prepare_processing(
-            step.name,
-            args,
-            job_dir=job_dir,
-            job_name=job_name,
-            s3_root=session.s3_root,
-            shim=session.shim_for(runtime.python),
-            python=runtime.python,
-        )
-        return runtime, plan
+    # The job runs in the runtime of ``AppSpecification.ImageUri``.
+    prepare_sandbox = staticmethod(prepare_processing)
 
     def job_properties(self, job_name: str, plan: JobPlan) -> dict[str, Any]:
         """DescribeProcessingJob's name, ARN and status."""
@@ -209,22 +209,8 @@ class TrainingRunner(JobRunner):
         """Inputs by channel, plus the submitted source directory (code)."""
         return training_inputs(args, step.arguments, self.session.digest_uri)
 
-    def plan_job(
-        self, step: StepPlan, args: dict[str, Any], job_dir: Path, job_name: str
-    ) -> tuple[JobRuntime, JobPlan]:
-        """Run in the runtime of ``AlgorithmSpecification.TrainingImage``."""
-        session = self.session
-        runtime = job_runtime(step.name, step.type, args, session.runtimes)
-        plan = prepare_training(
-            step.name,
-            args,
-            job_dir=job_dir,
-            job_name=job_name,
-            s3_root=session.s3_root,
-            shim=session.shim_for(runtime.python),
-            python=runtime.python,
-        )
-        return runtime, plan
+    # The job runs in the runtime of ``AlgorithmSpecification.TrainingImage``.
+    prepare_sandbox = staticmethod(prepare_training)
 
     def job_properties(self, job_name: str, plan: JobPlan) -> dict[str, Any]:
         """DescribeTrainingJob's name, ARN, status and model artifact."""
