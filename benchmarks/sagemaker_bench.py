@@ -80,6 +80,9 @@ def main() -> None:
             MLOPS_ROLE_ARN=ROLE,
             SAGEPIPE_WORKSPACE=str(Path(scratch) / "ws"),
         )
+        # A user's machine caches bytecode; build machines that set PYTHONDONTWRITEBYTECODE
+        # would otherwise recompile the project's modules in every timed process.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cli = [sys.executable, "-m", "churn_model"]
         run = [*cli, "run", "--target", "sagemaker", "--data", "data/raw"]
         rows: list[tuple[str, list[float]]] = []
