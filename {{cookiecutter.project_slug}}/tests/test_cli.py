@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -158,3 +161,25 @@ def test_a_missing_column_names_the_users_file_before_anything_runs(tmp_path: Pa
         "support_calls, contract, payment_method, internet_service, churned"
     )
     assert not (workspace / "runs.db").exists()
+
+
+def test_help_loads_no_data_library() -> None:
+    # Every command's start-up pays for what the CLI imports at the top: pandas and numpy
+    # cost ~0.7 s, so only the commands that read data may import them (lazily).
+    code = (
+        "import sys\n"
+        "from {{ cookiecutter.package_name }}.cli import make_cli\n"
+        "try:\n"
+        "    make_cli()(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('HEAVY:', sorted({'pandas', 'numpy', 'sklearn'} & set(sys.modules)))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT / "src"))
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "HEAVY: []"

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from ..data import TARGET
+from ..columns import TARGET
 from . import operations
 
 EXIT_USAGE = 2
