@@ -444,3 +444,14 @@ def test_access_denied_on_starting_the_job_fails_in_one_line_with_the_fix(
     (line,) = [x for x in result.stderr.strip().splitlines() if x.startswith("error:")]
     assert "starting monitoring processing job" in line
     assert "AWS said AccessDeniedException" in line and "IAM permission" in line
+
+
+def test_schedule_flags_without_the_sagemaker_target_are_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MLOPS_TARGET", raising=False)
+    for flags in (["--schedule", "rate(1 day)"], ["--unschedule"], ["--wait"]):
+        result = _cli("monitor", "--stage", "staging", *flags)
+        assert result.exit_code == 2, result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"error: {flags[0]} is for SageMaker: add --target sagemaker")
