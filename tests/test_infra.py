@@ -356,6 +356,43 @@ def test_ci_policies_have_no_wildcard_actions_and_pass_the_role_only_to_sagemake
         }
 
 
+def test_the_monitoring_scheduler_may_only_start_monitoring_jobs_as_the_execution_role(
+    projects: dict[str, Path],
+) -> None:
+    template = load_template(projects["github"] / "infra/project.yml")
+    granted = role_statements(template, "MonitoringSchedulerRole")
+    actions = {action for statement in granted for action in statement["Action"]}
+    assert actions == {"sagemaker:CreateProcessingJob", "sagemaker:AddTags", "iam:PassRole"}
+    (start,) = [s for s in granted if "sagemaker:CreateProcessingJob" in s["Action"]]
+    (resource,) = start["Resource"]
+    assert resource["Fn::Sub"].endswith(":processing-job/${ProjectSlug}-monitor-*")
+    (passing,) = [s for s in granted if "iam:PassRole" in s["Action"]]
+    assert passing["Resource"] == [{"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}]
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+
+
+def test_governance_policy_passes_each_role_only_to_its_service_and_scopes_its_actions(
+    projects: dict[str, Path],
+) -> None:
+    template = load_template(projects["github"] / "infra/project.yml")
+    granted = statements(template["Resources"]["GovernancePolicy"]["Properties"]["PolicyDocument"])
+    passed = {
+        s["Resource"][0]["Fn::GetAtt"][0]: s["Condition"]["StringEquals"]["iam:PassedToService"]
+        for s in granted
+        if "iam:PassRole" in s["Action"]
+    }
+    assert passed == {
+        "SageMakerExecutionRole": "sagemaker.amazonaws.com",
+        "MonitoringSchedulerRole": "scheduler.amazonaws.com",
+    }
+    for statement in granted:
+        assert not any("*" in action for action in statement["Action"]), statement
+        if "*" in statement["Resource"]:
+            assert statement["Action"] == ["scheduler:ListSchedules"], statement
+
+
 def imported_policies(template: dict[str, Any], role: str) -> list[str]:
     """The project-stack exports whose policies role attaches."""
     attached = template["Resources"][role]["Properties"]["ManagedPolicyArns"]
@@ -635,6 +672,13 @@ def test_project_stack_deploys_with_the_bucket_key_repository_and_role_it_promis
     assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert outputs["ModelPackageGroupName"] == f"{SLUG}-models"
     assert "PrivateSubnetIds" not in outputs  # the network exists only when asked for
+    scheduler = aws("iam").get_role(
+        RoleName=outputs["MonitoringSchedulerRoleArn"].rsplit("/", 1)[1]
+    )
+    trust = scheduler["Role"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    governance = aws("iam").get_policy(PolicyArn=outputs["GovernancePolicyArn"])["Policy"]
+    assert governance["AttachmentCount"] == 0  # attached by whoever schedules monitoring
 
 
 def test_project_stack_with_network_isolation_creates_private_subnets_and_endpoints(

@@ -606,11 +606,6 @@ def test_the_sdk_clarify_example_runs_end_to_end_on_aws_images(tmp_path: Path) -
         for check in ("DataBias", "ModelBias", "ModelExplainability")
         for flag, suffix in (("Skip", "Check"), ("RegisterNew", "Baseline"))
     }
-    # Open the registry first: CreateModel's records live in <workspace>/models, which
-    # a fresh registry takes as evidence of a lost registry.db (a clash reported to the
-    # lead; a workspace that has registered before is not affected).
-    with ModelRegistry.for_workspace(workspace)._connect():  # creates registry.db
-        pass
     resolver = runtimes.RuntimeResolver()
     first = execute(
         SDK / "definition.json", workspace=workspace, runtimes=resolver, parameters=first_run

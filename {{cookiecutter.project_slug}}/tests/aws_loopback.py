@@ -2,10 +2,11 @@
 
 moto answers the AWS APIs over real HTTP; the proxy in front of it keeps every request
 (so a test can assert what was *sent*, which matters where moto does not model the
-service: it never runs pipeline steps, serves predictions or implements every action)
-and can answer chosen actions with an error first (throttling, access denied), the way
-AWS would. Nothing here is a fake of AWS: every answer that is not an injected fault
-comes from moto.
+service: it never runs pipeline steps, serves predictions or implements every action),
+can answer chosen actions with an error first (throttling, access denied), the way
+AWS would, and can call a test's function after moto answered an action (``after``: a
+test runs there the processing job moto only records). Nothing here is a fake of AWS:
+every answer that is not an injected fault comes from moto.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import http.client
 import json
 import threading
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,6 +59,9 @@ class Proxy:
     upstream: str
     requests: list[Request] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # operation -> called with the request once moto has answered it, before the answer
+    # goes back: where moto records a job it never runs, a test can run it there.
+    after: dict[str, Callable[[Request], None]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def calls(self, operation: str) -> list[Request]:
@@ -79,6 +84,7 @@ class Proxy:
         with self.lock:
             self.requests.clear()
             self.faults.clear()
+            self.after.clear()
 
 
 def _handler(state: Proxy) -> type[BaseHTTPRequestHandler]:
@@ -135,6 +141,9 @@ def _handler(state: Proxy) -> type[BaseHTTPRequestHandler]:
             conn.request(self.command, self.path, body=body, headers=headers)
             response = conn.getresponse()
             data = response.read()
+            hook = state.after.get(target)
+            if hook is not None and response.status == 200:
+                hook(Request(self.command, self.path, target, body))
             self.send_response(response.status)
             for key, value in response.getheaders():
                 if key.lower() not in ("transfer-encoding", "connection", "content-length"):

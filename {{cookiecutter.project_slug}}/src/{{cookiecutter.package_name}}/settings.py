@@ -120,6 +120,7 @@ class Settings:
     prefix: str
     region: str
     role_arn: str
+    scheduler_role_arn: str
     image_uri: str
     processing_instance_type: str
     training_instance_type: str

@@ -185,6 +185,12 @@ ROLE_ARN = _pattern(
     "an IAM role ARN",
     "arn:aws:iam::<12-digit account>:role/<name>",
 )
+SCHEDULER_ROLE_ARN = _pattern(
+    r"arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}",
+    "an IAM role ARN",
+    "arn:aws:iam::<12-digit account>:role/<name>",
+    empty=True,
+)
 IMAGE_URI = _pattern(
     r"[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?",
@@ -325,6 +331,15 @@ KEYS: tuple[Key, ...] = (
         ROLE_ARN,
         "arn:aws:iam::000000000000:role/SageMakerExecutionRole",
         "execution role of jobs and endpoints (the stack's SageMakerExecutionRoleArn)",
+    ),
+    Key(
+        "",
+        "scheduler_role_arn",
+        str,
+        SCHEDULER_ROLE_ARN,
+        "",
+        "role EventBridge Scheduler starts monitoring jobs as (the stack's "
+        "MonitoringSchedulerRoleArn); needed by `monitor --schedule`",
     ),
     Key(
         "",

@@ -12,6 +12,11 @@ from .history import StepRun
 from .states import ExecutionState
 
 LOCAL_ARN = "arn:aws:sagemaker:local:000000000000"
+# Where Model (CreateModel) steps record the models they create, under the workspace.
+# sagepipe 0.5.0 and earlier wrote them to models/, beside unpacked registered models,
+# where a fresh registry took them for a lost registry.db; Session.model reads both.
+CREATED_MODELS = "created-models"
+LEGACY_CREATED_MODELS = "models"
 
 
 def now() -> str:

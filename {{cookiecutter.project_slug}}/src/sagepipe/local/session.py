@@ -19,7 +19,7 @@ from ..registry import ModelRegistry
 from ..storage import objects as s3
 from ..storage.digest_memo import DigestMemo
 from .cache import StepCache
-from .execution import Execution
+from .execution import CREATED_MODELS, LEGACY_CREATED_MODELS, Execution
 from .expressions import Context, ExpressionError, walk_path
 from .launch import Launcher
 from .plan import PipelinePlan, StepPlan
@@ -121,14 +121,17 @@ class RunSession:
 
     def model(self, name: str) -> dict[str, Any]:
         """The record a Model step wrote for ``name`` (``JobError`` if there is none)."""
-        path = self.workspace / "models" / f"{name}.json"
-        try:
-            record: dict[str, Any] = json.loads(path.read_text())
-        except (OSError, ValueError):
-            raise JobError(
-                f"model {name!r} does not exist locally; create it with a Model step first"
-            ) from None
-        return record
+        for folder in (CREATED_MODELS, LEGACY_CREATED_MODELS):
+            # Workspaces of earlier versions kept these records in models/.
+            path = self.workspace / folder / f"{name}.json"
+            try:
+                record: dict[str, Any] = json.loads(path.read_text())
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError):
+                break
+            return record
+        raise JobError(f"model {name!r} does not exist locally; create it with a Model step first")
 
     def shim_for(self, python: str) -> Path:
         """A ``python3`` shim folder per interpreter (the default one is made up front)."""

@@ -1,6 +1,7 @@
 """``python -m sagepipe.monitor``: the analyzer job, configured by environment variables.
 
-Exit status: 0 no violation, 1 violations found, 2 bad configuration or input. See
+Exit status: 0 no violation (or ``fail_on_violation=false``), 1 violations found, 2 bad
+configuration or input. See
 :mod:`sagepipe.monitor.container` for the variables.
 """
 
@@ -10,7 +11,7 @@ import os
 import sys
 
 from .baseline import BaselineError
-from .container import run
+from .container import exit_status, run
 
 
 def main() -> int:
@@ -25,7 +26,7 @@ def main() -> int:
         print(f"constraints: {outcome.constraints}")
     if outcome.violations:
         print(f"violations: {outcome.violation_count} in {outcome.violations}")
-    return 1 if outcome.violation_count else 0
+    return exit_status(outcome, os.environ)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,14 @@ local executor and as a Processing job on the project image:
 - ``baseline_statistics`` / ``baseline_constraints``: files to check against (monitoring);
 - ``analysis_type``: ``MODEL_QUALITY`` for model quality (with ``problem_type``,
   ``inference_attribute``, ``probability_attribute``, ``ground_truth_attribute``);
-- ``exclude_columns`` (ours; Model Monitor's container ignores it): comma-separated
-  columns left out of a data-quality baseline, such as the training label.
+- ``start_time`` / ``end_time``: the window of capture times a monitoring run checks
+  (ISO times, ``end_time`` excluded), as Model Monitor's scheduled jobs receive them;
+- ours (Model Monitor's container ignores them): ``exclude_columns``, comma-separated
+  columns left out of a data-quality baseline, such as the training label; ``since``
+  (``1h``, ``1d``: the window's length, counted back from ``end_time``); ``report_html``
+  (``true``: also write ``report.html``); ``fail_on_violation`` (``false``: exit 0 even
+  when violations were found, so a Processing job completes and uploads its results,
+  which say what was found).
 """
 
 from __future__ import annotations
@@ -86,8 +92,22 @@ def run(env: Mapping[str, str]) -> JobOutcome:
                 "monitoring captured traffic needs baseline_statistics and baseline_constraints"
             )
         from .job import monitor
+        from .window import window
 
-        result = monitor(source, Path(statistics_file), Path(constraints_file), output)
+        try:
+            since, until = window(env)
+        except ValueError as err:
+            raise baselines.BaselineError(str(err)) from None
+        result = monitor(
+            source,
+            Path(statistics_file),
+            Path(constraints_file),
+            output,
+            since=since,
+            until=until,
+            html=env.get("report_html", "").lower() == "true",
+            title=f"{env.get('sagemaker_endpoint_name') or 'endpoint'}: data quality",
+        )
         return JobOutcome(
             output / baselines.STATISTICS_FILE,
             None,
@@ -126,6 +146,13 @@ def run(env: Mapping[str, str]) -> JobOutcome:
     return JobOutcome(
         output / baselines.STATISTICS_FILE, output / baselines.CONSTRAINTS_FILE, path, len(found)
     )
+
+
+def exit_status(outcome: JobOutcome, env: Mapping[str, str]) -> int:
+    """1 when violations were found, unless ``fail_on_violation=false``; else 0."""
+    if env.get("fail_on_violation", "true").lower() == "false":
+        return 0  # the caller reads constraint_violations.json (a Processing job on AWS)
+    return 1 if outcome.violation_count else 0
 
 
 def _model_quality(

@@ -69,13 +69,17 @@ def monitor(
     output: Path,
     *,
     since: datetime | None = None,
+    until: datetime | None = None,
     ground_truth: Path | None = None,
     quality_constraints: dict[str, Any] | None = None,
     html: bool = False,
     title: str = "Model monitor",
     model: str | None = None,
 ) -> MonitorResult:
-    """Check the traffic under ``capture_root``; write Model Monitor's files to ``output``."""
+    """Check the traffic under ``capture_root``; write Model Monitor's files to ``output``.
+
+    ``since`` / ``until`` bound the window of capture times (``until`` excluded).
+    """
     statistics = baselines.read_json(statistics_path, "baseline statistics")
     constraints = baselines.read_json(constraints_path, "baseline constraints")
     names = [f["name"] for f in statistics.get("features", [])]
@@ -101,7 +105,7 @@ def monitor(
             positions[i] = pending[key]
         pending_rows = 0
 
-    for event in read_events(capture_files(capture_root, since), names, since):
+    for event in read_events(capture_files(capture_root, since, until), names, since, until):
         events += 1
         for row in event.rows:
             if isinstance(row, list):

@@ -41,18 +41,22 @@ class Event:
         return output_predictions(self.output)
 
 
-def capture_files(root: Path, since: datetime | None = None) -> list[Path]:
-    """The capture files under ``root`` in time order, skipping hours before ``since``."""
+def capture_files(
+    root: Path, since: datetime | None = None, until: datetime | None = None
+) -> list[Path]:
+    """The capture files under ``root`` in time order, skipping hours outside the window."""
     files = sorted(Path(root).rglob("*.jsonl")) if Path(root).is_dir() else []
-    if since is None:
+    if since is None and until is None:
         return files
-    floor = since.strftime("%Y/%m/%d/%H")
+    floor = since.strftime("%Y/%m/%d/%H") if since is not None else ""
+    ceiling = until.strftime("%Y/%m/%d/%H") if until is not None else "9"
     kept = []
     for path in files:
         parts = path.parent.parts[-4:]
         hour = "/".join(parts)
         # Folders are yyyy/mm/dd/hh; anything else is kept and filtered per line.
-        if len(parts) == 4 and all(p.isdigit() for p in parts) and hour < floor:
+        dated = len(parts) == 4 and all(p.isdigit() for p in parts)
+        if dated and (hour < floor or hour > ceiling):
             continue
         kept.append(path)
     return kept
@@ -67,9 +71,16 @@ def parse_time(text: str) -> datetime | None:
 
 
 def read_events(
-    files: Sequence[Path], names: Sequence[str], since: datetime | None = None
+    files: Sequence[Path],
+    names: Sequence[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Iterator[Event]:
-    """Every event in ``files`` (one line in memory at a time); ``names`` order CSV rows."""
+    """Every event in ``files`` (one line in memory at a time); ``names`` order CSV rows.
+
+    With ``since`` / ``until``, only events captured at or after ``since`` and before
+    ``until`` (a scheduled job's window, so consecutive runs never count an event twice).
+    """
     for path in files:
         with path.open(encoding="utf-8") as stream:
             for line in stream:
@@ -82,9 +93,11 @@ def read_events(
                 except (ValueError, KeyError, TypeError):
                     continue  # a torn last line of a crashed writer is not data
                 when = str(metadata.get("inferenceTime", ""))
-                if since is not None:
+                if since is not None or until is not None:
                     at = parse_time(when)
-                    if at is not None and at < since:
+                    if at is not None and (
+                        (since is not None and at < since) or (until is not None and at >= until)
+                    ):
                         continue
                 yield Event(
                     event_id=str(metadata.get("eventId", "")),

@@ -111,20 +111,24 @@ def _current_user() -> str:
 def _refuse_a_lost_registry(path: Path) -> None:
     """Refuse to start a new, empty registry where one evidently existed.
 
-    Unpacked models (``models/``) or a deployment history next to a missing or empty
-    ``registry.db`` mean the registry was lost: starting again would hand out version 1 a
-    second time, for a different model.
+    Unpacked models (``models/<sha256>/`` folders, which serving writes) or a deployment
+    history next to a missing or empty ``registry.db`` mean the registry was lost: starting
+    again would hand out version 1 a second time, for a different model. Files directly in
+    ``models/`` are not evidence: sagepipe 0.5.0 and earlier kept Model (CreateModel) step
+    records there (``models/<model name>.json``), which a pipeline writes before it
+    registers anything.
     """
     if path.is_file() and path.stat().st_size > 0:
         return
     folder = path.parent
     models = folder / "models"
-    evidence = [
-        str(p)
-        for p in (models, folder / "deployments.db")
-        if (p.is_dir() and any(not c.name.startswith(".") for c in p.iterdir()))
-        or (p.is_file() and p.stat().st_size > 0)
-    ]
+    unpacked = models.is_dir() and any(
+        child.is_dir() and not child.name.startswith(".") for child in models.iterdir()
+    )
+    history = folder / "deployments.db"
+    evidence = [str(models)] if unpacked else []
+    if history.is_file() and history.stat().st_size > 0:
+        evidence.append(str(history))
     if evidence:
         state = "empty" if path.exists() else "missing"
         raise StorageError(

@@ -23,5 +23,6 @@ Modules: :mod:`.session` (clients, retries), :mod:`.errors` (one-line failures w
 the likely fix), :mod:`.upload` (content-addressed code objects, data), :mod:`.pipelines`
 (upsert, start, watch, stop, history), :mod:`.registry` (Model Registry),
 :mod:`.endpoints` (models, endpoint configs, endpoints, invoke), :mod:`.batch`
-(transform jobs).
+(transform jobs), :mod:`.monitoring` (the monitoring job as a Processing job, once or on
+an EventBridge Scheduler schedule), :mod:`.model_cards` (model cards linked to versions).
 """

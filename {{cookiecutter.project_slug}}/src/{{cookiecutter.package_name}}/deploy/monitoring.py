@@ -9,9 +9,8 @@ violation, 2 on bad input, so a scheduler or CI can alert.
 
 from __future__ import annotations
 
-import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +21,13 @@ from . import operations
 
 EXIT_VIOLATIONS = 1
 EXIT_USAGE = 2
-_RELATIVE = re.compile(r"^(\d+)([mhd])$")
 
 
 def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
     """``30m``, ``6h``, ``2d`` ago, or an ISO time (UTC unless it says otherwise)."""
-    if not text:
-        return None
-    now = now or datetime.now(timezone.utc)
-    match = _RELATIVE.match(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        unit_name = {"m": "minutes", "h": "hours", "d": "days"}[unit]
-        return now - timedelta(**{unit_name: amount})
-    try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"--since {text!r}: not a time; use e.g. 30m, 6h, 2d or 2026-01-31T12:00"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    from sagepipe.monitor.window import parse_since as parse
+
+    return parse(text, now)
 
 
 def _local(ctx: operations.Context, uri: str) -> Path:
@@ -164,6 +150,23 @@ def baseline_command(dataset: Path, output: Path, exclude: tuple[str, ...]) -> N
     default=None,
     help="Workspace folder (default: $SAGEPIPE_WORKSPACE or .mlops).",
 )
+@click.option(
+    "--target",
+    type=click.Choice(["local", "sagemaker"]),
+    default=None,
+    help="Here, or a SageMaker Processing job over the S3 capture (default: the stage's "
+    "settings, else local).",
+)
+@click.option(
+    "--schedule",
+    "schedule_expression",
+    default=None,
+    metavar="EXPR",
+    help="SageMaker: run on this EventBridge schedule, e.g. 'rate(1 day)' or "
+    "'cron(0 6 * * ? *)' (creates or updates the stage's schedule).",
+)
+@click.option("--unschedule", is_flag=True, help="SageMaker: delete the stage's schedule.")
+@click.option("--wait", is_flag=True, help="SageMaker: follow the job and fetch its results.")
 def monitor_command(
     stage: str,
     since: str | None,
@@ -174,14 +177,46 @@ def monitor_command(
     html: bool,
     as_json: bool,
     workspace: Path | None,
+    target: str | None,
+    schedule_expression: str | None,
+    unschedule: bool,
+    wait: bool,
 ) -> None:
-    """Check a stage's captured traffic against its model's baselines (exit 1 on violations)."""
+    """Check a stage's captured traffic against its model's baselines (exit 1 on violations).
+
+    With --target sagemaker the same job runs as a SageMaker Processing job over what the
+    endpoint captured in S3, once or, with --schedule, on an EventBridge schedule.
+    """
     import json
 
     from sagepipe.monitor.baseline import BaselineError
     from sagepipe.monitor.job import monitor
     from sagepipe.monitor.model_quality import GroundTruthError
 
+    on_sagemaker = (target or _stage_target(stage)) == "sagemaker"
+    if on_sagemaker:
+        _on_sagemaker(
+            stage,
+            since=since,
+            version=version,
+            baseline_dir=baseline_dir,
+            ground_truth=ground_truth,
+            output=output,
+            as_json=as_json,
+            workspace=workspace,
+            schedule_expression=schedule_expression,
+            unschedule=unschedule,
+            wait=wait,
+        )
+        return
+    if schedule_expression or unschedule or wait:
+        flag = "--schedule" if schedule_expression else "--unschedule" if unschedule else "--wait"
+        click.echo(
+            f"error: {flag} is for SageMaker: add --target sagemaker (locally, run "
+            "`monitor --stage STAGE` from cron or CI; it exits 1 on violations)",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
     try:
         ctx = operations.context(workspace)
         config = settings.load(stage)
@@ -204,12 +239,12 @@ def monitor_command(
             / config.variant.name
         )
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")
-        target = output or ctx.workspace / "monitoring" / stage / stamp
+        folder = output or ctx.workspace / "monitoring" / stage / stamp
         result = monitor(
             capture,
             statistics,
             constraints,
-            target,
+            folder,
             since=started,
             ground_truth=ground_truth,
             quality_constraints=quality_constraints(ctx, package) if package else None,
@@ -256,4 +291,136 @@ def _print(result: Any, stage: str) -> None:
     click.echo("no violations" if result.clean else "violations found")
 
 
-COMMANDS: list[click.Command] = [baseline_command, monitor_command]
+def _stage_target(stage: str) -> str:
+    try:
+        return settings.load(stage).target
+    except ValueError:
+        return "local"  # bad settings: the command itself reports them in one line
+
+
+def _on_sagemaker(stage: str, **options: Any) -> None:
+    """``monitor --target sagemaker``: once, on a schedule, or remove the schedule."""
+    import json
+
+    from sagepipe.sagemaker.errors import AwsError
+    from sagepipe.sagemaker.poll import WaitTimeout
+
+    for name, flag in (("baseline_dir", "--baseline"), ("ground_truth", "--ground-truth")):
+        if options[name] is not None:
+            click.echo(
+                f"error: {flag} is not available with --target sagemaker: the job reads the "
+                "baselines registered with the version on SageMaker; run it locally, or "
+                "pass --version N",
+                err=True,
+            )
+            sys.exit(EXIT_USAGE)
+    from . import sagemaker_monitoring as aws
+
+    try:
+        if options["unschedule"]:
+            removed = aws.unschedule(stage)
+            name = aws.schedule_name(stage)
+            click.echo(
+                f"deleted schedule {name}" if removed else f"no schedule {name}; nothing to do"
+            )
+            return
+        parse_since(options["since"])  # one line naming the value, before any AWS call
+        if options["schedule_expression"]:
+            result = aws.schedule(
+                stage,
+                options["schedule_expression"],
+                version=options["version"],
+                since=options["since"],
+            )
+            if options["as_json"]:
+                click.echo(json.dumps(result, indent=2))
+            else:
+                verb = "created" if result["Created"] else "updated"
+                click.echo(
+                    f"{verb} schedule {result['ScheduleName']} ({result['ScheduleExpression']}): "
+                    f"each run checks the {result['Window']} before it against "
+                    f"{result['Model']}'s baseline; results under {result['OutputUri']}/"
+                )
+            return
+        ctx = operations.context(options["workspace"])
+        output = options["output"]
+        result = aws.run_once(
+            stage,
+            version=options["version"],
+            since=options["since"],
+            wait=options["wait"],
+            # Beside the local runs' results, so `lineage` lists this run too.
+            download_to=lambda job: output or ctx.workspace / "monitoring" / stage / job,
+        )
+    except (AwsError, LookupError, ValueError, WaitTimeout) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    if options["as_json"]:
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        _print_remote(result)
+    if options["wait"]:
+        summary = result.get("Summary") or {}
+        clean = result.get("ProcessingJobStatus") == "Completed" and bool(summary.get("clean"))
+        sys.exit(0 if clean else EXIT_VIOLATIONS)
+
+
+def _print_remote(result: dict[str, Any]) -> None:
+    click.echo(f"started {result['ProcessingJobName']} checking against {result['Model']}")
+    click.echo(f"results: {result['OutputUri']}/")
+    if "ProcessingJobStatus" not in result:
+        click.echo("follow it with --wait, or in the SageMaker console (Processing jobs)")
+        return
+    status = result["ProcessingJobStatus"]
+    if status != "Completed":
+        click.echo(f"job {status}: {result.get('FailureReason') or 'no reason given'}")
+        return
+    summary = result.get("Summary")
+    if summary is None:
+        click.echo("the job completed but wrote no summary.json; see its CloudWatch log")
+        return
+    click.echo(f"{summary['events']} captured requests, {summary['rows']} rows")
+    for v in summary["violations"]:
+        click.echo(
+            f"VIOLATION {v['constraint_check_type']} {v['feature_name']}: {v['description']}"
+        )
+    if result.get("Downloaded"):
+        click.echo(f"downloaded to {result['Downloaded']}")
+        if Path(result["Downloaded"], "report.html").is_file():
+            click.echo(f"report: {Path(result['Downloaded'], 'report.html')}")
+    click.echo("no violations" if summary["clean"] else "violations found")
+
+
+@click.command(name="monitor-schedules")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def monitor_schedules_command(as_json: bool) -> None:
+    """List the project's monitoring schedules on AWS (EventBridge Scheduler)."""
+    import json
+
+    from sagepipe.sagemaker.errors import AwsError
+
+    from . import sagemaker_monitoring as aws
+
+    try:
+        rows = aws.list_schedules()
+    except (AwsError, ValueError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(
+            "no monitoring schedules; create one with `monitor --stage STAGE --target "
+            "sagemaker --schedule 'rate(1 day)'`"
+        )
+        return
+    click.echo(f"{'SCHEDULE':<36}{'STATE':<10}{'EXPRESSION':<22}ENDPOINT")
+    for row in rows:
+        click.echo(
+            f"{row['Name']:<36}{row['State']:<10}{row['ScheduleExpression']:<22}"
+            f"{row['EndpointName']}"
+        )
+
+
+COMMANDS: list[click.Command] = [baseline_command, monitor_command, monitor_schedules_command]

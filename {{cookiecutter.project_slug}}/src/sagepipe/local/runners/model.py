@@ -1,10 +1,16 @@
-"""Model steps (CreateModel): record the model for later Transform steps."""
+"""Model steps (CreateModel): record the model for later Transform steps.
+
+The records live in ``<workspace>/created-models/``, apart from ``<workspace>/models/``
+(unpacked registered models), which the registry reads as evidence that models were
+registered here: a pipeline that creates a model before it registers one must not look
+like a workspace whose ``registry.db`` was lost.
+"""
 
 from __future__ import annotations
 
 import json
 
-from ..execution import LOCAL_ARN
+from ..execution import CREATED_MODELS, LOCAL_ARN
 from ..expressions import resolve
 from ..plan import StepPlan
 from ..scheduler import StepOutcome
@@ -12,7 +18,7 @@ from .base import InlineRunner, succeeded
 
 
 class ModelRunner(InlineRunner):
-    """Writes ``<workspace>/models/<name>.json``; the model's name is a step property."""
+    """Writes ``<workspace>/created-models/<name>.json``; the model's name is a step property."""
 
     def run(self, step: StepPlan) -> StepOutcome:
         """Record the step's primary container under the model's generated name."""
@@ -26,7 +32,7 @@ class ModelRunner(InlineRunner):
             "Environment": container.get("Environment") or {},
             "ExecutionRoleArn": args.get("ExecutionRoleArn"),
         }
-        folder = self.session.workspace / "models"
+        folder = self.session.workspace / CREATED_MODELS
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.json").write_text(json.dumps(record, indent=2, sort_keys=True))
         return succeeded({**record, "ModelArn": f"{LOCAL_ARN}:model/{name.lower()}"})
