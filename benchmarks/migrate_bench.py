@@ -1,4 +1,6 @@
-"""Benchmark: `migrate plan` + `migrate apply` on a 100-cell notebook (target: under 5 s).
+"""Benchmark: `migrate plan` + `migrate apply` on a 100-cell notebook (target: under 5 s),
+and `migrate verify` against its parts (target: within 2.5x of one notebook run plus one
+pipeline run).
 
 The notebook imitates a long course notebook: a load cell, many plot and describe cells,
 cleaning, features, three models with their metrics (printed, last expressions, a loop
@@ -7,6 +9,12 @@ and code generation, plus interpreter start-up: each command runs as a user type
 
     python benchmarks/migrate_bench.py            # prints the figures
     python benchmarks/migrate_bench.py --repeat 5
+    python benchmarks/migrate_bench.py --verify   # also verify vs nbclient + `run --pipeline`
+
+The verify figure runs in a baked project: `migrate verify` (the notebook in a kernel, the
+pipeline on the local executor, every metric compared) is timed against the notebook run
+alone with nbclient plus `run --pipeline course --no-cache`, each as its own process,
+interleaved (verify, notebook, pipeline, verify, ...) so a load change hits all three.
 
 ``bench_migrate()`` returns a report Section for benchmarks/run.py.
 """
@@ -118,17 +126,19 @@ def make_project(root: Path) -> None:
     (root / "src" / "bench" / "steps" / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text(
         '[project]\nname = "bench"\nversion = "0"\ndependencies = [\n    "pandas",\n]\n'
+        # plan and apply read the adapter's name, never import it
+        '\n[tool.sagepipe]\nadapter = "bench.adapter:project"\n'
     )
     (root / "notebooks").mkdir()
     shutil.copytree(DATA, root / "notebooks" / "data")
     write_notebook(root / "notebooks" / "course.ipynb")
 
 
-def timed(argv: list[str], cwd: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the command and its children)."""
+def timed(argv: list[str], cwd: Path, src: Path = FRAMEWORK_SRC) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and its children), ``src`` on the path."""
     import resource
 
-    env = {**os.environ, "PYTHONPATH": str(FRAMEWORK_SRC)}
+    env = {**os.environ, "PYTHONPATH": str(src), "GX_ANALYTICS_ENABLED": "false"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
@@ -164,6 +174,80 @@ def measure(repeat: int = 3) -> dict[str, float]:
     }
 
 
+VERIFY_TARGET_RATIO = 2.5
+RUN_NOTEBOOK = """\
+import sys
+import nbformat
+from nbclient import NotebookClient
+notebook = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(notebook, timeout=600, kernel_name="python3",
+               resources={"metadata": {"path": sys.argv[2]}}).execute()
+"""
+
+
+def bake_project(scratch: Path) -> Path:
+    """A default bake of the template, with the 100-cell notebook planned and applied."""
+    from cookiecutter.main import cookiecutter
+
+    project = Path(
+        cookiecutter(
+            str(TEMPLATE), no_input=True, output_dir=str(scratch), overwrite_if_exists=True
+        )
+    )
+    shutil.copytree(DATA, project / "notebooks" / "data", dirs_exist_ok=True)
+    write_notebook(project / "notebooks" / "course.ipynb")
+    src = project / "src"
+    for argv in (["plan", "notebooks/course.ipynb"], ["apply", "migrations/course.yaml"]):
+        timed([sys.executable, "-c", MIGRATE, *argv], project, src)
+    return project
+
+
+def measure_verify(repeat: int = 3) -> dict[str, float]:
+    """Median seconds of verify, of the notebook alone (nbclient) and of one pipeline run."""
+    verifies, notebooks, pipelines = [], [], []
+    with tempfile.TemporaryDirectory(prefix="migrate-verify-bench-") as scratch:
+        project = bake_project(Path(scratch))
+        src = project / "src"
+        module = project.name.replace("-", "_")
+        for _ in range(repeat):
+            verifies.append(
+                timed(
+                    [sys.executable, "-c", MIGRATE, "verify", "migrations/course.yaml"],
+                    project,
+                    src,
+                )[0]
+            )
+            notebooks.append(
+                timed(
+                    [
+                        sys.executable,
+                        "-c",
+                        RUN_NOTEBOOK,
+                        "notebooks/course.ipynb",
+                        str(project / "notebooks"),
+                    ],
+                    project,
+                    src,
+                )[0]
+            )
+            pipelines.append(
+                timed(
+                    [sys.executable, "-m", module, "run", "--pipeline", "course", "--no-cache"],
+                    project,
+                    src,
+                )[0]
+            )
+    verify_s = statistics.median(verifies)
+    notebook_s, pipeline_s = statistics.median(notebooks), statistics.median(pipelines)
+    return {
+        "verify": verify_s,
+        "notebook": notebook_s,
+        "pipeline": pipeline_s,
+        "ratio": verify_s / (notebook_s + pipeline_s),
+        "repeat": repeat,
+    }
+
+
 def bench_migrate(repeat: int = 3):  # type: ignore[no-untyped-def]
     """The benchmark as a report Section (for benchmarks/run.py)."""
     from report import Row, Section, seconds
@@ -187,7 +271,9 @@ def bench_migrate(repeat: int = 3):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    figures = measure(parser.parse_args().repeat)
+    parser.add_argument("--verify", action="store_true", help="also time migrate verify")
+    options = parser.parse_args()
+    figures = measure(options.repeat)
     verdict = "met" if figures["total"] < TARGET_SECONDS else "MISSED"
     print(
         f"plan {figures['plan']:.2f} s + apply {figures['apply']:.2f} s = {figures['total']:.2f} s "
@@ -195,6 +281,15 @@ def main() -> None:
         f"{figures['steps']} step modules generated); "
         f"target < {TARGET_SECONDS:.0f} s: {verdict}"
     )
+    if options.verify:
+        check = measure_verify(options.repeat)
+        verdict = "met" if check["ratio"] <= VERIFY_TARGET_RATIO else "MISSED"
+        print(
+            f"verify {check['verify']:.1f} s vs notebook (nbclient) {check['notebook']:.1f} s + "
+            f"pipeline (run --pipeline) {check['pipeline']:.1f} s: "
+            f"{check['ratio']:.2f}x (median of {check['repeat']}, interleaved); "
+            f"target <= {VERIFY_TARGET_RATIO}x: {verdict}; load {os.getloadavg()[0]:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -315,15 +315,19 @@ def test_compile_pipeline_and_the_default_setting_pick_the_migrated_pipeline(
     compiled = run("compile", "--pipeline", "no_headings", "-o", str(tmp_path / "a.json"))
     assert compiled.returncode == 0, compiled.stderr
     steps = json.loads((tmp_path / "a.json").read_text())["Steps"]
-    assert [s["Type"] for s in steps] == ["Processing", "Training", "Processing", "RegisterModel"]
-    assert steps[-1]["Arguments"]["ModelPackageGroupName"] == "churn-model-models-no-headings"
+    assert [s["Type"] for s in steps] == ["Processing", "Training", "Processing", "Condition"]
+    # registration sits behind the Condition on the evaluation report's metric
+    register = steps[-1]["Arguments"]["IfSteps"][0]
+    assert register["Type"] == "RegisterModel"
+    assert register["Arguments"]["ModelPackageGroupName"] == "churn-model-models-no-headings"
     # one setting makes it the default: compile without --pipeline compiles it, and its
     # model goes to the project's group (what deploy and batch-transform serve)
     default = run("compile", "-o", str(tmp_path / "b.json"), MLOPS_DEFAULT_PIPELINE="no_headings")
     assert default.returncode == 0, default.stderr
     chosen = json.loads((tmp_path / "b.json").read_text())["Steps"]
     assert [s["Name"] for s in chosen] == [s["Name"] for s in steps]
-    assert chosen[-1]["Arguments"]["ModelPackageGroupName"] == "churn-model-models"
+    chosen_register = chosen[-1]["Arguments"]["IfSteps"][0]
+    assert chosen_register["Arguments"]["ModelPackageGroupName"] == "churn-model-models"
     listed = run("pipelines", MLOPS_DEFAULT_PIPELINE="no_headings")
     assert "* no_headings" in listed.stdout and "  (project)" in listed.stdout
     unknown = run("run", "--pipeline", "nope")

@@ -11,6 +11,7 @@ from typing import Any
 from ..project import PROJECT_PIPELINE
 from . import MigrationError, require
 from .build import Migration
+from .gate import find_gate
 from .generate import camel
 from .project import Project
 
@@ -124,6 +125,12 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
                 **migration.registration,
                 "handler": "default (model.joblib, predict); edit the pipeline module to "
                 "pass inference_program for your own",
+                "condition": (
+                    gate.describe()
+                    if (gate := find_gate(migration)) is not None
+                    else "none: no metric is one number the code alone shows, so the "
+                    "model is registered unconditionally; add a Condition by hand"
+                ),
             }
             if migration.registration
             else None
