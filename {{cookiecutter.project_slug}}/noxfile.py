@@ -109,6 +109,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def mlflow(session: nox.Session) -> None:
+    """Run the tests with the optional `mlflow` extra installed (MLflow tracking)."""
+    session.install("-e", ".[dev,mlflow]", "-c", "requirements.lock")
+    session.run("pytest", *session.posargs, env={"GX_ANALYTICS_ENABLED": "false"})
+
+
+@nox.session(python=PYTHON)
 def notebooks(session: nox.Session) -> None:
     """Check that notebooks are committed without outputs (nbstripout)."""
     session.install("nbstripout")

@@ -49,3 +49,25 @@ def test_framework_image_of_every_region_is_a_full_registry_uri() -> None:
     )
     with pytest.raises(ValueError, match="region 'mars-north-1' has no known scikit-learn image"):
         settings.sklearn_image_uri("mars-north-1")
+
+
+def test_mlflow_is_off_by_default_and_on_by_environment_with_the_workspace_store() -> None:
+    assert settings.load("dev", environ={}).mlflow.enabled is False
+    on = settings.load("dev", environ={"MLOPS_MLFLOW_ENABLED": "true"})
+    assert on.mlflow.enabled is True and on.mlflow.tracking_uri == ""
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/team"
+    chosen = settings.load(
+        "prod", environ={"MLOPS_MLFLOW_ENABLED": "true", "MLOPS_MLFLOW_TRACKING_URI": arn}
+    )
+    assert chosen.mlflow.tracking_uri == arn
+
+
+@pytest.mark.parametrize(
+    "uri", ["file:///tmp/mlruns", "arn:aws:s3:::bucket", "mlruns", "sqlite://relative.db"]
+)
+def test_an_unusable_mlflow_tracking_uri_is_refused_in_one_line(uri: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        settings.load("dev", environ={"MLOPS_MLFLOW_TRACKING_URI": uri})
+    message = str(caught.value)
+    assert "MLOPS_MLFLOW_TRACKING_URI" in message and "\n" not in message
+    assert "mlflow-tracking-server" in message

@@ -188,11 +188,13 @@ def run_and_report(
     pipeline_name: str,
     as_json: bool = False,
     runtimes: Any = None,
+    mlflow: Any = None,
 ) -> int:
     """Execute with progress output and a summary; return the exit code.
 
     ``runtimes`` (a ``sagepipe.runtimes.RuntimeResolver``) runs each job in its image's
-    environment; without it jobs use this interpreter.
+    environment; without it jobs use this interpreter. ``mlflow`` (a
+    ``sagepipe.mlflow_runs.MlflowTarget``) also logs the execution as an MLflow run.
     """
     from .local import DefinitionError, ParameterError, execute, parse_assignment
     from .storage.sqlite import StorageError
@@ -220,7 +222,31 @@ def run_and_report(
         click.echo(json.dumps(execution.to_dict(), indent=2))
     else:
         _summarise(execution)
+    if mlflow is not None:
+        _log_to_mlflow(execution, workspace, mlflow)
     return {"Succeeded": EXIT_OK, "Stopped": EXIT_STOPPED}.get(execution.status, EXIT_FAILED)
+
+
+def _log_to_mlflow(execution: Any, workspace: Path, target: Any) -> None:
+    """Log the finished execution; a tracking failure is reported, the run's outcome stands."""
+    from .mlflow_runs import log_execution
+
+    try:
+        run_id = log_execution(execution, workspace, target)
+    except Exception as error:  # MLflow raises its own, requests' and sqlite's errors
+        reason = " ".join(str(error).split())[:300]
+        click.echo(
+            f"warning: execution {execution.id} was not logged to MLflow at "
+            f"{target.resolved_uri(workspace)} ({type(error).__name__}: {reason}); "
+            "the run itself is recorded in runs.db",
+            err=True,
+        )
+        return
+    click.echo(
+        f"mlflow: run {run_id} in {target.resolved_uri(workspace)} "
+        f"(experiment {target.experiment or execution.pipeline_name!r})",
+        err=True,
+    )
 
 
 def _summarise(execution: Any) -> None:
@@ -256,11 +282,14 @@ def make_run_command(
     aws_prepare: Callable[..., Any] | None = None,
     target_default: TargetDefault | None = None,
     runtimes: Callable[[], Any] | None = None,
+    mlflow: Callable[[], Any] | None = None,
 ) -> click.Command:
     """``run``: with ``build``, run the project's pipeline; without, a definition file.
 
     ``runtimes()`` returns the runtime resolver that runs each job in its image's
-    environment (called only when the command runs).
+    environment (called only when the command runs). ``mlflow()`` returns a
+    ``sagepipe.mlflow_runs.MlflowTarget`` when the stage logs runs to MLflow, else None;
+    it is checked before the run starts, so a missing client fails in one line, at once.
 
     ``build(workspace)`` returns the definition and writes its code objects into
     ``workspace / "s3"``. Options appended to the returned command's ``params`` are
@@ -284,6 +313,7 @@ def make_run_command(
         workspace: Path = kw["workspace"]
         if kw["target"] == "sagemaker":
             raise click.exceptions.Exit(_run_on_sagemaker(aws_prepare, workspace, kw))
+        tracking = _mlflow_target(mlflow)
         if build is not None:
             workspace.mkdir(parents=True, exist_ok=True)
             # Options a project appends to this command (e.g. --data) go to its builder.
@@ -302,6 +332,7 @@ def make_run_command(
             pipeline_name=label,
             as_json=kw["as_json"],
             runtimes=runtimes() if runtimes is not None else None,
+            mlflow=tracking,
         )
         raise click.exceptions.Exit(code)
 
@@ -313,6 +344,26 @@ def make_run_command(
     else:
         doc = "Run the pipeline (compiled from its source) here, or on SageMaker with --target."
     return click.command(name=name, help=doc)(command)
+
+
+def _mlflow_target(mlflow: Callable[[], Any] | None) -> Any:
+    """The stage's MLflow target (None when off), its client checked as installed."""
+    if mlflow is None:
+        return None
+    try:
+        target = mlflow()
+    except ValueError as error:  # bad settings: the same one line as every command
+        fail_usage(str(error))
+    if target is None:
+        return None
+    # Only the off switch above keeps MLflow's import cost away; this check imports nothing.
+    from .mlflow_runs import MlflowUnavailable, check_installed
+
+    try:
+        check_installed(target)
+    except MlflowUnavailable as error:
+        fail_usage(str(error))
+    return target
 
 
 def _run_on_sagemaker(aws_prepare: Callable[..., Any] | None, workspace: Path, kw: Any) -> int:

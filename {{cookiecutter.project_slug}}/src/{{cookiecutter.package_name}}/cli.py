@@ -160,6 +160,7 @@ def make_cli() -> click.Group:
         aws_prepare=aws.prepare,
         target_default=aws.target_default,
         runtimes=project_settings.runtime_resolver,
+        mlflow=project_settings.mlflow_target,
     )
     run.params.append(
         click.Option(

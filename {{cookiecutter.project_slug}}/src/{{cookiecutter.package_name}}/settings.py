@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagepipe import runtimes
+# mlflow_runs imports no MLflow: only its logging function does, when logging is on.
+from sagepipe import mlflow_runs, runtimes
 
 from . import stage_schema
 
@@ -111,6 +112,15 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class Mlflow:
+    """Whether runs are also logged to MLflow tracking, and where (see sagepipe.mlflow_runs)."""
+
+    enabled: bool
+    tracking_uri: str  # empty: a sqlite store in the workspace
+    experiment: str  # empty: the pipeline's name
+
+
+@dataclass(frozen=True)
 class Settings:
     """One stage: pipeline infrastructure (no ML choices here) and its endpoint."""
 
@@ -146,6 +156,7 @@ class Settings:
     shadow: Shadow
     smoke_test: SmokeTest
     deployment: Deployment
+    mlflow: Mlflow
     path: Path = field(compare=False)  # the stage file
 
     @property
@@ -161,6 +172,7 @@ _SECTIONS: dict[str, type] = {
     "shadow": Shadow,
     "smoke_test": SmokeTest,
     "deployment": Deployment,
+    "mlflow": Mlflow,
 }
 
 
@@ -197,6 +209,14 @@ def runtime_resolver() -> runtimes.RuntimeResolver:
         project_python=PYTHON_VERSION,
         extra=EXTRA_RUNTIMES,
     )
+
+
+def mlflow_target() -> mlflow_runs.MlflowTarget | None:
+    """Where the stage logs runs to MLflow, or None when it does not (``[mlflow] enabled``)."""
+    chosen = load().mlflow
+    if not chosen.enabled:
+        return None
+    return mlflow_runs.MlflowTarget(tracking_uri=chosen.tracking_uri, experiment=chosen.experiment)
 
 
 def available(folder: Path = STAGES_DIR) -> tuple[str, ...]:

@@ -261,6 +261,24 @@ TAGS = _pattern(
 )
 ALARM = _pattern(r"[^\0\n]{1,255}", "a CloudWatch alarm name", "1-255 characters, no newline")
 METRIC = _pattern(r"[A-Za-z0-9_.-]{1,64}", "a metric name", "letters, digits and _.-")
+# What MLflow's client reaches without a plugin of ours: a sqlite file, an MLflow server, or
+# (with the sagemaker-mlflow plugin) a SageMaker managed MLflow tracking server or app by ARN.
+# MLflow 3 refuses its old file store unless told otherwise, so it is not offered.
+TRACKING_URI = _pattern(
+    r"sqlite:///[^\0\s]+|https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?"
+    r"|arn:aws[a-z-]*:sagemaker:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:"
+    r"mlflow-(tracking-server|app)/[A-Za-z0-9-]{1,256}",
+    "an MLflow tracking URI",
+    "sqlite:///<path>, http(s)://<host>[:port] or a SageMaker MLflow tracking server ARN "
+    "arn:aws:sagemaker:<region>:<account>:mlflow-tracking-server/<name>",
+    empty=True,
+)
+EXPERIMENT = _pattern(
+    r"[^\0\n/]{1,256}",
+    "an MLflow experiment name",
+    "1-256 characters, no '/' or newline",
+    empty=True,
+)
 
 
 @dataclass(frozen=True)
@@ -601,6 +619,31 @@ KEYS: tuple[Key, ...] = (
         _list_of(ALARM, "alarm names", '["prod-5xx"]', limit=10),
         [],
         "CloudWatch alarms that roll an update back (e.g. on 5XX and latency)",
+    ),
+    # Experiments: every run is also an MLflow run when on (needs the `mlflow` extra).
+    Key(
+        "mlflow",
+        "enabled",
+        bool,
+        _boolean(),
+        False,
+        "log each local pipeline run to MLflow tracking (install the `mlflow` extra)",
+    ),
+    Key(
+        "mlflow",
+        "tracking_uri",
+        str,
+        TRACKING_URI,
+        "",
+        "MLflow tracking URI; empty: a sqlite store in the workspace (.mlops/mlflow/mlflow.db)",
+    ),
+    Key(
+        "mlflow",
+        "experiment",
+        str,
+        EXPERIMENT,
+        "",
+        "MLflow experiment the runs go to; empty: the pipeline's name",
     ),
 )
 SECTIONS = tuple(dict.fromkeys(k.section for k in KEYS if k.section))

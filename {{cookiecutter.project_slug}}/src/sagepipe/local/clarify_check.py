@@ -26,7 +26,7 @@ from typing import Any
 
 from ..storage import archives
 from ..storage import objects as s3
-from .quality_check import _sandboxed, flag
+from .check_step import flag, sandboxed
 
 BASELINE_KEYS = {
     "DATA_BIAS": ("Bias", "PreTrainingConstraints"),
@@ -140,7 +140,7 @@ def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
             source = (item.get("S3Input") or {}).get("S3Uri")
             path = (item.get("S3Input") or {}).get("LocalPath")
             if source and path:
-                target = _sandboxed(str(path), sandbox)
+                target = sandboxed(str(path), sandbox)
                 s3.download(s3_root, str(source), target)
                 local[str(item.get("InputName"))] = target
         for required in ("analysis_config", "dataset"):
@@ -153,7 +153,7 @@ def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
         if not skip and baseline_uri:
             baseline = sandbox / "baseline"
             s3.download(s3_root, str(baseline_uri), baseline)
-        out_dir = _sandboxed(
+        out_dir = sandboxed(
             str(outputs[0]["S3Output"].get("LocalPath") or "/opt/ml/processing/output"), sandbox
         )
         outcome = run_job(

@@ -47,6 +47,9 @@ class Execution:
     # Versions a RegisterModel step found already holding the same artifact (same sha256).
     already_registered: list[tuple[str, int]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)  # from the steps' property files
+    # One digest over the data inputs, one over the code inputs of the steps that ran,
+    # computed as a registered version's lineage computes them.
+    input_digests: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:

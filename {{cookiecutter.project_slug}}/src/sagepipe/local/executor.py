@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..registry.lineage import input_digests
 from .execution import Event, Execution, new_execution_id, now
 from .history import RunHistory, StepRun
 from .launch import handle_stop_signals, restore_signal_handlers
@@ -127,6 +128,7 @@ def execute(
             execution.status = ExecutionState.SUCCEEDED
         execution.ended = now()
         execution.metrics = record_execution_metrics(session)
+        execution.input_digests = input_digests(session.inputs)
         history.finish_execution(
             execution.id,
             status=execution.status,

@@ -22,21 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..storage import objects as s3
+from .check_step import PROCESSING, flag, sandboxed
 
 if TYPE_CHECKING:  # for the annotation only: a session brings the registry and S3 endpoint
     from .session import RunSession
 
-PROCESSING = "/opt/ml/processing"
 SECTIONS = {"DATA_QUALITY": "ModelDataQuality", "MODEL_QUALITY": "ModelQuality"}
-
-
-def flag(value: Any, default: bool) -> bool:
-    """A step's boolean setting, which may arrive as a string from a parameter."""
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return bool(value)
 
 
 def registered_baselines(
@@ -103,7 +94,7 @@ def run_quality_check(session: RunSession, name: str, step: Mapping[str, Any]) -
             source = (item.get("S3Input") or {}).get("S3Uri")
             local = (item.get("S3Input") or {}).get("LocalPath")
             if source and local:
-                s3.download(s3_root, str(source), _sandboxed(str(local), sandbox))
+                s3.download(s3_root, str(source), sandboxed(str(local), sandbox))
         if not skip:
             for key, uri, default in (
                 ("baseline_statistics", base_stats, STATISTICS_FILE),
@@ -147,21 +138,11 @@ def run_quality_check(session: RunSession, name: str, step: Mapping[str, Any]) -
     }
 
 
-def _sandboxed(path: str, sandbox: Path) -> Path:
-    """``/opt/ml/processing/...`` inside the sandbox; anything else is refused."""
-    if not path.startswith(PROCESSING + "/") and path != PROCESSING:
-        raise ValueError(f"LocalPath {path!r} must be under {PROCESSING}")
-    relative = Path(path[len(PROCESSING) :].lstrip("/"))
-    if ".." in relative.parts:
-        raise ValueError(f"LocalPath {path!r} must not contain '..'")
-    return sandbox / "processing" / relative
-
-
 def _environment(args: Mapping[str, Any], sandbox: Path) -> dict[str, str]:
     env = {str(k): str(v) for k, v in (args.get("Environment") or {}).items()}
     for key, value in list(env.items()):
         if value.startswith(PROCESSING):
-            env[key] = str(_sandboxed(value, sandbox))
-    env.setdefault("output_path", str(_sandboxed(f"{PROCESSING}/output", sandbox)))
+            env[key] = str(sandboxed(value, sandbox))
+    env.setdefault("output_path", str(sandboxed(f"{PROCESSING}/output", sandbox)))
     Path(env["output_path"]).mkdir(parents=True, exist_ok=True)
     return env

@@ -70,6 +70,18 @@ class RunMetrics:
             ).fetchall()
         return {str(r[0]): float(r[1]) for r in rows}
 
+    def get_with_steps(self, execution_id: str) -> dict[str, tuple[str, float]]:
+        """``name -> (step, value)`` of one execution: which step reported each metric."""
+        if not self.db.path.exists():
+            return {}
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT name, step, value FROM execution_metrics WHERE execution_id = ? "
+                "ORDER BY name",
+                (execution_id,),
+            ).fetchall()
+        return {str(r[0]): (str(r[1]), float(r[2])) for r in rows}
+
     def close(self) -> None:
         """Close the connection."""
         self.db.close()

@@ -57,6 +57,28 @@ def flatten_metrics(document: Any, prefix: str = "") -> dict[str, Any]:
     return found
 
 
+def labelled_inputs(
+    step_inputs: Mapping[str, Mapping[str, Mapping[str, str]]],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``(code, data)``: each step's input digests labelled ``<step>/<input>``."""
+    code: dict[str, str] = {}
+    data: dict[str, str] = {}
+    for name, groups in step_inputs.items():
+        for label, digest in groups.get("code", {}).items():
+            code[f"{name}/{label}"] = digest
+        for label, digest in groups.get("data", {}).items():
+            data[f"{name}/{label}"] = digest
+    return code, data
+
+
+def input_digests(
+    step_inputs: Mapping[str, Mapping[str, Mapping[str, str]]],
+) -> dict[str, str | None]:
+    """``{"data": ..., "code": ...}``: the digests a registered version's lineage records."""
+    code, data = labelled_inputs(step_inputs)
+    return {"data": digest_of(data), "code": digest_of(code)}
+
+
 def run_lineage(
     *,
     execution_id: str,
@@ -77,13 +99,7 @@ def run_lineage(
     ``evaluation`` is the parsed ModelQuality statistics document (``{}`` without one);
     ``sagepipe_version`` is the engine that compiled the definition (from its metadata).
     """
-    code: dict[str, str] = {}
-    data: dict[str, str] = {}
-    for name, groups in step_inputs.items():
-        for label, digest in groups.get("code", {}).items():
-            code[f"{name}/{label}"] = digest
-        for label, digest in groups.get("data", {}).items():
-            data[f"{name}/{label}"] = digest
+    code, data = labelled_inputs(step_inputs)
     return Lineage(
         execution_id=execution_id,
         pipeline_name=pipeline_name,

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..cache import CacheEntry, cache_key, reusable_entry
+from ..check_step import flag
 from ..execution import now
 from ..expressions import resolve
 from ..plan import StepPlan
-from ..quality_check import flag, output_uri, run_quality_check
+from ..quality_check import output_uri, run_quality_check
 from ..scheduler import StepOutcome
 from .base import InlineRunner, succeeded
 
