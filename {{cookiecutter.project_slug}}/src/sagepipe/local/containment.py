@@ -17,7 +17,7 @@ import stat
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .validate import check_local_path
 
@@ -101,7 +101,15 @@ def runtime_limit(args: Mapping[str, Any]) -> float | None:
     return float(limit)
 
 
-def wait_within(proc: subprocess.Popen[bytes], limit: float | None) -> int:
+class Waitable(Protocol):
+    """What :func:`wait_within` needs of a job: ``Popen`` or a forked job."""
+
+    pid: int
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def wait_within(proc: Waitable, limit: float | None) -> int:
     """Wait for a job; past ``limit`` seconds kill its process group and return TIMED_OUT."""
     if limit is None:
         return proc.wait()

@@ -14,12 +14,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from ..private import private_file
+from . import namespace
 from .containment import wait_within
 from .sandbox import JobPlan
 from .scheduler import StopRequest
+from .warm import ForkedJob, WarmLaunchers
 
 _PR_SET_PDEATHSIG = 1
 
@@ -49,26 +52,39 @@ def _die_with_parent() -> None:
 class Launcher:
     """Runs job commands and signals the running ones when a stop is requested."""
 
-    def __init__(self, stop: StopRequest) -> None:
+    def __init__(self, stop: StopRequest, scratch: Path | None = None) -> None:
         self.stop = stop
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.procs: dict[str, subprocess.Popen[bytes] | ForkedJob] = {}
         self.lock = threading.RLock()  # re-entered by a second signal
+        self.scratch = scratch
+        self.warm = (
+            WarmLaunchers(scratch, _die_with_parent if _PRCTL is not None else None)
+            if scratch is not None
+            else None
+        )
         stop.listen(lambda force: self.signal_all(signal.SIGKILL if force else signal.SIGTERM))
 
     def spawn(self, plan: JobPlan, limit: float | None = None) -> int:
         """Run ``plan.command`` with its output in ``job.log``; return its exit code.
 
-        Returns ``-SIGTERM`` without starting anything once a stop was requested, and
+        A Python job forks from a warm interpreter of its runtime when it can
+        (:mod:`~sagepipe.local.warm`), else it starts as a new process. Returns
+        ``-SIGTERM`` without starting anything once a stop was requested, and
         :data:`~sagepipe.local.containment.TIMED_OUT` after ``limit`` seconds.
         """
         with open(private_file(plan.log_path), "ab") as log:
             log.write(f"$ {' '.join(plan.command)}\n".encode())
             log.flush()
+            if self.stop.is_set():
+                return -int(signal.SIGTERM)
+            forked = self.warm.launch(plan, log.fileno()) if self.warm is not None else None
+            if forked is not None:
+                return self._wait_forked(plan, forked, limit)
             with self.lock:
                 if self.stop.is_set():
                     return -int(signal.SIGTERM)
                 proc = subprocess.Popen(
-                    plan.command,
+                    namespace.command_in(plan.command, plan.mount),
                     cwd=plan.cwd,
                     env=plan.env,
                     stdin=subprocess.DEVNULL,
@@ -83,6 +99,25 @@ class Launcher:
             finally:
                 with self.lock:
                     self.procs.pop(plan.step_name, None)
+
+    def _wait_forked(self, plan: JobPlan, job: ForkedJob, limit: float | None) -> int:
+        with self.lock:
+            self.procs[plan.step_name] = job
+            if self.stop.is_set():  # asked while the job was being forked
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(job.pid, signal.SIGTERM)
+        try:
+            return wait_within(job, limit)
+        finally:
+            with self.lock:
+                self.procs.pop(plan.step_name, None)
+            assert self.warm is not None
+            self.warm.learn(plan)
+
+    def close(self) -> None:
+        """Stop the warm interpreters (between runs nothing of a job stays running)."""
+        if self.warm is not None and self.scratch is not None:
+            self.warm.close(self.scratch.parent)
 
     def signal_all(self, sig: int) -> None:
         """Send ``sig`` to the process group of every running job."""

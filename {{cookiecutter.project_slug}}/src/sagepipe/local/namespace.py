@@ -80,22 +80,29 @@ def available() -> tuple[bool, str]:
         return _probe
 
 
-def wrap(command: list[str], opt_ml: Path, job_dir: Path) -> tuple[list[str], str | None]:
-    """The job's command run with ``opt_ml`` at ``/opt/ml``; else unchanged plus a notice.
+def mount_for(opt_ml: Path, job_dir: Path) -> tuple[tuple[Path, Path] | None, str | None]:
+    """``(sandbox, scratch)`` for a job's private ``/opt/ml``; else None plus a notice.
 
     The notice is returned once per process (the first job that cannot get a namespace).
     """
     global _told
     ok, why = available()
     if ok:
-        prefix = _prefix()
-        assert prefix is not None
-        return [*prefix, str(opt_ml), str(job_dir / ".mountns"), *command], None
+        return (opt_ml, job_dir / ".mountns"), None
     with _lock:
         if _told:
-            return command, None
+            return None, None
         _told = True
-    return command, (
+    return None, (
         f"jobs see /opt/ml through path rewriting only ({why}); scripts that build "
         "/opt/ml paths at run time will not find their files"
     )
+
+
+def command_in(command: list[str], mount: tuple[Path, Path] | None) -> list[str]:
+    """The job's command run with ``mount``'s sandbox at ``/opt/ml`` (as is without one)."""
+    if mount is None:
+        return command
+    prefix = _prefix()
+    assert prefix is not None
+    return [*prefix, str(mount[0]), str(mount[1]), *command]

@@ -57,6 +57,8 @@ class JobPlan:
     model_uri: str | None = None
     output_data_uri: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    # (sandbox, scratch) when the job gets a private mount namespace with /opt/ml.
+    mount: tuple[Path, Path] | None = None
 
 
 def remap(value: Any, opt_ml: Path) -> Any:

@@ -49,7 +49,7 @@ class RunSession:
         self.keep_sandboxes = keep_sandboxes
         self.runtimes = runtimes
         self.stop = StopRequest()
-        self.launcher = Launcher(self.stop)
+        self.launcher = Launcher(self.stop, execution.log_dir / ".warm")
         self.cache = StepCache(self.workspace / "runs.db")
         self.digests = DigestMemo(self.workspace / "runs.db")
         self.registry = ModelRegistry.for_workspace(self.workspace)
@@ -61,6 +61,7 @@ class RunSession:
 
     def close(self) -> None:
         """Release the stores and stop the S3 endpoint."""
+        self.launcher.close()
         for store in (self.cache, self.digests, self.s3_endpoint):
             store.close()
 

@@ -169,7 +169,7 @@ class JobRunner(BaseRunner):
         plan.env.update(self.session.s3_endpoint.job_env(plan.job_dir))
         if not (plan.env.get("AWS_REGION") or plan.env.get("AWS_DEFAULT_REGION")):
             plan.env["AWS_DEFAULT_REGION"] = "us-east-1"
-        plan.command, mount_notice = namespace.wrap(plan.command, plan.opt_ml, plan.job_dir)
+        plan.mount, mount_notice = namespace.mount_for(plan.opt_ml, plan.job_dir)
         for notice in (runtime.notice, mount_notice):
             if notice:
                 with open(plan.log_path, "a") as log:

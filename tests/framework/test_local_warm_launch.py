@@ -1,0 +1,268 @@
+"""Warm launch: jobs forked from a warm interpreter behave like fresh ``python`` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sagepipe.local import namespace
+from sagepipe.local.containment import TIMED_OUT
+from sagepipe.local.launch import Launcher
+from sagepipe.local.sandbox import JobPlan
+from sagepipe.local.scheduler import StopRequest
+from sagepipe.local.warm import learned_file
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="warm launch is Linux-only")
+
+FORKED = "sagepipe: forked from a warm interpreter"
+
+
+@pytest.fixture(autouse=True)
+def _own_runtime_cache(tmp_path, monkeypatch):
+    # The learned module lists live in the runtime cache: keep each test's apart.
+    monkeypatch.setenv("SAGEPIPE_RUNTIME_CACHE", str(tmp_path / "runtime-cache"))
+    monkeypatch.delenv("SAGEPIPE_WARM_LAUNCH", raising=False)
+
+
+def _plan(tmp_path: Path, name: str, script: str, *args: str, env=None) -> JobPlan:
+    job_dir = tmp_path / "exec" / name
+    opt_ml = job_dir / "opt_ml"
+    (opt_ml / "output").mkdir(parents=True)
+    code = job_dir / "code"
+    code.mkdir()
+    (code / "job.py").write_text(script)
+    return JobPlan(
+        step_name=name,
+        kind="Processing",
+        job_name=f"job-{name}",
+        command=[sys.executable, str(code / "job.py"), *args],
+        env=dict(os.environ if env is None else env),
+        cwd=job_dir,
+        job_dir=job_dir,
+        opt_ml=opt_ml,
+        log_path=job_dir / "job.log",
+    )
+
+
+def _launcher(tmp_path: Path, stop: StopRequest | None = None) -> Launcher:
+    return Launcher(stop or StopRequest(), tmp_path / "exec" / ".warm")
+
+
+REPORT = """
+import json, os, sys
+json.dump({"argv": sys.argv, "cwd": os.getcwd(), "env": dict(os.environ),
+           "path0": sys.path[0], "main": __name__}, open("report.json", "w"))
+print("to stdout"); print("to stderr", file=sys.stderr)
+"""
+
+
+def test_forked_job_sees_its_own_argv_cwd_environment_and_log(tmp_path):
+    launcher = _launcher(tmp_path)
+    env = dict(os.environ, JOB_ONLY_VALUE="42")
+    plan = _plan(tmp_path, "Report", REPORT, "--alpha", "1", env=env)
+    try:
+        assert launcher.spawn(plan) == 0
+    finally:
+        launcher.close()
+
+    report = json.loads((plan.job_dir / "report.json").read_text())
+    assert report["argv"] == [plan.command[1], "--alpha", "1"]
+    assert report["cwd"] == str(plan.job_dir)
+    assert report["env"] == env
+    assert report["path0"] == str(plan.job_dir / "code")
+    assert report["main"] == "__main__"
+    log = plan.log_path.read_text()
+    assert FORKED in log
+    assert "to stdout" in log and "to stderr" in log
+    assert not (tmp_path / "exec" / ".warm").exists()  # the servers' scratch is gone
+
+
+@pytest.mark.parametrize(
+    ("script", "code", "in_log"),
+    [
+        ("import sys\nsys.exit(3)\n", 3, None),
+        ("import sys\nsys.exit('bad input: x')\n", 1, "bad input: x"),
+        ("raise RuntimeError('exploded')\n", 1, "RuntimeError: exploded"),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n", -signal.SIGTERM, None),
+    ],
+)
+def test_forked_job_exits_with_the_code_the_interpreter_would_give(tmp_path, script, code, in_log):
+    launcher = _launcher(tmp_path)
+    plan = _plan(tmp_path, "Exit", script)
+    try:
+        assert launcher.spawn(plan) == code
+    finally:
+        launcher.close()
+    if in_log:
+        assert in_log in plan.log_path.read_text()
+
+
+def test_forked_job_flushes_files_left_open_and_runs_atexit_and_threads(tmp_path):
+    script = (
+        "import atexit, threading, time\n"
+        "handle = open('left-open.txt', 'w')\n"
+        "handle.write('kept')\n"
+        "atexit.register(lambda: open('atexit.txt', 'w').write('ran'))\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    open('thread.txt', 'w').write('joined')\n"
+        "threading.Thread(target=late).start()\n"
+    )
+    launcher = _launcher(tmp_path)
+    plan = _plan(tmp_path, "Flush", script)
+    try:
+        assert launcher.spawn(plan) == 0
+    finally:
+        launcher.close()
+    assert FORKED in plan.log_path.read_text()
+    assert (plan.job_dir / "left-open.txt").read_text() == "kept"
+    assert (plan.job_dir / "atexit.txt").read_text() == "ran"
+    assert (plan.job_dir / "thread.txt").read_text() == "joined"
+
+
+def test_each_forked_job_draws_its_own_random_numbers(tmp_path):
+    script = "import random\nopen('draw.txt', 'w').write(repr(random.random()))\n"
+    launcher = _launcher(tmp_path)
+    plans = [_plan(tmp_path, f"Draw{i}", script) for i in range(2)]
+    try:
+        assert [launcher.spawn(p) for p in plans] == [0, 0]
+    finally:
+        launcher.close()
+    draws = {(p.job_dir / "draw.txt").read_text() for p in plans}
+    assert len(draws) == 2
+
+
+def test_a_forked_job_past_its_limit_is_killed_with_everything_it_started(tmp_path):
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "open('child.pid', 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    launcher = _launcher(tmp_path)
+    plan = _plan(tmp_path, "Slow", script)
+    started = time.monotonic()
+    try:
+        assert launcher.spawn(plan, limit=2.0) == TIMED_OUT
+    finally:
+        launcher.close()
+    assert time.monotonic() - started < 30
+    child = int((plan.job_dir / "child.pid").read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists() or "Z" in _state(child)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][:1]
+    except (OSError, IndexError):
+        return "Z"
+
+
+def test_a_stop_request_ends_a_running_forked_job(tmp_path):
+    stop = StopRequest()
+    launcher = _launcher(tmp_path, stop)
+    plan = _plan(tmp_path, "Stopped", "import time\nopen('up', 'w')\ntime.sleep(60)\n")
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(launcher.spawn(plan)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not (plan.job_dir / "up").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.request("test")
+    worker.join(30)
+    launcher.close()
+    assert result == [-signal.SIGTERM]
+
+
+def test_import_time_variables_that_differ_launch_the_job_cold(tmp_path):
+    launcher = _launcher(tmp_path)
+    first = _plan(tmp_path, "First", REPORT, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    second = _plan(tmp_path, "Second", REPORT, env=dict(os.environ, OMP_NUM_THREADS="2"))
+    try:
+        assert launcher.spawn(first) == 0
+        assert launcher.spawn(second) == 0
+    finally:
+        launcher.close()
+    # Each gets a warm interpreter started with its own OMP_NUM_THREADS.
+    assert FORKED in first.log_path.read_text() and FORKED in second.log_path.read_text()
+    assert json.loads((second.job_dir / "report.json").read_text())["env"]["OMP_NUM_THREADS"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("command_tail", "env_off"),
+    [(["-c", "open('ran', 'w')"], False), (None, True)],
+    ids=["not-a-script", "switched-off"],
+)
+def test_jobs_launch_as_plain_processes_when_they_cannot_fork(
+    tmp_path, monkeypatch, command_tail, env_off
+):
+    if env_off:
+        monkeypatch.setenv("SAGEPIPE_WARM_LAUNCH", "0")
+    launcher = _launcher(tmp_path)
+    plan = _plan(tmp_path, "Cold", "open('ran', 'w')\n")
+    if command_tail:
+        plan.command = [sys.executable, *command_tail]
+    try:
+        assert launcher.spawn(plan) == 0
+    finally:
+        launcher.close()
+    assert (plan.job_dir / "ran").exists()
+    assert FORKED not in plan.log_path.read_text()
+
+
+def test_modules_a_job_imported_are_pre_loaded_for_the_next_run(tmp_path):
+    script = (
+        "import json, sys\n"
+        "had = 'xml.dom.minidom' in sys.modules\n"
+        "import xml.dom.minidom\n"
+        "open('had.json', 'w').write(json.dumps(had))\n"
+    )
+    first = _plan(tmp_path, "Learn", script)
+    launcher = _launcher(tmp_path)
+    try:
+        assert launcher.spawn(first) == 0
+    finally:
+        launcher.close()
+    assert json.loads((first.job_dir / "had.json").read_text()) is False
+    learned = json.loads(learned_file(sys.executable).read_text())
+    assert "xml.dom.minidom" in learned
+    assert not any(name == "job" for name in learned)  # the job's own module is not a library
+
+    # A new run: its first job starts the warm interpreter, which then loads what it
+    # learned while that job runs; the next job finds it loaded.
+    opener = _plan(tmp_path / "again", "Opener", "pass\n")
+    second = _plan(tmp_path / "again", "Learn", script)
+    launcher = _launcher(tmp_path / "again")
+    try:
+        assert launcher.spawn(opener) == 0
+        time.sleep(2.0)
+        assert launcher.spawn(second) == 0
+    finally:
+        launcher.close()
+    assert json.loads((second.job_dir / "had.json").read_text()) is True
+
+
+def test_forked_job_sees_its_sandbox_at_opt_ml(tmp_path):
+    ok, why = namespace.available()
+    if not ok:
+        pytest.skip(f"no mount namespaces here: {why}")
+    launcher = _launcher(tmp_path)
+    plan = _plan(tmp_path, "Mounted", "open('/opt/ml/output/seen', 'w').write('inside')\n")
+    plan.mount, _notice = namespace.mount_for(plan.opt_ml, plan.job_dir)
+    try:
+        assert launcher.spawn(plan) == 0
+    finally:
+        launcher.close()
+    assert FORKED in plan.log_path.read_text()
+    assert (plan.opt_ml / "output" / "seen").read_text() == "inside"
+    assert not Path("/opt/ml/output/seen").exists()

@@ -1,0 +1,321 @@
+"""Warm launch: start Python jobs by forking a warm interpreter of their runtime.
+
+Interpreter start-up and library imports (pandas, scikit-learn, great-expectations) are
+most of a small job. One :mod:`~sagepipe.local.forkserver` per runtime interpreter
+pre-imports what that interpreter's jobs imported before (learned per interpreter in
+the runtime cache) and forks a fresh child per job, so every job still is its own process,
+in its own sandbox and session, with its own environment.
+
+A job launches cold (a plain process) instead when it is not ``python SCRIPT``/``python -m
+MODULE``, when its environment sets a variable that libraries read at import time
+differently from the warm interpreter's (``OMP_*``, ``PYTHON*``, locale...), when the warm
+interpreter cannot give it a private ``/opt/ml``, or with ``SAGEPIPE_WARM_LAUNCH=0``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..runtimes.build import cache_root
+from .containment import remove_tree
+
+FORKSERVER = Path(__file__).resolve().parent / "forkserver.py"
+LEARNED_LIMIT = 20_000  # module names kept per interpreter
+
+# Variables libraries read when they are imported (thread pools, locale, hash seed...):
+# a job may only fork from a warm interpreter that was started with the same values.
+_IMPORT_TIME = re.compile(
+    r"^(PYTHON(?!UNBUFFERED$|PATH$|DONTWRITEBYTECODE$)|OMP_|MKL_|OPENBLAS_|GOTO|BLIS_"
+    r"|VECLIB_|KMP_|NUMEXPR_|NUMBA_|LD_|MALLOC_|LC_|LANG|TZ$|MPL|GX_|JOBLIB_|LOKY_"
+    r"|SKLEARN_|PANDAS_|CUDA_|XDG_|HOME$|PATH$)"
+)
+
+
+def enabled() -> bool:
+    """Warm launch is on for Linux unless ``SAGEPIPE_WARM_LAUNCH=0``."""
+    return sys.platform == "linux" and os.environ.get("SAGEPIPE_WARM_LAUNCH", "1") != "0"
+
+
+def python_entry(command: list[str]) -> str | None:
+    """The interpreter of ``python SCRIPT ...`` / ``python -m MODULE ...``, else None."""
+    if len(command) < 2 or not os.path.isabs(command[0]):
+        return None
+    if command[1] == "-m":
+        return command[0] if len(command) >= 3 and command[2] else None
+    return None if command[1].startswith("-") else command[0]
+
+
+def import_time_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``env`` that libraries may read while being imported."""
+    return {k: v for k, v in sorted(env.items()) if _IMPORT_TIME.match(k)}
+
+
+def learned_file(python: str) -> Path:
+    """Where the modules this interpreter's jobs imported are kept (JSON list)."""
+    tag = hashlib.sha256(os.path.realpath(python).encode()).hexdigest()[:16]
+    return cache_root() / ".warm" / f"{tag}.json"
+
+
+def merge_learned(target: Path, found: Path) -> None:
+    """Add the modules listed in ``found`` (a job's record) to ``target``; drop ``found``."""
+    try:
+        names = [str(n) for n in json.loads(found.read_text())]
+    except (OSError, ValueError, TypeError):
+        return
+    finally:
+        with contextlib.suppress(OSError):
+            found.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            known = [str(n) for n in json.loads(target.read_text())]
+        except (OSError, ValueError, TypeError):
+            known = []
+        seen = set(known)
+        added = [n for n in names if n not in seen]
+        if not added:
+            return
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps((known + added)[:LEARNED_LIMIT]))
+        os.replace(tmp, target)
+
+
+class ForkedJob:
+    """A job forked by a warm interpreter, waited on like :class:`subprocess.Popen`."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = args
+        self.pid = 0
+        self.returncode: int | None = None
+        self.refused: str | None = None
+        self.started = threading.Event()
+        self.done = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code (negative: the signal); ``TimeoutExpired`` after ``timeout``."""
+        if not self.done.wait(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+        assert self.returncode is not None
+        return self.returncode
+
+
+class WarmServer:
+    """One fork server process and the thread that reads its answers."""
+
+    def __init__(
+        self,
+        python: str,
+        env: Mapping[str, str],
+        scratch: Path,
+        preexec: Callable[[], None] | None,
+    ) -> None:
+        self.python = python
+        self.learned = learned_file(python)
+        self.scratch = scratch
+        self.namespaces = False
+        self.ready = threading.Event()
+        self.jobs: dict[int, ForkedJob] = {}
+        self.next_id = 0
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        started = threading.Event()
+        # The server asks for SIGKILL when the thread that started it ends: start it from
+        # a thread that lives as long as the server, not from a job's worker thread.
+        host = threading.Thread(
+            target=self._host, args=(theirs, dict(env), preexec, started), daemon=True
+        )
+        host.start()
+        started.wait()
+        theirs.close()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _host(
+        self,
+        theirs: socket.socket,
+        env: dict[str, str],
+        preexec: Callable[[], None] | None,
+        started: threading.Event,
+    ) -> None:
+        try:
+            self.scratch.mkdir(parents=True, exist_ok=True)
+            with open(self.scratch / "server.log", "ab") as log:
+                self.proc = subprocess.Popen(
+                    [
+                        self.python,
+                        str(FORKSERVER),
+                        str(theirs.fileno()),
+                        str(self.learned),
+                        str(self.scratch),
+                    ],
+                    pass_fds=[theirs.fileno()],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=preexec,
+                )
+        except OSError:
+            self.proc = None
+        finally:
+            started.set()
+        if self.proc is not None:
+            self.closing.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+
+    def _read(self) -> None:
+        stream = self.sock.makefile("rb")
+        for line in stream:
+            message = json.loads(line)
+            if message.get("ready"):
+                self.namespaces = bool(message.get("namespaces"))
+                self.ready.set()
+                continue
+            job = self.jobs.get(int(message["id"]))
+            if job is None:
+                continue
+            if "pid" in message:
+                job.pid = int(message["pid"])
+                job.started.set()
+            elif "refused" in message:
+                job.refused = str(message["refused"])
+                job.started.set()
+            elif "exit" in message:
+                job.returncode = int(message["exit"])
+                job.done.set()
+        # The server is gone, and with it (PDEATHSIG) every child it forked.
+        self.ready.set()
+        with self.lock:
+            for job in self.jobs.values():
+                if job.returncode is None:
+                    job.returncode = -9
+                    job.started.set()
+                    job.done.set()
+            self.proc_gone = True
+
+    proc_gone = False
+
+    def start(
+        self,
+        command: list[str],
+        cwd: Path,
+        env: Mapping[str, str],
+        log_fd: int,
+        mount: tuple[Path, Path] | None,
+        learn: Path | None,
+    ) -> ForkedJob | None:
+        """Fork ``command`` as a job; None when this server cannot run it (launch cold)."""
+        if not self.ready.wait(60) or self.proc_gone or (mount and not self.namespaces):
+            return None
+        job = ForkedJob(list(command))
+        request: dict[str, Any] = {
+            "argv": list(command),
+            "cwd": str(cwd),
+            "env": dict(env),
+            "mount": [str(p) for p in mount] if mount else None,
+            "learn": str(learn) if learn else None,
+        }
+        with self.lock:
+            if self.proc_gone:
+                return None
+            self.next_id += 1
+            request["id"] = self.next_id
+            self.jobs[self.next_id] = job
+            data = json.dumps(request).encode() + b"\n"
+            try:
+                self.sock.sendmsg(
+                    [data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(_fd_array(log_fd)))]
+                )
+            except OSError:
+                self.jobs.pop(self.next_id, None)
+                return None
+        job.started.wait()
+        if job.refused is not None or not job.pid:
+            return None
+        return job
+
+    def close(self) -> None:
+        """End the server (its idle loop exits when the socket closes)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.closing.set()
+
+
+def _fd_array(fd: int) -> bytes:
+    import array
+
+    return array.array("i", [fd]).tobytes()
+
+
+class WarmLaunchers:
+    """The warm servers of one execution, one per interpreter and import-time environment."""
+
+    def __init__(self, scratch: Path, preexec: Callable[[], None] | None) -> None:
+        self.scratch = scratch
+        self.preexec = preexec
+        self.servers: dict[str, WarmServer] = {}
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def server_for(self, python: str, env: Mapping[str, str]) -> WarmServer | None:
+        """The warm server for this interpreter and environment (started on first use)."""
+        base = import_time_env(env)
+        key = hashlib.sha256(json.dumps([python, base]).encode()).hexdigest()[:12]
+        with self.lock:
+            if self.closed:
+                return None
+            server = self.servers.get(key)
+            if server is None:
+                server = WarmServer(python, base, self.scratch / key, self.preexec)
+                self.servers[key] = server
+        return server
+
+    def launch(self, plan: Any, log_fd: int) -> ForkedJob | None:
+        """Fork ``plan``'s job from a warm interpreter, or None to launch it cold."""
+        if not enabled():
+            return None
+        python = python_entry(plan.command)
+        if python is None:
+            return None
+        server = self.server_for(python, plan.env)
+        if server is None:
+            return None
+        learn = plan.job_dir / ".imports.json"
+        return server.start(plan.command, plan.cwd, plan.env, log_fd, plan.mount, learn)
+
+    def learn(self, plan: Any) -> None:
+        """Keep the modules ``plan``'s job imported, for the next warm-up of its interpreter."""
+        python = python_entry(plan.command)
+        found = plan.job_dir / ".imports.json"
+        if python is not None and found.exists():
+            merge_learned(learned_file(python), found)
+
+    def close(self, owned_root: Path) -> None:
+        """Stop every server and remove their scratch folders."""
+        with self.lock:
+            self.closed = True
+            servers = list(self.servers.values())
+        for server in servers:
+            server.close()
+        for server in servers:
+            if server.proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    server.proc.wait(timeout=10)
+        remove_tree(self.scratch, owned_root)
