@@ -123,14 +123,14 @@ def test_sdk_v2_sklearn_script_mode_models_run_their_transform_steps(tmp_path: P
     assert served["Packages"]["scikit-learn"] == "1.2.1"
 
 
-def _definition_without_model_fn() -> dict:
-    """The SDK's LabelModel and LabelBatch steps, on a model script that lacks model_fn."""
+def _definition_on(program: str) -> dict:
+    """The SDK's LabelModel and LabelBatch steps, on the model code under ``broken/``."""
     sdk = json.loads((DATA / "definition.json").read_text())
     steps = {s["Name"]: s for s in sdk["Steps"]}
     model = copy.deepcopy(steps["LabelModel-CreateModel"])
     container = model["Arguments"]["PrimaryContainer"]
     container["ModelDataUrl"] = f"s3://{BUCKET}/broken/model.tar.gz"
-    container["Environment"]["SAGEMAKER_PROGRAM"] = "nomodel.py"
+    container["Environment"]["SAGEMAKER_PROGRAM"] = program
     container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] = (
         f"s3://{BUCKET}/broken/sourcedir.tar.gz"
     )
@@ -138,31 +138,63 @@ def _definition_without_model_fn() -> dict:
     return {**sdk, "Steps": [model, transform]}
 
 
-def test_a_script_mode_model_without_model_fn_fails_its_step_with_one_line(tmp_path: Path) -> None:
+NO_MODEL_FN = b"def predict_fn(input_data, model):\n    return model.predict(input_data)\n"
+
+
+@pytest.mark.parametrize(
+    ("program", "sourcedir", "reason"),
+    [
+        (
+            "nomodel.py",
+            {"nomodel.py": NO_MODEL_FN, "requirements.txt": b"lightgbm\n"},
+            "the model server could not start: nomodel.py (SAGEMAKER_PROGRAM) defines no "
+            "model_fn, and the scikit-learn image has no default one: add model_fn(model_dir) "
+            "returning the loaded model",
+        ),
+        (
+            "inference.py",
+            {"nomodel.py": NO_MODEL_FN},
+            f"SAGEMAKER_PROGRAM 'inference.py' is not in SAGEMAKER_SUBMIT_DIRECTORY "
+            f"s3://{BUCKET}/broken/sourcedir.tar.gz; name the entry point's file in the "
+            "source directory",
+        ),
+        (
+            "nomodel.py",
+            None,
+            f"step LabelBatch: model {{name!r}}: SAGEMAKER_SUBMIT_DIRECTORY "
+            f"s3://{BUCKET}/broken/sourcedir.tar.gz does not exist (looked at {{path}}); put "
+            "the model's sourcedir.tar.gz there",
+        ),
+    ],
+    ids=["no-model_fn", "program-not-in-sourcedir", "no-sourcedir"],
+)
+def test_a_broken_script_mode_model_fails_its_transform_step_with_one_line(
+    tmp_path: Path, program: str, sourcedir: dict[str, bytes] | None, reason: str
+) -> None:
     require_python("3.9")
     workspace = _workspace(tmp_path)
     _put(workspace, "sklearn/batch/a.csv", "a0,0.1,0.2\n")
     broken = workspace / "s3" / BUCKET / "broken"
     broken.mkdir(parents=True)
     (broken / "model.tar.gz").write_bytes(tar_gz_bytes({"model.joblib": b"unused"}))
-    script = b"def predict_fn(input_data, model):\n    return model.predict(input_data)\n"
-    (broken / "sourcedir.tar.gz").write_bytes(tar_gz_bytes({"nomodel.py": script}))
+    if sourcedir is not None:
+        (broken / "sourcedir.tar.gz").write_bytes(tar_gz_bytes(sourcedir))
 
     execution = execute(
-        _definition_without_model_fn(),
+        _definition_on(program),
         workspace=workspace,
         runtimes=runtimes.RuntimeResolver(),
-        pipeline_name="sdk-v2-sklearn-no-model-fn",
+        pipeline_name="sdk-v2-sklearn-broken",
     )
 
     assert execution.status == "Failed"
-    reason = execution.steps["LabelBatch"].failure_reason
-    assert reason == (
-        "the model server could not start: nomodel.py (SAGEMAKER_PROGRAM) defines no "
-        "model_fn, and the scikit-learn image has no default one: add model_fn(model_dir) "
-        "returning the loaded model"
-    )
+    step = execution.steps["LabelBatch"]
+    name = execution.steps["LabelModel-CreateModel"].properties["ModelName"]
+    assert step.failure_reason == reason.format(name=name, path=broken / "sourcedir.tar.gz")
     assert not (workspace / "s3" / BUCKET / "sklearn" / "labels").exists()
+    if sourcedir and "requirements.txt" in sourcedir:  # said in the log, not silently skipped
+        log = Path(str(step.log_path)).read_text()
+        assert "has a requirements.txt, which is not installed locally" in log
 
 
 SHAPES = b"""
