@@ -255,3 +255,25 @@ def test_transform_fn_with_predict_fn_is_refused_at_start(tmp_path: Path) -> Non
         "the model server could not start: both.py defines transform_fn and predict_fn: the "
         "image uses transform_fn alone; remove one or the other"
     )
+
+
+@pytest.mark.parametrize("submit", ["/opt/ml/../../etc", "/opt/ml/model/../../../root", "/etc"])
+def test_a_submit_directory_outside_opt_ml_is_refused_before_anything_is_copied(
+    tmp_path: Path, submit: str
+) -> None:
+    from sagepipe.local.sandbox import JobError
+    from sagepipe.local.transform_plan import script_mode_code
+
+    model = {
+        "ModelName": "m",
+        "Image": "sagemaker-scikit-learn",
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": submit},
+    }
+    with pytest.raises(JobError, match="neither an s3:// URI nor a folder under /opt/ml"):
+        script_mode_code("Score", model, tmp_path)
+    assert (
+        script_mode_code("Score", dict(model, Environment={"SAGEMAKER_PROGRAM": "i.py"}), tmp_path)[
+            "opt_ml_path"
+        ]
+        == "code"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,8 +42,9 @@ def script_mode_code(step_name: str, model: Mapping[str, Any], s3_root: Path) ->
                 f"not exist (looked at {archive}); put the model's sourcedir.tar.gz there"
             )
         code["archive"] = str(archive)
-    elif submit.rstrip("/").startswith("/opt/ml/"):
-        code["opt_ml_path"] = submit.rstrip("/")[len("/opt/ml/") :]
+    elif posixpath.normpath(submit).startswith("/opt/ml/") and "\0" not in submit:
+        # Normalised first: /opt/ml/../../etc must not copy the host's files in.
+        code["opt_ml_path"] = posixpath.normpath(submit)[len("/opt/ml/") :]
     else:
         raise JobError(
             f"step {step_name}: model {name!r}: SAGEMAKER_SUBMIT_DIRECTORY {submit!r} is "
