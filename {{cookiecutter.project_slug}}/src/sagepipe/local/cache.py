@@ -229,5 +229,13 @@ def transform_inputs(
         d = digest(str(model["ModelDataUrl"]))
         keyed["Model"]["ModelDataUrl"] = f"content:{d}"
         groups["upstream"]["model"] = d
+    environment = dict(model.get("Environment") or {})
+    submit = str(environment.get("SAGEMAKER_SUBMIT_DIRECTORY") or "")
+    if submit.startswith("s3://"):
+        # A script-mode model's code (sourcedir.tar.gz): by content, like a training job's.
+        d = digest(submit)
+        environment["SAGEMAKER_SUBMIT_DIRECTORY"] = f"content:{d}"
+        keyed["Model"]["Environment"] = environment
+        groups["code"]["SAGEMAKER_SUBMIT_DIRECTORY"] = d
     keyed.pop("ModelName", None)
     return keyed, groups

@@ -56,9 +56,9 @@ class _ImageHandler:
     """The XGBoost image's default handler in its own interpreter (as Transform serves it)."""
 
     def __init__(self, python: str, model_dir: Path) -> None:
-        from .transform_job import _ChildHandler
+        from .model_child import ChildHandler, xgboost_command
 
-        self.child = _ChildHandler(python, model_dir)
+        self.child = ChildHandler(xgboost_command(python, model_dir))
 
     def invoke(self, body: bytes, content_type: str, accept: str | None) -> Any:
         from ..serving.batch import TransformError
@@ -75,8 +75,8 @@ class _ImageHandler:
 def _named_model(runner: Any, name: str, step: Mapping[str, Any], sandbox: Path) -> Any:
     """The endpoint of the model a Model step created (an SDK definition's ``ModelName``)."""
     from ..clarify.endpoint import LocalEndpoint
-    from ..runtimes.table import parse_image
     from .jobenv import job_runtime
+    from .model_child import image_handler
 
     model_name = step.get("ModelName")
     if not model_name:
@@ -92,8 +92,7 @@ def _named_model(runner: Any, name: str, step: Mapping[str, Any], sandbox: Path)
     s3.download(runner.s3_root, str(url), archive_dir)
     archive = archive_dir / str(url).rstrip("/").rsplit("/", 1)[-1]
     image = str(record.get("Image") or "")
-    ref = parse_image(image)
-    if ref is not None and ref.repository == "sagemaker-xgboost":
+    if image_handler(image) == "xgboost":
         runtime = job_runtime(
             name, "Processing", {"AppSpecification": {"ImageUri": image}}, runner.runtimes
         )

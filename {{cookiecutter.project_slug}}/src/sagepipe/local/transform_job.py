@@ -3,76 +3,80 @@
 ``python -m sagepipe.local.transform_job SPEC`` runs in the executor's interpreter (the
 serving stack of ``batch-transform``: splitting, batching, filters, ``.out`` files) and
 answers records with the model's own runtime: in-process for the project image's models
-(their ``code/inference.py``), or the XGBoost image's default handler in a child process
-of that image's interpreter.
+(their ``code/inference.py``), or in a child process of the image's interpreter for the
+XGBoost image's default handler and the scikit-learn image's script-mode server
+(:mod:`.model_child`).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..serving import batch
-from ..serving.handler import Invocation, load_handler
+from ..serving.handler import load_handler
 from ..storage import archives
+from .model_child import ChildHandler, sklearn_command, xgboost_command
 
-XGBOOST_SERVE = Path(__file__).resolve().parent / "algorithms" / "xgboost_serve.py"
 
-
-class _ChildHandler:
-    """A ModelHandler look-alike whose predictions come from a child interpreter."""
-
-    def __init__(self, python: str, model_dir: Path) -> None:
-        self.proc = subprocess.Popen(
-            [python, str(XGBOOST_SERVE), str(model_dir)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
-        ready = self.stdout.readline()
-        if not ready:
+def _sklearn_code(spec: dict[str, Any], opt_ml: Path) -> tuple[Path, str]:
+    """Unpack the model's SAGEMAKER_SUBMIT_DIRECTORY into ``/opt/ml/code``, as the image does."""
+    code = spec["code"]
+    code_dir = opt_ml / "code"
+    if code.get("archive"):
+        code_dir.mkdir(parents=True, exist_ok=True)
+        archives.extract(Path(code["archive"]), code_dir, error=batch.TransformError)
+    else:  # a folder in the container, e.g. /opt/ml/model/code of a repacked model
+        source = opt_ml / str(code["opt_ml_path"])
+        if not source.is_dir():
             raise batch.TransformError(
-                f"the model server ({python}) exited before it was ready; see the log above"
+                f"SAGEMAKER_SUBMIT_DIRECTORY {code['submit']} is not a folder in the "
+                "container (nor in the model archive); point it at the sourcedir.tar.gz in S3"
             )
+        if source.resolve() != code_dir.resolve():
+            shutil.copytree(source, code_dir, dirs_exist_ok=True)
+    if (code_dir / "requirements.txt").is_file():
+        # The image would pip install it; here nothing is installed into a runtime.
+        print(
+            f"notice: {code['submit']} has a requirements.txt, which is not installed "
+            "locally; the model code imports the packages of its image's runtime",
+            file=sys.stderr,
+        )
+    program = str(code["program"])
+    if not (code_dir / program).is_file():
+        raise batch.TransformError(
+            f"SAGEMAKER_PROGRAM {program!r} is not in SAGEMAKER_SUBMIT_DIRECTORY "
+            f"{code['submit']}; name the entry point's file in the source directory"
+        )
+    return code_dir, program
 
-    def invoke(self, body: bytes, content_type: str, accept: str | None) -> Invocation:
-        header = {"content_type": content_type, "accept": accept, "length": len(body)}
-        self.stdin.write(json.dumps(header).encode() + b"\n" + body)
-        self.stdin.flush()
-        answer = json.loads(self.stdout.readline() or b'{"status": 500, "error": "exited"}')
-        data = self.stdout.read(int(answer.get("length") or 0))
-        if answer["status"] != 200:
-            raise batch.TransformError(f"the model rejected a request: {answer.get('error')}")
-        return Invocation(data, str(answer["content_type"]), 0.0)
 
-    def close(self) -> None:
-        self.stdin.close()
-        self.proc.wait(timeout=30)
+def _handler(spec: dict[str, Any], opt_ml: Path, model_dir: Path) -> Any:
+    if spec["handler"] == "xgboost":
+        return ChildHandler(xgboost_command(spec["python"], model_dir))
+    if spec["handler"] == "sklearn":
+        code_dir, program = _sklearn_code(spec, opt_ml)
+        return ChildHandler(sklearn_command(spec["python"], model_dir, code_dir, program))
+    return load_handler(model_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the transform the spec file describes; failures go to ``output/failure``."""
     spec: dict[str, Any] = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
     opt_ml = Path(spec["opt_ml"])
+    handler: Any = None
     try:
         model_dir = opt_ml / "model"
         model_dir.mkdir(parents=True, exist_ok=True)
         archives.extract(Path(spec["model_archive"]), model_dir)
-        handler: Any
-        if spec["handler"] == "xgboost":
-            handler = _ChildHandler(spec["python"], model_dir)
-        else:
-            handler = load_handler(model_dir)
+        handler = _handler(spec, opt_ml, model_dir)
         config = batch.TransformConfig(**spec["config"])
         result = batch.transform(
             handler, Path(spec["input"]), Path(spec["output"]), config, progress=False
         )
-        if isinstance(handler, _ChildHandler):
-            handler.close()
         print(f"transformed {result.records} record(s) in {result.requests} request(s)")
         return 0
     except (batch.TransformError, OSError, ValueError) as exc:
@@ -80,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         (opt_ml / "output" / "failure").write_text(f"{exc}\n")
         print(exc, file=sys.stderr)
         return 1
+    finally:
+        if isinstance(handler, ChildHandler):
+            handler.close()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,6 +11,46 @@ from typing import Any
 
 from ..storage import objects as s3
 from .sandbox import JobError, JobPlan, _base_env, _new_job_dir
+
+
+def script_mode_code(step_name: str, model: Mapping[str, Any], s3_root: Path) -> dict[str, str]:
+    """Where a script-mode model's code is: its container's SAGEMAKER_* environment.
+
+    ``SAGEMAKER_SUBMIT_DIRECTORY`` is a ``sourcedir.tar.gz`` in S3 (the SDK uploads one when
+    the model data is a pipeline property) or a folder in the container, such as
+    ``/opt/ml/model/code`` of a repacked model; without it the image reads ``/opt/ml/code``.
+    """
+    env = model.get("Environment") or {}
+    name = model.get("ModelName")
+    program = str(env.get("SAGEMAKER_PROGRAM") or "")
+    if not program:
+        raise JobError(
+            f"step {step_name}: model {name!r} on {model.get('Image')} has no "
+            "SAGEMAKER_PROGRAM in its container's Environment; the image serves a user "
+            "module: create the model with entry_point= (SKLearnModel does)"
+        )
+    submit = str(env.get("SAGEMAKER_SUBMIT_DIRECTORY") or "/opt/ml/code")
+    code = {"program": program, "submit": submit}
+    if submit.startswith("s3://"):
+        try:
+            archive = s3.uri_to_path(s3_root, submit)
+        except s3.S3UriError as exc:
+            raise JobError(f"step {step_name}: SAGEMAKER_SUBMIT_DIRECTORY: {exc}") from None
+        if not archive.is_file():
+            raise JobError(
+                f"step {step_name}: model {name!r}: SAGEMAKER_SUBMIT_DIRECTORY {submit} does "
+                f"not exist (looked at {archive}); put the model's sourcedir.tar.gz there"
+            )
+        code["archive"] = str(archive)
+    elif posixpath.normpath(submit).startswith("/opt/ml/") and "\0" not in submit:
+        # Normalised first: /opt/ml/../../etc must not copy the host's files in.
+        code["opt_ml_path"] = posixpath.normpath(submit)[len("/opt/ml/") :]
+    else:
+        raise JobError(
+            f"step {step_name}: model {name!r}: SAGEMAKER_SUBMIT_DIRECTORY {submit!r} is "
+            "neither an s3:// URI nor a folder under /opt/ml; use the sourcedir.tar.gz's S3 URI"
+        )
+    return code
 
 
 def prepare_transform(
@@ -65,7 +106,7 @@ def prepare_transform(
     }
     out_dir = opt_ml / "transform" / "output"
     out_dir.mkdir(parents=True)
-    spec = {
+    spec: dict[str, Any] = {
         "opt_ml": str(opt_ml),
         "model_archive": str(archive),
         "input": str(input_dir),
@@ -74,6 +115,8 @@ def prepare_transform(
         "python": model_python,
         "config": config,
     }
+    if handler == "sklearn":
+        spec["code"] = script_mode_code(step_name, model, s3_root)
     spec_path = job_dir / "transform.json"
     spec_path.write_text(json.dumps(spec, indent=2, sort_keys=True))
     env = _base_env(dict(model.get("Environment") or {}), opt_ml, shim)

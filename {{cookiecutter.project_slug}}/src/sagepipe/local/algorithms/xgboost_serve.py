@@ -1,17 +1,17 @@
 """The XGBoost image's default inference handler, served over stdin/stdout to a parent.
 
-Runs in the image's runtime (Python 3.8 syntax, no sagepipe import). Each request is a
-JSON header line ``{"content_type", "accept", "length"}`` followed by ``length`` body bytes;
-each answer is a header line ``{"status", "content_type", "length", "error"}`` and the body.
-Like the container's default handler: ``text/csv`` (no label column) or ``text/libsvm``
-records in, one prediction per record out (``text/csv``: one per line; ``application/json``:
-``{"predictions": [{"score": p}]}``).
+Runs in the image's runtime (Python 3.8 syntax, no sagepipe import), speaking the framing
+of the sibling ``child_protocol`` module. Like the container's default handler:
+``text/csv`` (no label column) or ``text/libsvm`` records in, one prediction per record
+out (``text/csv``: one per line; ``application/json``: ``{"predictions": [{"score": p}]}``).
 """
 
 import json
 import os
 import sys
 import tempfile
+
+import child_protocol  # the sibling module: this script's folder is sys.path[0]
 
 
 def _load(model_dir):
@@ -42,8 +42,8 @@ def _matrix(body, content_type):
             return xgb.DMatrix(fh.name + "?format=libsvm")
         finally:
             os.unlink(fh.name)
-    raise ValueError(
-        f"content type {content_type!r}: the XGBoost handler reads text/csv or text/libsvm"
+    raise child_protocol.RequestError(
+        415, f"content type {content_type!r}: the XGBoost handler reads text/csv or text/libsvm"
     )
 
 
@@ -56,29 +56,12 @@ def _encode(predictions, accept):
     return ("\n".join(lines) + "\n").encode(), "text/csv"
 
 
+def _predict(booster, body, content_type, accept):
+    return _encode(booster.predict(_matrix(body, content_type)), accept)
+
+
 def main():
-    booster = _load(sys.argv[1])
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    stdout.write(b'{"status": "ready"}\n')
-    stdout.flush()
-    while True:
-        line = stdin.readline()
-        if not line:
-            return 0
-        header = json.loads(line)
-        body = stdin.read(int(header["length"]))
-        try:
-            data, kind = _encode(
-                booster.predict(_matrix(body, header["content_type"])), header.get("accept")
-            )
-            answer = {"status": 200, "content_type": kind, "length": len(data)}
-        except Exception as exc:  # the parent reports it with the file and record
-            data, answer = (
-                b"",
-                {"status": 400, "error": f"{type(exc).__name__}: {exc}", "length": 0},
-            )
-        stdout.write(json.dumps(answer).encode() + b"\n" + data)
-        stdout.flush()
+    return child_protocol.serve(lambda: _load(sys.argv[1]), _predict)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ...runtimes.table import parse_image
 from ..cache import InputGroups, transform_inputs
 from ..execution import LOCAL_ARN
 from ..jobenv import JobRuntime, job_runtime
+from ..model_child import image_handler
 from ..plan import StepPlan
 from ..sandbox import JobError, JobPlan
 from ..transform_plan import prepare_transform
@@ -37,15 +37,16 @@ class TransformRunner(JobRunner):
         runtime = job_runtime(
             step.name, "Processing", {"AppSpecification": {"ImageUri": image}}, session.runtimes
         )
-        ref = parse_image(image)
-        if ref is not None and ref.repository == "sagemaker-xgboost":
-            handler = "xgboost"  # the image's default handler, in the image's interpreter
-        elif runtime.python == sys.executable:
-            handler = "inference.py"  # code/inference.py, on the serving stack of this process
-        else:
+        # The image's own handler (XGBoost's default, scikit-learn's script mode) in the
+        # image's interpreter; else code/inference.py on the serving stack of this process.
+        handler = image_handler(image)
+        if handler is None and runtime.python == sys.executable:
+            handler = "inference.py"
+        elif handler is None:
             raise JobError(
                 f"step {step.name}: models on image {image} are served locally only in this "
-                "interpreter's runtime; use the project image or an XGBoost image for them"
+                "interpreter's runtime; use the project image, a scikit-learn or an XGBoost "
+                "image for them"
             )
         plan = prepare_transform(
             step.name,

@@ -1,0 +1,94 @@
+"""Models served by their image's own handler, in a child process of the image's interpreter.
+
+:class:`ChildHandler` looks like a serving ``ModelHandler`` (``invoke``) to the
+batch-transform stack and Clarify's endpoint, while the predictions come from one of the
+children in ``algorithms/`` (the XGBoost image's default handler, the scikit-learn image's
+script-mode server), framed by ``algorithms/child_protocol``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..runtimes.table import parse_image
+from ..serving.batch import TransformError
+from ..serving.handler import Invocation
+from .algorithms import child_protocol
+
+ALGORITHMS = Path(__file__).resolve().parent / "algorithms"
+XGBOOST_SERVE = ALGORITHMS / "xgboost_serve.py"
+SKLEARN_SERVE = ALGORITHMS / "sklearn_serve.py"
+_ENGINE_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+
+
+# Image repositories whose models the image's own handler serves here, by child script.
+IMAGE_HANDLERS = {"sagemaker-xgboost": "xgboost", "sagemaker-scikit-learn": "sklearn"}
+
+
+def image_handler(image: str) -> str | None:
+    """``"xgboost"`` or ``"sklearn"`` for a model on that AWS image, else None."""
+    ref = parse_image(image)
+    return IMAGE_HANDLERS.get(ref.repository) if ref is not None else None
+
+
+def xgboost_command(python: str, model_dir: Path) -> list[str]:
+    """The XGBoost image's default handler for the model unpacked in ``model_dir``."""
+    return [python, str(XGBOOST_SERVE), str(model_dir)]
+
+
+def sklearn_command(python: str, model_dir: Path, code_dir: Path, program: str) -> list[str]:
+    """The scikit-learn image's server for user module ``program`` in ``code_dir``."""
+    return [python, str(SKLEARN_SERVE), str(model_dir), str(code_dir), program]
+
+
+class ChildHandler:
+    """A ModelHandler look-alike whose predictions come from a child interpreter.
+
+    Raises :class:`TransformError` (one line) when the child cannot start or a request fails.
+    """
+
+    def __init__(self, command: Sequence[str]) -> None:
+        # The child is the image's interpreter: the engine's import path must not leak in.
+        env = {k: v for k, v in os.environ.items() if k not in _ENGINE_VARIABLES}
+        self.proc = subprocess.Popen(
+            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        header, _ = child_protocol.receive(self.stdout)
+        if header is None or header.get("status") != "ready":
+            self.close()
+            if header is None:
+                raise TransformError(
+                    f"the model server ({command[0]}) exited before it was ready; see the job's log"
+                )
+            raise TransformError(f"the model server could not start: {header.get('error')}")
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> Invocation:
+        """One request to the child: the answer, or :class:`TransformError`."""
+        try:
+            child_protocol.send(self.stdin, {"content_type": content_type, "accept": accept}, body)
+            answer, data = child_protocol.receive(self.stdout)
+        except BrokenPipeError:
+            answer, data = None, b""
+        if answer is None:
+            raise TransformError("the model server exited during a request; see the job's log")
+        if answer["status"] != 200:
+            raise TransformError(
+                f"the model rejected a request ({answer['status']}): {answer.get('error')}"
+            )
+        return Invocation(data, str(answer["content_type"]), 0.0)
+
+    def close(self) -> None:
+        """End the child (end of its input) and wait for it."""
+        with contextlib.suppress(BrokenPipeError):
+            self.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
