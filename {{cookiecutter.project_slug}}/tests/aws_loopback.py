@@ -27,6 +27,30 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
 REGION = "us-east-1"
 
 
+def create_model_package(
+    sm: Any, group: str, model_data_url: str, status: str = "Approved", **fields: Any
+) -> str:
+    """Register a version in ``group`` on moto as the pipeline's RegisterModel step would:
+    one container (an ECR image) on ``model_data_url``, CSV in and out; return its ARN.
+    ``fields`` are further CreateModelPackage arguments (a description, baselines, ...)."""
+    answer = sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/p:1",
+                    "ModelDataUrl": model_data_url,
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        **fields,
+    )
+    return str(answer["ModelPackageArn"])
+
+
 @dataclass
 class Request:
     """One request that went through the proxy."""

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from click.testing import CliRunner, Result
 
+from aws_loopback import create_model_package
 from {{ cookiecutter.package_name }}.cli import make_cli
 
 REGION = "us-east-1"  # the fixtures' (tests/conftest.py: aws)
@@ -30,25 +31,10 @@ def _sm() -> Any:
 def _register(statuses: list[str]) -> list[str]:
     sm = _sm()
     sm.create_model_package_group(ModelPackageGroupName=GROUP)
-    arns = []
-    for number, status in enumerate(statuses, start=1):
-        arns.append(
-            sm.create_model_package(
-                ModelPackageGroupName=GROUP,
-                ModelApprovalStatus=status,
-                InferenceSpecification={
-                    "Containers": [
-                        {
-                            "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/p:1",
-                            "ModelDataUrl": f"s3://{BUCKET}/models/{number}/model.tar.gz",
-                        }
-                    ],
-                    "SupportedContentTypes": ["text/csv"],
-                    "SupportedResponseMIMETypes": ["text/csv"],
-                },
-            )["ModelPackageArn"]
-        )
-    return arns
+    return [
+        create_model_package(sm, GROUP, f"s3://{BUCKET}/models/{number}/model.tar.gz", status)
+        for number, status in enumerate(statuses, start=1)
+    ]
 
 
 def _cli(*args: str) -> Result:

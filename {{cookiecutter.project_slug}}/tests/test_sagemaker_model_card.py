@@ -17,6 +17,7 @@ import jsonschema
 from click.testing import CliRunner, Result
 
 import conftest
+from aws_loopback import create_model_package
 from {{ cookiecutter.package_name }}.cli import make_cli
 
 REGION = "us-east-1"
@@ -37,27 +38,17 @@ def _sm() -> Any:
 def _register() -> str:
     sm = _sm()
     sm.create_model_package_group(ModelPackageGroupName=GROUP)
-    return str(
-        sm.create_model_package(
-            ModelPackageGroupName=GROUP,
-            ModelApprovalStatus="PendingManualApproval",
-            ModelPackageDescription="churn model",
-            InferenceSpecification={
-                "Containers": [
-                    {
-                        "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/p:1",
-                        "ModelDataUrl": f"s3://{BUCKET}/models/1/model.tar.gz",
-                    }
-                ],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
-            CustomerMetadataProperties={
-                "sagepipe:ExecutionId": "exec-1",
-                "sagepipe:param:MaxIter": "50",
-                "sagepipe:metric:accuracy": "0.81",
-            },
-        )["ModelPackageArn"]
+    return create_model_package(
+        sm,
+        GROUP,
+        f"s3://{BUCKET}/models/1/model.tar.gz",
+        "PendingManualApproval",
+        ModelPackageDescription="churn model",
+        CustomerMetadataProperties={
+            "sagepipe:ExecutionId": "exec-1",
+            "sagepipe:param:MaxIter": "50",
+            "sagepipe:metric:accuracy": "0.81",
+        },
     )
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
+from aws_loopback import create_model_package
 from {{ cookiecutter.package_name }} import data
 from {{ cookiecutter.package_name }}.cli import make_cli
 
@@ -97,19 +98,10 @@ def deployed(aws: Any, processed: dict[str, Path], tmp_path: Path) -> dict[str, 
             "S3Uri": f"{BASELINE}/constraints.json",
         },
     }
-    sm.create_model_package(
-        ModelPackageGroupName=GROUP,
-        ModelApprovalStatus="Approved",
-        InferenceSpecification={
-            "Containers": [
-                {
-                    "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/p:1",
-                    "ModelDataUrl": f"s3://{BUCKET}/models/1/model.tar.gz",
-                }
-            ],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
+    create_model_package(
+        sm,
+        GROUP,
+        f"s3://{BUCKET}/models/1/model.tar.gz",
         DriftCheckBaselines={"ModelDataQuality": quality},
     )
     assert _cli("deploy", "--stage", "staging", "--target", "sagemaker").exit_code == 0

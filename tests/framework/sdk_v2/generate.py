@@ -3,22 +3,15 @@
 Run in a throwaway venv, never in the project's: ``uv venv /tmp/sdk && uv pip install -p
 /tmp/sdk/bin/python "sagemaker<3" "moto[s3,sts,iam]" && /tmp/sdk/bin/python generate.py``.
 moto's ``mock_aws()`` with a pre-created bucket catches the SDK's uploads, which are kept
-under ``s3/`` next to the definition, so the test replays exactly what the SDK wrote.
+under ``s3/`` next to the definition, so the test replays exactly what the SDK wrote
+(``generating.py``, which every generator here shares).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
-import boto3
-from moto import mock_aws
-
-HERE = Path(__file__).resolve().parent
-REGION = "eu-west-1"
-BUCKET = "sdk-v2-bucket"
-ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
+from generating import BUCKET, HERE, REGION, ROLE, generate, pipeline_session
 
 
 def build() -> dict:
@@ -32,10 +25,9 @@ def build() -> dict:
     from sagemaker.workflow.model_step import ModelStep
     from sagemaker.workflow.parameters import ParameterString
     from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.pipeline_context import PipelineSession
     from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep
 
-    session = PipelineSession(boto_session=boto3.Session(region_name=REGION), default_bucket=BUCKET)
+    session = pipeline_session()
     raw = ParameterString("RawDataUri", default_value=f"s3://{BUCKET}/raw/data.csv")
     sklearn = SKLearnProcessor(
         framework_version="1.2-1",
@@ -151,9 +143,8 @@ def build_function_steps() -> dict:
     """Two ``@step`` functions: the remote-function contract (pickled function + arguments)."""
     from sagemaker.workflow.function_step import step
     from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.pipeline_context import PipelineSession
 
-    session = PipelineSession(boto_session=boto3.Session(region_name=REGION), default_bucket=BUCKET)
+    session = pipeline_session()
     image = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
     @step(name="MakeData", role=ROLE, instance_type="ml.m5.large", image_uri=image)
@@ -172,27 +163,8 @@ def build_function_steps() -> dict:
     return json.loads(pipeline.definition())
 
 
-def _keep(client: object, definition: dict, out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)  # no stale code objects from an older run
-    (out / "s3").mkdir(parents=True, exist_ok=True)
-    (out / "definition.json").write_text(json.dumps(definition, indent=2, sort_keys=True) + "\n")
-    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):  # type: ignore[attr-defined]
-        target = out / "s3" / BUCKET / item["Key"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        body = client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()  # type: ignore[attr-defined]
-        target.write_bytes(body)
-        client.delete_object(Bucket=BUCKET, Key=item["Key"])  # type: ignore[attr-defined]
-        print("kept", item["Key"])
-
-
 def main() -> None:
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-        _keep(client, build(), HERE / "aws_images")
-        _keep(client, build_function_steps(), HERE / "function_steps")
+    generate({"aws_images": build, "function_steps": build_function_steps})
 
 
 if __name__ == "__main__":

@@ -14,16 +14,9 @@ throwaway venv: ``uv pip install "sagemaker<3" "moto[s3,sts,iam]"`` then
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
-import boto3
-from moto import mock_aws
+from generating import BUCKET, HERE, REGION, ROLE, generate, pipeline_session
 
-HERE = Path(__file__).resolve().parent
-REGION = "eu-west-1"
-BUCKET = "sdk-v2-bucket"
-ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
 PREFIX = "model-monitor-clarify"
 
 
@@ -52,12 +45,10 @@ def build() -> dict:
     from sagemaker.workflow.model_step import ModelStep
     from sagemaker.workflow.parameters import ParameterBoolean, ParameterString
     from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.pipeline_context import PipelineSession
     from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
-    boto_session = boto3.Session(region_name=REGION)
-    session = PipelineSession(boto_session=boto_session, default_bucket=BUCKET)
-    plain_session = Session(boto_session=boto_session, default_bucket=BUCKET)
+    session = pipeline_session()
+    plain_session = Session(boto_session=session.boto_session, default_bucket=BUCKET)
     group = "model-monitor-clarify-group"
     raw = ParameterString("RawDataUri", default_value=f"s3://{BUCKET}/raw/data.csv")
     flags = {}
@@ -238,23 +229,7 @@ def build() -> dict:
 
 
 def main() -> None:
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-        definition = build()
-        out = HERE / "clarify"
-        shutil.rmtree(out, ignore_errors=True)
-        (out / "s3").mkdir(parents=True)
-        (out / "definition.json").write_text(
-            json.dumps(definition, indent=2, sort_keys=True) + "\n"
-        )
-        for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-            target = out / "s3" / BUCKET / item["Key"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
-            print("kept", item["Key"])
+    generate({"clarify": build})
 
 
 if __name__ == "__main__":

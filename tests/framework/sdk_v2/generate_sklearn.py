@@ -12,16 +12,9 @@ in a throwaway venv: ``uv pip install "sagemaker<3" "moto[s3,sts,iam]"`` then
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
-import boto3
-from moto import mock_aws
+from generating import BUCKET, HERE, ROLE, generate, pipeline_session
 
-HERE = Path(__file__).resolve().parent
-REGION = "eu-west-1"
-BUCKET = "sdk-v2-bucket"
-ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
 NAME = "sdk-v2-sklearn-transform"
 
 
@@ -33,10 +26,9 @@ def build() -> dict:
     from sagemaker.workflow.model_step import ModelStep
     from sagemaker.workflow.parameters import ParameterString
     from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.pipeline_context import PipelineSession
     from sagemaker.workflow.steps import TrainingStep, TransformStep
 
-    session = PipelineSession(boto_session=boto3.Session(region_name=REGION), default_bucket=BUCKET)
+    session = pipeline_session()
     train_uri = ParameterString("TrainDataUri", default_value=f"s3://{BUCKET}/sklearn/train/")
     batch_uri = ParameterString("BatchDataUri", default_value=f"s3://{BUCKET}/sklearn/batch/")
     estimator = SKLearn(
@@ -117,23 +109,7 @@ def build() -> dict:
 
 
 def main() -> None:
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-        definition = build()
-        out = HERE / "sklearn_transform"
-        shutil.rmtree(out, ignore_errors=True)  # no stale code objects from an older run
-        (out / "s3").mkdir(parents=True)
-        (out / "definition.json").write_text(
-            json.dumps(definition, indent=2, sort_keys=True) + "\n"
-        )
-        for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-            target = out / "s3" / BUCKET / item["Key"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
-            print("kept", item["Key"])
+    generate({"sklearn_transform": build})
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from typing import Any
 from .errors import GraphError
 from .expressions import Value, render
 from .parameters import ParameterBoolean, ParameterString
+from .processing_io import processing_input, processing_output
 from .properties import StepProperty
 from .steps import CacheConfig, Step, Training, check_uri_value
 
@@ -411,12 +412,12 @@ class ClarifyCheck(Step):
             else settings.execution_prefix(self.name, "output").to_request()
         )
         inputs: list[dict[str, Any]] = [
-            _input("analysis_config", self.analysis_config_uri(settings), CONFIG_PATH),
-            _input("dataset", render(data.s3_data_input_path), DATA_PATH),
+            processing_input("analysis_config", self.analysis_config_uri(settings), CONFIG_PATH),
+            processing_input("dataset", render(data.s3_data_input_path), DATA_PATH),
         ]
         model_data = self._model_data()
         if model_data is not None:
-            inputs.append(_input("model", render(model_data), MODEL_PATH))
+            inputs.append(processing_input("model", render(model_data), MODEL_PATH))
         app: dict[str, Any] = {"ImageUri": self.image_uri or settings.image_uri}
         if self.image_uri is None:
             app["ContainerEntrypoint"] = ["python3", "-m", "sagepipe.clarify"]
@@ -437,17 +438,7 @@ class ClarifyCheck(Step):
             "RoleArn": settings.role,
             "ProcessingInputs": inputs,
             "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": "analysis_result",
-                        "AppManaged": False,
-                        "S3Output": {
-                            "S3Uri": output_uri,
-                            "LocalPath": OUTPUT_PATH,
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ]
+                "Outputs": [processing_output("analysis_result", output_uri, OUTPUT_PATH)]
             },
             "StoppingCondition": {"MaxRuntimeInSeconds": self.max_runtime_seconds},
         }
@@ -473,18 +464,3 @@ class ClarifyCheck(Step):
         if self.cache is not None:
             request["CacheConfig"] = self.cache.to_request()
         return request
-
-
-def _input(name: str, uri: Any, local_path: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "AppManaged": False,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-            "S3CompressionType": "None",
-        },
-    }

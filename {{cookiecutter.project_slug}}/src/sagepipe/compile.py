@@ -22,6 +22,7 @@ from .expressions import ExecutionVariables, Join, render
 from .graph import Pipeline
 from .network import Network, secure_processing, secure_training
 from .parameters import Parameter
+from .processing_io import processing_input, processing_output
 from .register import RegisterModel
 from .steps import Condition, Fail, FunctionStep, Processing, Step, Training
 
@@ -220,20 +221,16 @@ class _Compiler:
         if container_arguments:
             app["ContainerArguments"] = container_arguments
         inputs = [
-            _processing_input(name, render(value), folders[name])
+            processing_input(name, render(value), folders[name])
             for name, value in step.inputs.items()
         ]
-        inputs.append(_processing_input("code", code_prefix, CODE_DIR))
+        inputs.append(processing_input("code", code_prefix, CODE_DIR))
         outputs = [
-            {
-                "OutputName": name,
-                "AppManaged": False,
-                "S3Output": {
-                    "S3Uri": self.settings.execution_prefix(step.name, "output", name).to_request(),
-                    "LocalPath": folders[name],
-                    "S3UploadMode": "EndOfJob",
-                },
-            }
+            processing_output(
+                name,
+                self.settings.execution_prefix(step.name, "output", name).to_request(),
+                folders[name],
+            )
             for name in step.outputs
         ]
         arguments: dict[str, Any] = {
@@ -388,11 +385,10 @@ class _Compiler:
         return {"Name": step.name, "Type": "RegisterModel", "Arguments": arguments}
 
     def _publish_tree(self, step: FunctionStep, tree: packaging.CodeTree) -> str:
-        digest = tree.digest
-        for path, data in tree.files.items():
-            self.artifacts[self.settings.s3("code", digest, path)] = data
-        self.digests[step.name] = digest
-        return self.settings.s3("code", digest) + "/"
+        folder, objects = tree.objects(self.settings.bucket, self.settings.prefix)
+        self.artifacts.update(objects)
+        self.digests[step.name] = tree.digest
+        return folder
 
 
 def _code(
@@ -408,21 +404,6 @@ def _code(
 def _first(value: Any, default: Any) -> Any:
     # Not `value or default`: expressions refuse truth tests on purpose.
     return default if value is None else value
-
-
-def _processing_input(name: str, uri: Any, local_path: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "AppManaged": False,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-            "S3CompressionType": "None",
-        },
-    }
 
 
 def _argument_text(value: Any) -> Any:

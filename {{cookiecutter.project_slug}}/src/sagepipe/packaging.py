@@ -56,6 +56,13 @@ class CodeTree:
         """A reproducible ``tar.gz`` of the files (see :mod:`sagepipe.storage.archives`)."""
         return tar_gz_bytes(self.files)
 
+    def objects(self, bucket: str, prefix: str) -> tuple[str, dict[str, bytes]]:
+        """The tree as content-addressed S3 objects, as a pipeline's and a monitoring job's
+        code is uploaded: (its folder ``s3://<bucket>/<prefix>/code/<digest>/``, each
+        file's object URI -> bytes). An empty prefix is left out of the URIs."""
+        base = "/".join(part for part in (bucket, prefix.strip("/"), "code", self.digest) if part)
+        return f"s3://{base}/", {f"s3://{base}/{path}": data for path, data in self.files.items()}
+
 
 def read_tree(root: Path, *, prefix: str = "") -> dict[str, bytes]:
     """Read every source file under ``root`` (caches and hidden files left out)."""

@@ -24,6 +24,7 @@ from typing import Any
 from .errors import GraphError
 from .expressions import Value, render
 from .parameters import ParameterBoolean, ParameterString
+from .processing_io import processing_input, processing_output
 from .properties import StepProperty
 from .steps import CacheConfig, Step, check_uri_value
 
@@ -242,31 +243,12 @@ class QualityCheck(Step):
             "AppSpecification": app,
             "RoleArn": settings.role,
             "ProcessingInputs": [
-                {
-                    "InputName": "baseline_dataset_input",
-                    "AppManaged": False,
-                    "S3Input": {
-                        "S3Uri": render(self.config.baseline_dataset),
-                        "LocalPath": DATASET_PATH,
-                        "S3DataType": "S3Prefix",
-                        "S3InputMode": "File",
-                        "S3DataDistributionType": "FullyReplicated",
-                        "S3CompressionType": "None",
-                    },
-                }
+                processing_input(
+                    "baseline_dataset_input", render(self.config.baseline_dataset), DATASET_PATH
+                )
             ],
             "ProcessingOutputConfig": {
-                "Outputs": [
-                    {
-                        "OutputName": OUTPUT_NAME,
-                        "AppManaged": False,
-                        "S3Output": {
-                            "S3Uri": output_uri,
-                            "LocalPath": OUTPUT_PATH,
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
-                ]
+                "Outputs": [processing_output(OUTPUT_NAME, output_uri, OUTPUT_PATH)]
             },
             "Environment": environment,
             "StoppingCondition": {"MaxRuntimeInSeconds": self.max_runtime_seconds},

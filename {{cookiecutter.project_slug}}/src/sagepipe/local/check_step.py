@@ -1,4 +1,4 @@
-"""What the local QualityCheck and ClarifyCheck steps share: settings and sandbox paths.
+"""What the local QualityCheck and ClarifyCheck steps share: settings, results, sandbox paths.
 
 Both run a processing job in-process whose folders SageMaker puts under
 ``/opt/ml/processing``; locally those live in the step's sandbox.
@@ -6,6 +6,7 @@ Both run a processing job in-process whose folders SageMaker puts under
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,31 @@ def flag(value: Any, default: bool) -> bool:
     if isinstance(value, str):
         return value.strip().lower() == "true"
     return bool(value)
+
+
+def check_flags(step: Mapping[str, Any]) -> tuple[bool, bool, bool]:
+    """A resolved check step's (SkipCheck, RegisterNewBaseline, FailOnViolation), with
+    SageMaker's defaults (False, False, True) for the ones it leaves out."""
+    return (
+        flag(step.get("SkipCheck"), False),
+        flag(step.get("RegisterNewBaseline"), False),
+        flag(step.get("FailOnViolation"), True),
+    )
+
+
+def results_output(name: str, step: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``S3Output`` of a resolved check step's one output: where its results go."""
+    args = step.get("Arguments") or {}
+    outputs = (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+    if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
+        raise ValueError(f"step {name}: ProcessingOutputConfig needs one output with an S3Uri")
+    output: Mapping[str, Any] = outputs[0]["S3Output"]
+    return output
+
+
+def results_uri(name: str, step: Mapping[str, Any]) -> str:
+    """The S3 URI (no trailing slash) a resolved check step writes its results under."""
+    return str(results_output(name, step)["S3Uri"]).rstrip("/")
 
 
 def sandboxed(path: str, sandbox: Path) -> Path:

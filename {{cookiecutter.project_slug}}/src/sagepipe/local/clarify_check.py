@@ -26,7 +26,7 @@ from typing import Any
 
 from ..storage import archives
 from ..storage import objects as s3
-from .check_step import flag, sandboxed
+from .check_step import check_flags, results_output, results_uri, sandboxed
 
 BASELINE_KEYS = {
     "DATA_BIAS": ("Bias", "PreTrainingConstraints"),
@@ -115,13 +115,8 @@ def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
             f"step {name}: CheckType {check_type!r} is not one of {', '.join(BASELINE_KEYS)}"
         )
     args = step.get("Arguments") or {}
-    skip = flag(step.get("SkipCheck"), False)
-    register_new = flag(step.get("RegisterNewBaseline"), False)
-    fail_on_violation = flag(step.get("FailOnViolation"), True)
-    outputs = (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []
-    if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
-        raise ValueError(f"step {name}: ProcessingOutputConfig needs one output with an S3Uri")
-    output_uri = str(outputs[0]["S3Output"]["S3Uri"]).rstrip("/")
+    skip, register_new, fail_on_violation = check_flags(step)
+    output_uri = results_uri(name, step)
     baseline_uri = step.get("SuppliedBaselineConstraints") or registered_constraints(
         runner.registry, step.get("ModelPackageGroupName"), check_type
     )
@@ -153,7 +148,8 @@ def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
             baseline = sandbox / "baseline"
             s3.download(s3_root, str(baseline_uri), baseline)
         out_dir = sandboxed(
-            str(outputs[0]["S3Output"].get("LocalPath") or "/opt/ml/processing/output"), sandbox
+            str(results_output(name, step).get("LocalPath") or "/opt/ml/processing/output"),
+            sandbox,
         )
         outcome = run_job(
             local["analysis_config"],

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..storage import objects as s3
-from .check_step import PROCESSING, flag, sandboxed
+from .check_step import PROCESSING, check_flags, results_uri, sandboxed
 
 if TYPE_CHECKING:  # for the annotation only: a session brings the registry and S3 endpoint
     from .session import RunSession
@@ -48,15 +48,6 @@ def registered_baselines(
     return statistics, constraints
 
 
-def output_uri(name: str, step: Mapping[str, Any]) -> str:
-    """Where a resolved QualityCheck step writes its statistics, constraints and violations."""
-    args = step.get("Arguments") or {}
-    outputs = (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []
-    if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
-        raise ValueError(f"step {name}: ProcessingOutputConfig needs one output with an S3Uri")
-    return str(outputs[0]["S3Output"]["S3Uri"]).rstrip("/")
-
-
 def run_quality_check(session: RunSession, name: str, step: Mapping[str, Any]) -> dict[str, Any]:
     """Run one resolved QualityCheck step; return its properties (raises ValueError on failure)."""
     from ..monitor.baseline import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
@@ -68,10 +59,8 @@ def run_quality_check(session: RunSession, name: str, step: Mapping[str, Any]) -
             f"step {name}: CheckType {check_type!r} is not DATA_QUALITY or MODEL_QUALITY"
         )
     args = step.get("Arguments") or {}
-    skip = flag(step.get("SkipCheck"), False)
-    register_new = flag(step.get("RegisterNewBaseline"), False)
-    fail_on_violation = flag(step.get("FailOnViolation"), True)
-    output = output_uri(name, step)
+    skip, register_new, fail_on_violation = check_flags(step)
+    output = results_uri(name, step)
     s3_root: Path = session.s3_root
     supplied_stats = step.get("SuppliedBaselineStatistics") or None
     supplied_constraints = step.get("SuppliedBaselineConstraints") or None

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import AwsError, calling
 from .pipelines import tags_list
-from .poll import WaitTimeout, poll
+from .poll import wait_for_status
 
 
 @dataclass(frozen=True)
@@ -88,31 +88,21 @@ def wait(
     sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Poll the job until it ends; a failed job raises with SageMaker's reason."""
-    seen: list[str] = []
 
     def probe() -> dict[str, Any]:
         with calling(f"describing transform job {name}"):
             info: dict[str, Any] = sm.describe_transform_job(TransformJobName=name)
         return info
 
-    def tick(info: dict[str, Any]) -> None:
-        status = str(info.get("TransformJobStatus"))
-        if not seen or seen[-1] != status:
-            seen.append(status)
-            echo(f"transform job {name}: {status}")
-
-    try:
-        info = poll(
-            probe,
-            lambda i: i.get("TransformJobStatus") in ("Completed", "Failed", "Stopped"),
-            what=f"transform job {name}",
-            timeout=timeout,
-            first_delay=5,
-            on_tick=tick,
-            sleep=sleep or time.sleep,
-        )
-    except WaitTimeout as err:
-        raise AwsError(str(err)) from None
+    info = wait_for_status(
+        probe,
+        "TransformJobStatus",
+        ("Completed", "Failed", "Stopped"),
+        what=f"transform job {name}",
+        echo=echo,
+        timeout=timeout,
+        sleep=sleep,
+    )
     if info.get("TransformJobStatus") != "Completed":
         raise AwsError(
             f"transform job {name} {info.get('TransformJobStatus')}: "

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import AwsError, calling, error_code
 from .pipelines import tags_list
-from .poll import WaitTimeout, poll
+from .poll import wait_for_status
 
 STRATEGIES = ("all-at-once", "canary", "linear")
 
@@ -246,26 +245,15 @@ def wait_in_service(
     sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Poll until the endpoint is InService; a Failed endpoint raises with its reason."""
-    last: list[str] = []
-
-    def tick(info: dict[str, Any]) -> None:
-        status = str(info.get("EndpointStatus"))
-        if not last or last[-1] != status:
-            last.append(status)
-            echo(f"endpoint {name}: {status}")
-
-    try:
-        info = poll(
-            lambda: describe_endpoint(sm, name) or {"EndpointStatus": "Missing"},
-            lambda i: i.get("EndpointStatus") in ("InService", "Failed", "Missing"),
-            what=f"endpoint {name}",
-            timeout=timeout,
-            first_delay=5,
-            on_tick=tick,
-            sleep=sleep or time.sleep,
-        )
-    except WaitTimeout as err:
-        raise AwsError(str(err)) from None
+    info = wait_for_status(
+        lambda: describe_endpoint(sm, name) or {"EndpointStatus": "Missing"},
+        "EndpointStatus",
+        ("InService", "Failed", "Missing"),
+        what=f"endpoint {name}",
+        echo=echo,
+        timeout=timeout,
+        sleep=sleep,
+    )
     if info.get("EndpointStatus") != "InService":
         raise AwsError(
             f"endpoint {name} is {info.get('EndpointStatus')}: "

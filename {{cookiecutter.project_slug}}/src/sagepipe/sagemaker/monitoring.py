@@ -32,6 +32,7 @@ from typing import Any
 
 from ..network import Network, secure_processing
 from ..packaging import CodeTree, read_tree
+from ..processing_io import processing_input, processing_output
 from .errors import AwsError, calling, error_code
 from .poll import poll
 
@@ -68,9 +69,7 @@ def code_tree() -> CodeTree:
 
 def code_objects(bucket: str, prefix: str) -> tuple[str, dict[str, bytes]]:
     """(the code prefix URI, ``s3://...`` -> bytes) of the job's content-addressed code."""
-    tree = code_tree()
-    base = "/".join(part for part in (bucket, prefix.strip("/"), "code", tree.digest) if part)
-    return f"s3://{base}/", {f"s3://{base}/{path}": data for path, data in tree.files.items()}
+    return code_tree().objects(bucket, prefix)
 
 
 def window_of(expression: str) -> str | None:
@@ -173,22 +172,14 @@ class MonitoringJob:
             },
             "RoleArn": self.role_arn,
             "ProcessingInputs": [
-                _input("code", self.code_uri, CODE_DIR),
-                _input("endpoint", self.capture_uri, CAPTURE_DIR),
-                _input("baseline_statistics", self.statistics_uri, STATISTICS_DIR),
-                _input("baseline_constraints", self.constraints_uri, CONSTRAINTS_DIR),
+                processing_input("code", self.code_uri, CODE_DIR),
+                processing_input("endpoint", self.capture_uri, CAPTURE_DIR),
+                processing_input("baseline_statistics", self.statistics_uri, STATISTICS_DIR),
+                processing_input("baseline_constraints", self.constraints_uri, CONSTRAINTS_DIR),
             ],
             "ProcessingOutputConfig": {
                 "Outputs": [
-                    {
-                        "OutputName": "monitoring_output",
-                        "AppManaged": False,
-                        "S3Output": {
-                            "S3Uri": self.output_of(name),
-                            "LocalPath": OUTPUT_DIR,
-                            "S3UploadMode": "EndOfJob",
-                        },
-                    }
+                    processing_output("monitoring_output", self.output_of(name), OUTPUT_DIR)
                 ]
             },
             "Environment": environment,
@@ -202,21 +193,6 @@ class MonitoringJob:
 def _file_name(uri: str) -> str:
     tail = uri.rstrip("/").rsplit("/", 1)[-1]
     return tail or "baseline.json"
-
-
-def _input(name: str, uri: str, local_path: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "AppManaged": False,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-            "S3CompressionType": "None",
-        },
-    }
 
 
 # -- running once ------------------------------------------------------------------------

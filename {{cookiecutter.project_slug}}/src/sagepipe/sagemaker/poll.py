@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
+
+from .errors import AwsError
 
 T = TypeVar("T")
 
@@ -43,3 +45,40 @@ def poll(
             )
         sleep(delay)
         delay = min(delay * 2, max_delay)
+
+
+def wait_for_status(
+    probe: Callable[[], dict[str, Any]],
+    key: str,
+    final: Collection[str],
+    *,
+    what: str,
+    echo: Callable[[str], None],
+    timeout: float,
+    sleep: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Call ``probe`` (a Describe call) until its ``key`` is one of ``final``; return that answer.
+
+    Each new status is echoed as ``<what>: <status>``. Out of time, it raises
+    :class:`AwsError` naming ``what`` (which keeps running on AWS).
+    """
+    seen: list[str] = []
+
+    def tick(info: dict[str, Any]) -> None:
+        status = str(info.get(key))
+        if not seen or seen[-1] != status:
+            seen.append(status)
+            echo(f"{what}: {status}")
+
+    try:
+        return poll(
+            probe,
+            lambda info: info.get(key) in final,
+            what=what,
+            timeout=timeout,
+            first_delay=5,
+            on_tick=tick,
+            sleep=sleep or time.sleep,
+        )
+    except WaitTimeout as err:
+        raise AwsError(str(err)) from None

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..cache import CacheEntry, cache_key, reusable_entry
-from ..check_step import flag
+from ..check_step import flag, results_uri
 from ..execution import now
 from ..expressions import resolve
 from ..plan import StepPlan
-from ..quality_check import output_uri, run_quality_check
+from ..quality_check import run_quality_check
 from ..scheduler import StepOutcome
 from .base import InlineRunner, succeeded
 
@@ -39,7 +39,7 @@ class QualityCheckRunner(InlineRunner):
                 return succeeded(entry.properties, cache_hit=True)
         properties = run_quality_check(session, step.name, resolved)
         if cacheable:
-            uri = output_uri(step.name, resolved)
+            uri = results_uri(step.name, resolved)
             outputs = {uri: session.digest_uri(uri)}
             session.cache.store(
                 CacheEntry(key, step.name, session.execution.id, now(), properties, outputs)
