@@ -10,7 +10,10 @@ hold nothing but its own socket.
 
 Phases: ``idle`` (waiting for a request: the first within the header deadline, later ones
 within the keep-alive time), ``head`` (part of a head arrived), ``body``, ``discard``
-(reading away a refused body so the client sees the 413) and ``closed``.
+(reading away a refused body so the client sees the 413), ``linger`` (our side is shut
+down for writing after a ``Connection: close`` answer or a graceful stop; whatever the
+client still sends is read and dropped, so closing never resets a request in flight)
+and ``closed``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from urllib.parse import unquote
 
 from .http1 import MAX_HEADER_BYTES, ChunkedBody, Refuse, body_length, keep_alive, parse_head
 from .http1 import refusal as refusal_bytes
+
+# A lingering close reads (and drops) what the client still sends for at most this long.
+LINGER_SECONDS = 2.0
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
@@ -109,6 +115,8 @@ class HttpConnection(asyncio.Protocol):
         if self.phase == "discard":
             self._discard(len(data))
             return
+        if self.phase == "linger":
+            return  # after our answer (or the stop): dropped, the client reads our end
         self.buffer += data
         if self.write_deadline is None:  # else resume_writing picks the buffer up
             self._advance()
@@ -156,7 +164,7 @@ class HttpConnection(asyncio.Protocol):
                 f"the request body did not arrive within {self.limits.body_timeout:g} s "
                 "(it announced more bytes than it sent)",
             )
-        else:  # discard: the refused body never came whole
+        else:  # discard: the refused body never came whole; linger: the client kept sending
             self._close()
 
     def idle_since(self) -> float | None:
@@ -178,7 +186,7 @@ class HttpConnection(asyncio.Protocol):
                 if body is None:
                     return
                 if not self._answer(body):
-                    self._close()
+                    self.linger(time.monotonic())
                     return
         except Refuse as refused:
             self.refuse(refused.status, refused.message, refused.discard)
@@ -304,6 +312,24 @@ class HttpConnection(asyncio.Protocol):
             self.discard_left = discard
             self._enter("discard", self.limits.body_timeout)
         else:
+            self._close()
+
+    def linger(self, now: float) -> None:
+        """Close gracefully: shut our side for writing (after the answer is sent), then
+        read and drop what the client still sends until it closes or LINGER_SECONDS pass.
+
+        Closing a socket with unread bytes makes the kernel send a reset, which would
+        destroy a request racing the close (and possibly our answer before it).
+        """
+        if self.transport is None or self.phase in ("closed", "linger"):
+            return
+        self.phase = "linger"
+        self.buffer.clear()
+        self.since = now
+        self.deadline = now + LINGER_SECONDS
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # FIN once the buffered answer is written
+        else:  # pragma: no cover - socket transports can
             self._close()
 
     def _discard(self, count: int) -> None:

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import socket
 import time
+from typing import Any
 
 from gunicorn.workers.base import Worker
 
@@ -31,9 +34,10 @@ from .connection import HttpConnection, Limits
 HEADER_TIMEOUT_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 30.0
 KEEPALIVE_SECONDS = 60.0
-# On shutdown an idle keep-alive connection is closed only once it has been idle this long:
-# closing one the instant its client sends the next request resets that request.
-SHUTDOWN_IDLE_SECONDS = 1.0
+# On a graceful stop, idle keep-alive connections are still answered (with
+# `Connection: close`) for this long, then closed with a lingering close.
+DRAIN_GRACE_SECONDS = 1.0
+ACCEPT_BATCH = 64  # connections taken per wake-up, so one busy listener cannot starve the rest
 WRITE_TIMEOUT_SECONDS = 30.0
 MAX_CONNECTIONS = 256  # per worker; slow clients beyond it get 503 at once
 DEFAULT_MAX_BODY = 6 * 1024 * 1024
@@ -88,33 +92,61 @@ class BufferingWorker(Worker):
         def connection() -> HttpConnection:
             return HttpConnection(self, self.wsgi, limits, self.max_connections)
 
-        servers = [
-            loop.run_until_complete(
-                loop.create_server(connection, sock=listener.sock, backlog=self.cfg.backlog)
-            )
-            for listener in self.sockets
-        ]
+        # Accepting is ours, not asyncio.Server's: Python 3.11's Server drops (without a
+        # word) a connection accepted in the loop tick in which it is closed; the socket
+        # leaks and is reset when the worker exits. A redeploy under load hit exactly that.
+        self.handoffs: set[asyncio.Task[Any]] = set()
+        listeners = [listener.sock for listener in self.sockets]
+        for sock in listeners:
+            sock.setblocking(False)
+            loop.add_reader(sock.fileno(), self._accept, loop, sock, connection)
         try:
             loop.run_until_complete(self._watch())
         finally:
-            # Stop accepting, close idle keep-alive connections, and answer every request
-            # already accepted: a connection this worker took is never dropped unanswered.
-            for server in servers:
-                server.close()
-            deadline = time.monotonic() + float(self.cfg.graceful_timeout)
-            loop.run_until_complete(asyncio.sleep(0.05))  # fresh accepts reach their protocol
-            while self.connections and time.monotonic() < deadline:
-                # A busy client sends its next request within milliseconds and is
-                # answered with `Connection: close`; only a quiet connection is closed.
-                now = time.monotonic()
-                for conn in list(self.connections):
-                    since = conn.idle_since()
-                    if since is not None and now - since >= SHUTDOWN_IDLE_SECONDS:
-                        conn.expire(float("inf"))
-                    else:
-                        conn.expire(now)
-                loop.run_until_complete(asyncio.sleep(0.02))
+            self._drain(loop, listeners)
             loop.close()
+
+    def _accept(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, factory: Any) -> None:
+        """Take the connections waiting on ``sock`` and hand each to a new HttpConnection."""
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as err:  # out of descriptors: the others keep the queue moving
+                self.log.warning("accept failed: %s", err)
+                return
+            conn.setblocking(False)
+            task = loop.create_task(loop.connect_accepted_socket(factory, conn))
+            self.handoffs.add(task)
+            task.add_done_callback(functools.partial(self._handed_off, conn))
+
+    def _handed_off(self, conn: socket.socket, task: asyncio.Task[Any]) -> None:
+        self.handoffs.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            conn.close()  # no transport owns it: never leave it to leak
+
+    def _drain(self, loop: asyncio.AbstractEventLoop, listeners: list[socket.socket]) -> None:
+        """Graceful stop: no new connections, every accepted request answered.
+
+        Requests in flight and those arriving within the drain grace are answered with
+        ``Connection: close``; keep-alive connections still idle after the grace get a
+        lingering close (see :meth:`HttpConnection.linger`), so a request racing the close
+        reads a clean end of stream, never a reset. Connections still in the kernel's
+        queue stay there for the other workers (the listening socket is shared).
+        """
+        for sock in listeners:
+            loop.remove_reader(sock.fileno())
+        start = time.monotonic()
+        deadline = start + float(self.cfg.graceful_timeout)
+        while (self.connections or self.handoffs) and time.monotonic() < deadline:
+            now = time.monotonic()
+            for conn in list(self.connections):
+                if conn.idle_since() is not None and now - start >= DRAIN_GRACE_SECONDS:
+                    conn.linger(now)
+                else:
+                    conn.expire(now)
+            loop.run_until_complete(asyncio.sleep(0.02))
 
     def _drain_wakeups(self) -> None:
         with contextlib.suppress(OSError):
