@@ -183,6 +183,22 @@ def test_chunked_bodies_keep_alive_and_expect_continue_work(
     assert answer.startswith(b"HTTP/1.1 100 Continue") and b"HTTP/1.1 200" in answer
 
 
+def test_pipelined_requests_on_one_connection_are_answered_in_order(
+    slow_server: endpoints.EndpointState,
+) -> None:
+    keep = _request(GOOD, "Accept: text/csv\r\n").replace(b"Connection: close\r\n", b"")
+    bad = _request(b"not,enough", "Accept: text/csv\r\n").replace(b"Connection: close\r\n", b"")
+    last = b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((slow_server.host, slow_server.port), timeout=10) as conn:
+        conn.sendall(keep + bad + keep + last)  # four requests in one write
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    statuses = [int(part.split(b" ", 2)[0]) for part in answer.split(b"HTTP/1.1 ")[1:]]
+    assert statuses == [200, 400, 200, 200], answer[:400]
+    assert answer.count(b"Connection: keep-alive") == 3 and answer.endswith(b"\r\n\r\n")
+
+
 SLOW_CLIENTS = 4
 SLOW_SECONDS = 20.0
 

@@ -55,6 +55,21 @@ class InferenceApp:
             else None
         )
         self._model_header = self.production.model_package or self.production.name
+        self._alarm_owned = False
+
+    def own_alarm(self) -> None:
+        """Take SIGALRM for this process for good: the per-request timeout then only arms
+        a timer. For server workers, where nothing else uses SIGALRM; swapping the handler
+        in and out on every request cost more than the HTTP parsing of one.
+        """
+        seconds = self.spec.timeout_seconds
+
+        def expire(signum: int, frame: Any) -> None:
+            raise InferenceTimeout(_timeout_message(seconds))
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGALRM, expire)
+            self._alarm_owned = True
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -86,7 +101,9 @@ class InferenceApp:
         accept = environ.get("HTTP_ACCEPT")
         handler = self.handlers[self.production.name]
         result = _with_timeout(
-            self.spec.timeout_seconds, lambda: handler.invoke(body, content_type, accept)
+            self.spec.timeout_seconds,
+            lambda: handler.invoke(body, content_type, accept),
+            self._alarm_owned,
         )
         shadowed = (
             self.shadow is not None and random.random() * 100 < self.shadow.sampling_percentage
@@ -116,7 +133,9 @@ class InferenceApp:
         started = time.perf_counter()
         try:
             result = _with_timeout(
-                self.spec.timeout_seconds, lambda: handler.invoke(body, content_type, accept)
+                self.spec.timeout_seconds,
+                lambda: handler.invoke(body, content_type, accept),
+                self._alarm_owned,
             )
             self._capture(self.shadow.name, event_id, body, content_type, result)
         except Exception as err:
@@ -206,16 +225,33 @@ class _AfterResponse:
             log.error("shadow invocation failed: %s", traceback.format_exc())
 
 
-def _with_timeout(seconds: float, call: Callable[[], Invocation]) -> Invocation:
-    """Run ``call``; raise 504 when it outlives ``seconds`` (SIGALRM: sync workers, main thread)."""
+def _timeout_message(seconds: float) -> str:
+    return (
+        f"inference took longer than {seconds:g} s (SAGEMAKER_MODEL_SERVER_TIMEOUT); "
+        "send fewer records per request or raise the timeout"
+    )
+
+
+def _with_timeout(
+    seconds: float, call: Callable[[], Invocation], alarm_owned: bool = False
+) -> Invocation:
+    """Run ``call``; raise 504 when it outlives ``seconds`` (SIGALRM: main thread only).
+
+    ``alarm_owned``: the process's SIGALRM handler is already ours (a server worker, see
+    :meth:`InferenceApp.own_alarm`), so only the timer is armed; else the handler is put
+    in place for this call and the previous one restored after.
+    """
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         return call()
+    if alarm_owned:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return call()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     def expire(signum: int, frame: Any) -> None:
-        raise InferenceTimeout(
-            f"inference took longer than {seconds:g} s (SAGEMAKER_MODEL_SERVER_TIMEOUT); "
-            "send fewer records per request or raise the timeout"
-        )
+        raise InferenceTimeout(_timeout_message(seconds))
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)

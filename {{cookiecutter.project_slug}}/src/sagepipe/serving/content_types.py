@@ -7,6 +7,7 @@ read with ``allow_pickle=False``: an object array in a request is refused, never
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -220,7 +221,14 @@ def negotiate(accept: str | None, content_type: str, default: str | None = None)
     RFC 9110, a type's q-value comes from the most specific range that names it, so
     ``*/*, text/csv;q=0`` never answers in text/csv.
     """
-    fallback = media_type(default or os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or JSON)
+    return _negotiate(accept, default or os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"))
+
+
+# Clients send the same few Accept headers over and over; parsing one costs more than the
+# single-row prediction it answers. Bounded, so varied headers only evict (errors are not kept).
+@functools.lru_cache(maxsize=256)
+def _negotiate(accept: str | None, default: str | None) -> str:
+    fallback = media_type(default or JSON)
     if not accept or not accept.strip():
         return fallback
     ranges = _accept_ranges(accept)

@@ -111,6 +111,7 @@ class ModelServer(BaseApplication):
 
     def load(self) -> Any:
         app = build_app(EndpointSpec.read(self.spec_path))
+        app.own_alarm()  # a worker process: SIGALRM is the per-request timeout's alone
         limit_native_threads()
         return app
 

@@ -1,0 +1,155 @@
+"""Interleaved A/B of two serving workers on one model: requests/s under wrk, as ratios.
+
+Usage (from the template root, wrk on PATH):
+    python benchmarks/worker_ab.py BASE_SRC NEW_SRC [ROUNDS]
+where BASE_SRC and NEW_SRC are the ``src`` folders of two baked projects (for example
+main's and a branch's). Both serve the same trained model (trained with NEW_SRC's
+package) with 2 workers; each round runs wrk (1 thread, 8 keep-alive connections, 10 s)
+on single-row CSV and JSON against one server, then the other, so machine load hits
+both alike. Prints one line per round and the median ratio NEW/BASE per payload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROW = {
+    "age": 67.0,
+    "tenure_months": 72,
+    "monthly_charges": 60.51,
+    "total_charges": 4358.96,
+    "support_calls": 1,
+    "contract": "one-year",
+    "payment_method": "credit-card",
+    "internet_service": "fiber",
+}
+CSV = b"67.0,72,60.51,4358.96,1,one-year,credit-card,fiber"
+LUA = """wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "{ctype}"
+"""
+
+
+def train(src: Path, where: Path) -> Path:
+    """Train the project's model on its sample data into ``where/model``."""
+    project = src.parent
+    code = (
+        "import sys, shutil, pathlib\n"
+        "from churn_model.steps.preprocess import preprocess\n"
+        "from churn_model.steps.train import train_model\n"
+        "w = pathlib.Path(sys.argv[1]); raw = w / 'raw'; raw.mkdir()\n"
+        "shutil.copy(sys.argv[2], raw)\n"
+        "preprocess(raw, w / 'train', w / 'test')\n"
+        "train_model(w / 'train', w / 'model', max_iter=50)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(src), "GX_ANALYTICS_ENABLED": "false"}
+    sample = project / "data" / "raw" / "churn.csv"
+    subprocess.run([sys.executable, "-c", code, str(where), str(sample)], env=env, check=True)
+    return where / "model"
+
+
+def write_spec(src: Path, model: Path, path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from sagepipe.serving.spec import EndpointSpec, VariantSpec\n"
+        "v = VariantSpec(name='AllTraffic', model_dir=sys.argv[1], model_package='ab/1')\n"
+        "EndpointSpec('ab', [v]).write(__import__('pathlib').Path(sys.argv[2]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    subprocess.run([sys.executable, "-c", code, str(model), str(path)], env=env, check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(src: Path, spec: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+    argv = [sys.executable, "-m", "sagepipe.serving", "run", "--spec", str(spec)]
+    argv += ["--port", str(port), "--workers", "2"]
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=out, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/ping", timeout=2):
+                return process, url
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{src} did not serve within 120 s; see {log}")
+
+
+def wrk(url: str, script: Path) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", "-c8", "-d10s", "-s", str(script), url + "/invocations"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"non-2xx answers:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise SystemExit(f"no Requests/sec in wrk's output:\n{out}")
+    return float(match.group(1))
+
+
+def main() -> None:
+    base, new = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed; `sudo apt-get install -y wrk`, then run again")
+    work = Path(tempfile.mkdtemp(prefix="worker-ab-"))
+    model = train(new, work)
+    spec = work / "spec.json"
+    write_spec(new, model, spec)
+    scripts = {}
+    for name, body, ctype in (
+        ("csv", CSV.decode(), "text/csv"),
+        ("json", json.dumps([ROW]), "application/json"),
+    ):
+        scripts[name] = work / f"{name}.lua"
+        scripts[name].write_text(LUA.format(body=json.dumps(body), ctype=ctype))
+    servers = {
+        "base": start(base, spec, work / "base.log"),
+        "new": start(new, spec, work / "new.log"),
+    }
+    ratios: dict[str, list[float]] = {"csv": [], "json": []}
+    try:
+        for index in range(rounds):
+            for payload, script in scripts.items():
+                order = ("base", "new") if index % 2 == 0 else ("new", "base")
+                got = {which: wrk(servers[which][1], script) for which in order}
+                ratios[payload].append(got["new"] / got["base"])
+                print(
+                    f"round {index + 1} {payload}: base {got['base']:.0f} req/s, "
+                    f"new {got['new']:.0f} req/s, ratio {got['new'] / got['base']:.2f} "
+                    f"(load {os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+    finally:
+        for process, _ in servers.values():
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
+    for payload, values in ratios.items():
+        print(f"{payload}: median ratio new/base {statistics.median(values):.2f} over {rounds}")
+
+
+if __name__ == "__main__":
+    main()

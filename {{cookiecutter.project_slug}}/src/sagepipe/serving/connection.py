@@ -1,0 +1,349 @@
+"""One client connection of the serving worker, as an :class:`asyncio.Protocol`.
+
+Bytes are buffered as they arrive; only a whole request (head and body) reaches the WSGI
+app, which runs right there, in the event loop's thread (the worker's main thread, so the
+app's SIGALRM per-request timeout works). No task, future or timer is made per request:
+each connection records its phase and a deadline, and the worker's sweep
+(:meth:`HttpConnection.expire`) answers 408 to those that overstay it. That is what keeps
+the cost per request below a tenth of a millisecond while a slow or lying client can
+hold nothing but its own socket.
+
+Phases: ``idle`` (waiting for a request: the first within the header deadline, later ones
+within the keep-alive time), ``head`` (part of a head arrived), ``body``, ``discard``
+(reading away a refused body so the client sees the 413), ``linger`` (our side is shut
+down for writing after a ``Connection: close`` answer or a graceful stop; whatever the
+client still sends is read and dropped, so closing never resets a request in flight)
+and ``closed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from .http1 import MAX_HEADER_BYTES, ChunkedBody, Refuse, body_length, keep_alive, parse_head
+from .http1 import refusal as refusal_bytes
+
+# A lingering close reads (and drops) what the client still sends for at most this long.
+LINGER_SECONDS = 2.0
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Deadlines (seconds) and sizes a connection enforces."""
+
+    header_timeout: float
+    body_timeout: float
+    keepalive: float
+    write_timeout: float
+    max_body: int
+
+
+class Owner(Protocol):
+    """What a connection needs from the worker that accepted it."""
+
+    connections: set[HttpConnection]
+
+    @property
+    def alive(self) -> bool: ...  # False once the worker is asked to stop
+
+    @property
+    def access_log(self) -> bool: ...
+
+    def log_exception(self, message: str) -> None: ...
+
+
+class HttpConnection(asyncio.Protocol):
+    """Read requests whole, answer each with the WSGI app, keep-alive and pipelining."""
+
+    def __init__(self, owner: Owner, app: WSGIApp, limits: Limits, max_connections: int) -> None:
+        self.owner = owner
+        self.app = app
+        self.limits = limits
+        self.max_connections = max_connections
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.phase = "idle"
+        self.first = True  # no request answered yet on this connection
+        self.since = time.monotonic()  # when the current phase started
+        self.deadline = self.since + limits.header_timeout
+        self.write_deadline: float | None = None  # set while the client does not read
+        self.request: tuple[str, str, str, dict[str, str]] | None = None
+        self.length: int | None = 0  # body bytes expected, None for chunked
+        self.chunked: ChunkedBody | None = None
+        self.discard_left = 0
+        self.environ_base: dict[str, Any] = {}
+
+    # -- asyncio callbacks -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.owner.connections.add(self)
+        if len(self.owner.connections) > self.max_connections:
+            self.refuse(503, "too many open connections; retry shortly")
+            return
+        peer = transport.get_extra_info("peername") or ("", 0)
+        local = transport.get_extra_info("sockname") or ("", 0)
+        self.environ_base = {
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": str(local[0]),
+            "SERVER_PORT": str(local[1]),
+            "REMOTE_ADDR": str(peer[0]),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.phase = "closed"
+        self.owner.connections.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.phase == "closed":
+            return
+        if self.phase == "discard":
+            self._discard(len(data))
+            return
+        if self.phase == "linger":
+            return  # after our answer (or the stop): dropped, the client reads our end
+        self.buffer += data
+        if self.write_deadline is None:  # else resume_writing picks the buffer up
+            self._advance()
+
+    def eof_received(self) -> bool:
+        # A client that half-closes mid-request never completes it: drop the connection.
+        # One that closes between requests is done; either way there is nothing to answer.
+        self._close()
+        return False
+
+    def pause_writing(self) -> None:
+        # The client does not read its answers: stop reading its requests until it does.
+        self.write_deadline = time.monotonic() + self.limits.write_timeout
+        if self.transport is not None and self.phase != "closed":
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_deadline = None
+        if self.transport is not None and self.phase != "closed":
+            self.transport.resume_reading()
+            self._advance()
+
+    # -- the worker's sweep -------------------------------------------------------------------
+    def expire(self, now: float) -> None:
+        """Answer 408 (or close quietly) when this connection overstayed its phase."""
+        if self.write_deadline is not None and now > self.write_deadline:
+            self.phase = "closed"
+            if self.transport is not None:
+                self.transport.abort()  # it stopped reading: nothing it would see
+            return
+        if now <= self.deadline or self.phase == "closed":
+            return
+        if self.phase == "idle":
+            if self.first:
+                self.refuse(408, "no request arrived in time")
+            else:
+                self._close()  # an idle keep-alive connection: close it quietly
+        elif self.phase == "head":
+            self.refuse(
+                408, f"request headers did not arrive within {self.limits.header_timeout:g} s"
+            )
+        elif self.phase == "body":
+            self.refuse(
+                408,
+                f"the request body did not arrive within {self.limits.body_timeout:g} s "
+                "(it announced more bytes than it sent)",
+            )
+        else:  # discard: the refused body never came whole; linger: the client kept sending
+            self._close()
+
+    def idle_since(self) -> float | None:
+        """When this connection became idle between requests (None: busy or new)."""
+        return self.since if self.phase == "idle" and not self.first else None
+
+    # -- requests -----------------------------------------------------------------------------
+    def _advance(self) -> None:
+        """Answer every whole request in the buffer (pipelined ones in order)."""
+        try:
+            while self.phase != "closed" and self.write_deadline is None:
+                if self.phase == "idle":
+                    if not self.buffer:
+                        return
+                    self._enter("head", self.limits.header_timeout)
+                if self.phase == "head" and not self._read_head():
+                    return
+                body = self._read_body()
+                if body is None:
+                    return
+                if not self._answer(body):
+                    self.linger(time.monotonic())
+                    return
+        except Refuse as refused:
+            self.refuse(refused.status, refused.message, refused.discard)
+
+    def _enter(self, phase: str, seconds: float) -> None:
+        self.phase = phase
+        self.since = time.monotonic()
+        self.deadline = self.since + seconds
+
+    def _read_head(self) -> bool:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_HEADER_BYTES:
+                raise Refuse(431, f"request headers exceed {MAX_HEADER_BYTES} bytes")
+            return False
+        if end + 4 > MAX_HEADER_BYTES:
+            raise Refuse(431, f"request headers exceed {MAX_HEADER_BYTES} bytes")
+        head = bytes(self.buffer[: end + 4])
+        del self.buffer[: end + 4]
+        self.request = parse_head(head)
+        _, _, version, headers = self.request
+        self.length = body_length(headers, self.limits.max_body)
+        self.chunked = ChunkedBody(self.limits.max_body) if self.length is None else None
+        if self.length != 0:
+            if headers.get("expect", "").lower() == "100-continue" and version == "HTTP/1.1":
+                assert self.transport is not None
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._enter("body", self.limits.body_timeout)
+        else:
+            self.phase = "body"
+        return True
+
+    def _read_body(self) -> bytes | None:
+        if self.chunked is not None:
+            return self.chunked.feed(self.buffer)
+        length = self.length or 0
+        if len(self.buffer) < length:
+            return None
+        if not length:
+            return b""
+        body = bytes(self.buffer[:length])
+        del self.buffer[:length]
+        return body
+
+    def _answer(self, body: bytes) -> bool:
+        """Run the app on the request just read and write its answer; False: close after."""
+        assert self.request is not None and self.transport is not None
+        method, target, version, headers = self.request
+        keep = keep_alive(version, headers) and self.owner.alive
+        status, response_headers, payload, close = self._call_app(
+            self._environ(method, target, version, headers, body)
+        )
+        head = [f"HTTP/1.1 {status}"]
+        has_length = False
+        for name, value in response_headers:
+            head.append(f"{name}: {value}")
+            has_length = has_length or name.lower() == "content-length"
+        if not has_length:
+            head.append(f"Content-Length: {len(payload)}")
+        head.append("Connection: keep-alive\r\n\r\n" if keep else "Connection: close\r\n\r\n")
+        data = "\r\n".join(head).encode("latin-1")
+        self.transport.write(data + payload if method != "HEAD" else data)
+        self.first = False
+        self.request = None
+        self._enter("idle", self.limits.keepalive)
+        if close is not None:
+            try:
+                close()  # after the answer is handed to the socket (the shadow variant runs here)
+            except Exception:
+                self.owner.log_exception("closing the response failed")
+        if self.owner.access_log:
+            print(f'"{method} {target} {version}" {status.split(" ", 1)[0]} {len(payload)}')
+            sys.stdout.flush()
+        return keep
+
+    def _environ(
+        self, method: str, target: str, version: str, headers: dict[str, str], body: bytes
+    ) -> dict[str, Any]:
+        path, _, query = target.partition("?")
+        environ = dict(self.environ_base)
+        environ["REQUEST_METHOD"] = method
+        environ["PATH_INFO"] = unquote(path, encoding="latin-1") if "%" in path else path
+        environ["QUERY_STRING"] = query
+        environ["SERVER_PROTOCOL"] = version
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body)
+        for name, value in headers.items():
+            if name == "content-type":
+                environ["CONTENT_TYPE"] = value
+            elif name != "content-length" and name != "transfer-encoding":
+                environ["HTTP_" + name.upper().replace("-", "_")] = value
+        return environ
+
+    def _call_app(
+        self, environ: dict[str, Any]
+    ) -> tuple[str, list[tuple[str, str]], bytes, Callable[[], None] | None]:
+        answer: list[Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            answer[:] = (status, headers)
+            return _no_write
+
+        try:
+            result = self.app(environ, start_response)
+            payload = b"".join(bytes(chunk) for chunk in result)
+        except Exception as err:  # the app answers its own errors; this is a last resort
+            self.owner.log_exception("request failed")
+            message = f"internal error: {type(err).__name__}\n".encode()
+            return "500 Internal Server Error", [("Content-Type", "text/plain")], message, None
+        return answer[0], answer[1], payload, getattr(result, "close", None)
+
+    # -- refusing and closing --------------------------------------------------------------------
+    def refuse(self, status: int, message: str, discard: int = 0) -> None:
+        """Answer ``status`` with one line and close (after reading ``discard`` body bytes)."""
+        if self.transport is None or self.phase == "closed":
+            return
+        self.transport.write(refusal_bytes(status, message))
+        discard -= len(self.buffer)
+        self.buffer.clear()
+        if discard > 0:
+            self.discard_left = discard
+            self._enter("discard", self.limits.body_timeout)
+        else:
+            self._close()
+
+    def linger(self, now: float) -> None:
+        """Close gracefully: shut our side for writing (after the answer is sent), then
+        read and drop what the client still sends until it closes or LINGER_SECONDS pass.
+
+        Closing a socket with unread bytes makes the kernel send a reset, which would
+        destroy a request racing the close (and possibly our answer before it).
+        """
+        if self.transport is None or self.phase in ("closed", "linger"):
+            return
+        self.phase = "linger"
+        self.buffer.clear()
+        self.since = now
+        self.deadline = now + LINGER_SECONDS
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # FIN once the buffered answer is written
+        else:  # pragma: no cover - socket transports can
+            self._close()
+
+    def _discard(self, count: int) -> None:
+        self.discard_left -= count
+        if self.discard_left <= 0:
+            self._close()
+
+    def _close(self) -> None:
+        self.phase = "closed"
+        self.buffer.clear()
+        if self.transport is not None:
+            self.transport.close()  # sends what is buffered first
+
+
+def _no_write(data: bytes) -> None:
+    """WSGI's legacy ``write`` callable: answers here are returned, never written."""
+    raise NotImplementedError("use the returned iterable, not write()")
