@@ -231,8 +231,18 @@ def bench_dataset(
         cwd=project.root,
         log=log,
         # Keep the sandboxes of this warm-up run: the baseline replays its jobs in them.
-        env=project.env(SAGEPIPE_WORKSPACE=str(record_ws), SAGEPIPE_KEEP_SANDBOXES="1"),
+        # Jobs start as plain processes here, so that the audit hook sees each one.
+        env=project.env(
+            SAGEPIPE_WORKSPACE=str(record_ws),
+            SAGEPIPE_KEEP_SANDBOXES="1",
+            SAGEPIPE_WARM_LAUNCH="0",
+        ),
     )
+    # One warm-up run as the user's first one: its warm interpreter learns (in the runtime
+    # cache) which modules the jobs import. Timed cold runs still get a fresh workspace.
+    warmup_ws = workdir / "ws-warmup"
+    shutil.rmtree(warmup_ws, ignore_errors=True)
+    project.run("run", *data, log=log, env={"SAGEPIPE_WORKSPACE": str(warmup_ws)})
     jobs = recorded_jobs(recording, project)
     args = step_arguments(jobs, notebook_steps, project)
     result = DatasetResult(label, reps, [], [], [], [], len(jobs))

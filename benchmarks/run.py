@@ -61,7 +61,10 @@ METHOD_NOTES = [
     "Makefile. The pipeline's side also includes compiling, copying data in and out of the "
     "sandboxes, caching, the condition and registration.",
     "Cold runs use a fresh workspace (`SAGEPIPE_WORKSPACE`), so nothing is cached; the cached "
-    "re-run repeats the same command on that workspace.",
+    "re-run repeats the same command on that workspace. Before them one untimed run (a user's "
+    "first) lets the warm launcher learn, in the runtime cache, which modules the jobs import "
+    "(docs/runtimes.md, warm launch); the recording run launches plain processes "
+    "(`SAGEPIPE_WARM_LAUNCH=0`) so that the audit hook sees every job.",
     "The notebook baseline (`benchmarks/pipeline_notebook.ipynb`) calls the project's own step "
     "functions (preprocess, the great-expectations gate, train, evaluate, the metric condition) "
     "with the pipeline's arguments in one kernel, run by `jupyter nbconvert --execute`.",
