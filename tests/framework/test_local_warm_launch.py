@@ -266,3 +266,11 @@ def test_forked_job_sees_its_sandbox_at_opt_ml(tmp_path):
     assert FORKED in plan.log_path.read_text()
     assert (plan.opt_ml / "output" / "seen").read_text() == "inside"
     assert not Path("/opt/ml/output/seen").exists()
+
+
+def test_two_venvs_of_one_base_interpreter_learn_apart(tmp_path):
+    first, second = tmp_path / "a" / "bin" / "python", tmp_path / "b" / "bin" / "python"
+    for link in (first, second):
+        link.parent.mkdir(parents=True)
+        link.symlink_to(sys.executable)
+    assert learned_file(str(first)) != learned_file(str(second))

@@ -64,7 +64,9 @@ def import_time_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def learned_file(python: str) -> Path:
     """Where the modules this interpreter's jobs imported are kept (JSON list)."""
-    tag = hashlib.sha256(os.path.realpath(python).encode()).hexdigest()[:16]
+    # The path as given, not resolved: a venv's python is a link to its base interpreter,
+    # and two venvs of one base hold different packages.
+    tag = hashlib.sha256(os.path.abspath(python).encode()).hexdigest()[:16]
     return cache_root() / ".warm" / f"{tag}.json"
 
 
