@@ -17,7 +17,7 @@ from sagepipe.local.containment import TIMED_OUT
 from sagepipe.local.launch import Launcher
 from sagepipe.local.sandbox import JobPlan
 from sagepipe.local.scheduler import StopRequest
-from sagepipe.local.warm import learned_file
+from sagepipe.local.warm import FORGET_AFTER, learned_file, merge_learned, read_learned
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="warm launch is Linux-only")
 
@@ -234,9 +234,9 @@ def test_modules_a_job_imported_are_pre_loaded_for_the_next_run(tmp_path):
     finally:
         launcher.close()
     assert json.loads((first.job_dir / "had.json").read_text()) is False
-    learned = json.loads(learned_file(sys.executable).read_text())
+    learned = json.loads(learned_file(sys.executable).read_text())["modules"]
     assert "xml.dom.minidom" in learned
-    assert not any(name == "job" for name in learned)  # the job's own module is not a library
+    assert "job" not in learned  # the job's own module is not a library
 
     # A new run: its first job starts the warm interpreter, which then loads what it
     # learned while that job runs; the next job finds it loaded.
@@ -274,3 +274,27 @@ def test_two_venvs_of_one_base_interpreter_learn_apart(tmp_path):
         link.parent.mkdir(parents=True)
         link.symlink_to(sys.executable)
     assert learned_file(str(first)) != learned_file(str(second))
+
+
+def test_a_module_no_recent_job_imported_is_no_longer_pre_loaded(tmp_path):
+    target = tmp_path / "learned.json"
+    record = tmp_path / "job.json"
+    record.write_text(json.dumps(["pandas", "old_package"]))
+    merge_learned(target, record)
+    assert not record.exists()  # the job's record is consumed
+    for _ in range(FORGET_AFTER):
+        record.write_text(json.dumps(["pandas"]))
+        merge_learned(target, record)
+    jobs, modules = read_learned(target)
+    assert jobs == FORGET_AFTER + 1
+    assert list(modules) == ["pandas"]
+
+
+def test_an_unreadable_learned_file_counts_as_nothing_learned(tmp_path):
+    target = tmp_path / "learned.json"
+    target.write_text('["a list from an older format"]')
+    assert read_learned(target) == (0, {})
+    record = tmp_path / "job.json"
+    record.write_text(json.dumps(["json"]))
+    merge_learned(target, record)
+    assert read_learned(target) == (1, {"json": 1})

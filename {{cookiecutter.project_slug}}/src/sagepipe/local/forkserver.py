@@ -2,7 +2,8 @@
 
 Runs in the job's runtime interpreter (Python 3.8 syntax, standard library only, no
 sagepipe import: AWS image environments do not have it). It imports, one by one, the
-modules that earlier jobs of this interpreter imported (the JSON list in file ``WARM``),
+modules that earlier jobs of this interpreter imported (the keys of ``"modules"`` in the
+JSON file ``WARM``),
 and between two imports answers job requests on the socket (fd ``SOCKET_FD``, a
 socketpair end the executor keeps), so a job never waits for the warm-up to finish.
 
@@ -333,8 +334,8 @@ def _run(job: dict) -> None:
 def _warm_up(server: _Server, warm_file: str) -> None:
     try:
         with open(warm_file) as fh:
-            names = [str(n) for n in json.load(fh)]
-    except (OSError, ValueError, TypeError):
+            names = [str(n) for n in json.load(fh)["modules"]]
+    except (OSError, ValueError, TypeError, KeyError):
         names = []
     for name in names:
         server.poll(0)

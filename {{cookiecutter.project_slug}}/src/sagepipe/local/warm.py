@@ -33,6 +33,7 @@ from .containment import remove_tree
 
 FORKSERVER = Path(__file__).resolve().parent / "forkserver.py"
 LEARNED_LIMIT = 20_000  # module names kept per interpreter
+FORGET_AFTER = 50  # jobs without a module before it is no longer pre-loaded
 
 # Variables libraries read when they are imported (thread pools, locale, hash seed...):
 # a job may only fork from a warm interpreter that was started with the same values.
@@ -71,7 +72,12 @@ def learned_file(python: str) -> Path:
 
 
 def merge_learned(target: Path, found: Path) -> None:
-    """Add the modules listed in ``found`` (a job's record) to ``target``; drop ``found``."""
+    """Count ``found`` (one job's imported modules) into ``target``; drop ``found``.
+
+    ``target`` is ``{"jobs": N, "modules": {name: the last job that imported it}}``, in
+    first-import order. A module no job imported in the last :data:`FORGET_AFTER` jobs is
+    dropped, so a package a project stopped using stops being pre-loaded.
+    """
     try:
         names = [str(n) for n in json.loads(found.read_text())]
     except (OSError, ValueError, TypeError):
@@ -82,17 +88,26 @@ def merge_learned(target: Path, found: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            known = [str(n) for n in json.loads(target.read_text())]
-        except (OSError, ValueError, TypeError):
-            known = []
-        seen = set(known)
-        added = [n for n in names if n not in seen]
-        if not added:
-            return
+        jobs, modules = read_learned(target)
+        jobs += 1
+        for name in names:
+            modules[name] = jobs
+        kept = {n: last for n, last in modules.items() if last > jobs - FORGET_AFTER}
+        kept = dict(list(kept.items())[:LEARNED_LIMIT])
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps((known + added)[:LEARNED_LIMIT]))
+        tmp.write_text(json.dumps({"jobs": jobs, "modules": kept}))
         os.replace(tmp, target)
+
+
+def read_learned(path: Path) -> tuple[int, dict[str, int]]:
+    """The job count and ``{module: last job}`` of a learned file (empty when unusable)."""
+    try:
+        data = json.loads(path.read_text())
+        jobs = int(data["jobs"])
+        modules = {str(k): int(v) for k, v in dict(data["modules"]).items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return 0, {}
+    return jobs, modules
 
 
 class ForkedJob:
@@ -165,6 +180,7 @@ class WarmServer:
                         str(self.scratch),
                     ],
                     pass_fds=[theirs.fileno()],
+                    cwd=self.scratch,  # whatever a module writes while pre-loading stays here
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
