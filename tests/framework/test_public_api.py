@@ -68,3 +68,22 @@ def test_a_name_loads_only_the_modules_it_needs_and_submodules_still_import() ->
         "'sagepipe', 'sagepipe._one_engine', 'sagepipe._version', 'sagepipe.contract', "
         "'sagepipe.errors', 'sagepipe.expressions']"
     )
+
+
+def test_the_local_executor_loads_no_data_library() -> None:
+    # Every run imports the executor; numpy & co. belong in the jobs (and the warm
+    # interpreter), not in the process that schedules them. A cached re-run pays for them.
+    code = (
+        "import sys\n"
+        "import sagepipe.local.executor, sagepipe.local.runners.transform\n"
+        "print([m for m in ('numpy', 'pandas', 'sklearn', 'great_expectations', 'boto3')"
+        " if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(FRAMEWORK_SRC), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.stdout.strip() == "[]"

@@ -75,8 +75,8 @@ class _ImageHandler:
 def _named_model(runner: Any, name: str, step: Mapping[str, Any], sandbox: Path) -> Any:
     """The endpoint of the model a Model step created (an SDK definition's ``ModelName``)."""
     from ..clarify.endpoint import LocalEndpoint
+    from .image_handlers import image_handler
     from .jobenv import job_runtime
-    from .model_child import image_handler
 
     model_name = step.get("ModelName")
     if not model_name:

@@ -14,7 +14,6 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..runtimes.table import parse_image
 from ..serving.batch import TransformError
 from ..serving.handler import Invocation
 from .algorithms import child_protocol
@@ -23,16 +22,6 @@ ALGORITHMS = Path(__file__).resolve().parent / "algorithms"
 XGBOOST_SERVE = ALGORITHMS / "xgboost_serve.py"
 SKLEARN_SERVE = ALGORITHMS / "sklearn_serve.py"
 _ENGINE_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-
-
-# Image repositories whose models the image's own handler serves here, by child script.
-IMAGE_HANDLERS = {"sagemaker-xgboost": "xgboost", "sagemaker-scikit-learn": "sklearn"}
-
-
-def image_handler(image: str) -> str | None:
-    """``"xgboost"`` or ``"sklearn"`` for a model on that AWS image, else None."""
-    ref = parse_image(image)
-    return IMAGE_HANDLERS.get(ref.repository) if ref is not None else None
 
 
 def xgboost_command(python: str, model_dir: Path) -> list[str]:

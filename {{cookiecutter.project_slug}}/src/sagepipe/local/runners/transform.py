@@ -9,8 +9,8 @@ from typing import Any
 
 from ..cache import InputGroups, transform_inputs
 from ..execution import LOCAL_ARN
+from ..image_handlers import image_handler
 from ..jobenv import JobRuntime, job_runtime
-from ..model_child import image_handler
 from ..plan import StepPlan
 from ..sandbox import JobError, JobPlan
 from ..transform_plan import prepare_transform
