@@ -15,9 +15,10 @@ random seeds; then it runs the script (or ``-m`` module) as ``__main__`` and exi
 the interpreter does (non-daemon threads joined, ``atexit`` handlers run).
 
 Protocol, one JSON object per line: the server says ``{"ready": true, "namespaces": B}``;
-a request is ``{"id", "argv", "cwd", "env", "mount", "learn"}`` with the log's fd attached
-(SCM_RIGHTS); the server answers ``{"id", "pid"}`` (or ``{"id", "refused": why}``) at once
-and ``{"id", "exit": code}`` when the child ends (negative: killed by that signal).
+a request is ``{"id", "argv", "cwd", "env", "mount", "learn"}`` with two fds attached
+(SCM_RIGHTS): the job's log and the write end of a pipe on which the child writes its exit
+code as it exits; the server answers ``{"id", "pid"}`` (or ``{"id", "refused": why}``) and
+``{"id", "exit": code}`` when it reaps the child (negative: killed by that signal).
 """
 
 from __future__ import annotations
@@ -186,26 +187,28 @@ class _Server:
         while b"\n" in self.buffer and self.job is None:
             line, self.buffer = self.buffer.split(b"\n", 1)
             request = json.loads(line)
-            log_fd = self.fds.pop(0)
-            self._start(request, log_fd)
+            log_fd, status_fd = self.fds.pop(0), self.fds.pop(0)
+            self._start(request, log_fd, status_fd)
 
-    def _start(self, request: dict, log_fd: int) -> None:
+    def _start(self, request: dict, log_fd: int, status_fd: int) -> None:
         if threading.active_count() > 1:
             # Forking a process that runs threads can deadlock the child.
             os.close(log_fd)
+            os.close(status_fd)
             self.send({"id": request["id"], "refused": "the warm interpreter runs threads"})
             return
         gc.freeze()  # the child's collector then leaves the server's objects (and pages) alone
         pid = os.fork()
         if pid == 0:
             _WARM_MODULES.update(sys.modules)
-            self._become_job(request, log_fd)
+            self._become_job(request, log_fd, status_fd)
             return
         os.close(log_fd)
+        os.close(status_fd)
         self.children[pid] = request["id"]
         self.send({"id": request["id"], "pid": pid})
 
-    def _become_job(self, request: dict, log_fd: int) -> None:
+    def _become_job(self, request: dict, log_fd: int, status_fd: int) -> None:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -218,6 +221,11 @@ class _Server:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.close(log_fd)
+        # Where the child writes its exit code: the executor learns it at once, even while
+        # this server is busy inside a long import (it reports exits only between two).
+        os.set_inheritable(status_fd, False)
+        request["status_fd"] = status_fd
+        request["job_pid"] = os.getpid()  # a process the job forks must not report for it
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
@@ -328,6 +336,9 @@ def _run(job: dict) -> None:
     if code < 0:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
+    if os.getpid() == job["job_pid"]:
+        with contextlib.suppress(OSError):
+            os.write(job["status_fd"], f"{code}\n".encode())
     os._exit(code)
 
 

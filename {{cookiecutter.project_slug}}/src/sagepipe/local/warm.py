@@ -14,16 +14,19 @@ interpreter cannot give it a private ``/opt/ml``, or with ``SAGEPIPE_WARM_LAUNCH
 
 from __future__ import annotations
 
+import array
 import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import re
+import select
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,8 @@ from .containment import remove_tree
 FORKSERVER = Path(__file__).resolve().parent / "forkserver.py"
 LEARNED_LIMIT = 20_000  # module names kept per interpreter
 FORGET_AFTER = 50  # jobs without a module before it is no longer pre-loaded
+# In the learned file's name: another sagepipe version sharing the cache keeps its own.
+LEARNED_FORMAT = "v2"
 
 # Variables libraries read when they are imported (thread pools, locale, hash seed...):
 # a job may only fork from a warm interpreter that was started with the same values.
@@ -68,7 +73,7 @@ def learned_file(python: str) -> Path:
     # The path as given, not resolved: a venv's python is a link to its base interpreter,
     # and two venvs of one base hold different packages.
     tag = hashlib.sha256(os.path.abspath(python).encode()).hexdigest()[:16]
-    return cache_root() / ".warm" / f"{tag}.json"
+    return cache_root() / ".warm" / f"{tag}.{LEARNED_FORMAT}.json"
 
 
 def merge_learned(target: Path, found: Path) -> None:
@@ -111,22 +116,49 @@ def read_learned(path: Path) -> tuple[int, dict[str, int]]:
 
 
 class ForkedJob:
-    """A job forked by a warm interpreter, waited on like :class:`subprocess.Popen`."""
+    """A job forked by a warm interpreter, waited on like :class:`subprocess.Popen`.
 
-    def __init__(self, args: list[str]) -> None:
+    The child writes its exit code on ``status`` as it exits; when it dies without (a
+    signal), the code comes from the server, which reports it when it reaps the child.
+    """
+
+    def __init__(self, args: list[str], status: int) -> None:
         self.args = args
         self.pid = 0
         self.returncode: int | None = None
         self.refused: str | None = None
         self.started = threading.Event()
-        self.done = threading.Event()
+        self.done = threading.Event()  # set by the server's report
+        self.status = status
+        self.lock = threading.Lock()
 
     def wait(self, timeout: float | None = None) -> int:
         """The exit code (negative: the signal); ``TimeoutExpired`` after ``timeout``."""
-        if not self.done.wait(timeout):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.lock:
+            if self.returncode is None and self.status >= 0:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                ready, _, _ = select.select([self.status], [], [], left)
+                if not ready:
+                    raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+                text = os.read(self.status, 64).decode(errors="replace").strip()
+                os.close(self.status)
+                self.status = -1
+                if text.lstrip("-").isdigit():
+                    self.returncode = int(text)
+        if self.returncode is not None:
+            return self.returncode
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self.done.wait(left):
             raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
         assert self.returncode is not None
         return self.returncode
+
+    def close(self) -> None:
+        """Release the status pipe (the job was never started, or is done)."""
+        if self.status >= 0:
+            os.close(self.status)
+            self.status = -1
 
 
 class WarmServer:
@@ -215,7 +247,8 @@ class WarmServer:
                 job.refused = str(message["refused"])
                 job.started.set()
             elif "exit" in message:
-                job.returncode = int(message["exit"])
+                if job.returncode is None:
+                    job.returncode = int(message["exit"])
                 job.done.set()
         # The server is gone, and with it (PDEATHSIG) every child it forked.
         self.ready.set()
@@ -241,7 +274,8 @@ class WarmServer:
         """Fork ``command`` as a job; None when this server cannot run it (launch cold)."""
         if not self.ready.wait(60) or self.proc_gone or (mount and not self.namespaces):
             return None
-        job = ForkedJob(list(command))
+        status_read, status_write = os.pipe()
+        job = ForkedJob(list(command), status_read)
         request: dict[str, Any] = {
             "argv": list(command),
             "cwd": str(cwd),
@@ -257,14 +291,17 @@ class WarmServer:
             self.jobs[self.next_id] = job
             data = json.dumps(request).encode() + b"\n"
             try:
-                self.sock.sendmsg(
-                    [data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(_fd_array(log_fd)))]
-                )
+                fds = array.array("i", [log_fd, status_write]).tobytes()
+                self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
             except OSError:
                 self.jobs.pop(self.next_id, None)
+                job.close()
                 return None
+            finally:
+                os.close(status_write)  # the child holds the only write end
         job.started.wait()
         if job.refused is not None or not job.pid:
+            job.close()
             return None
         return job
 
@@ -274,12 +311,6 @@ class WarmServer:
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.closing.set()
-
-
-def _fd_array(fd: int) -> bytes:
-    import array
-
-    return array.array("i", [fd]).tobytes()
 
 
 class WarmLaunchers:
