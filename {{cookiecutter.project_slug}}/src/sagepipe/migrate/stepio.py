@@ -255,6 +255,27 @@ def export_model(folder: Path, model: Any) -> Path:
     return path
 
 
+def export_handler(folder: Path, program: Path, fitted: dict[str, Any], source: Any) -> Path:
+    """Pack a generated serving handler with the model: ``code/inference.py``, the
+    notebook's fitted objects (``fitted.joblib``, never refit) and the request columns
+    (those of ``source``, the table the notebook prepared features from)."""
+    import joblib
+
+    folder = Path(folder)
+    code = folder / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "inference.py").write_text(Path(program).read_text(encoding="utf-8"))
+    joblib.dump(fitted, folder / "fitted.joblib")
+    columns = [str(c) for c in getattr(source, "columns", [])]
+    if not columns:
+        raise TypeError(
+            f"the handler's input is a {type(source).__name__}, not a DataFrame; "
+            "serving needs its column names (keep it a pandas DataFrame)"
+        )
+    (folder / "handler.json").write_text(json.dumps({"columns": columns}) + "\n")
+    return code / "inference.py"
+
+
 def write_metrics(
     folder: Path, containers: dict[str, Any], block: str = "multiclass_classification_metrics"
 ) -> Path:

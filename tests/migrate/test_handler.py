@@ -1,0 +1,118 @@
+"""The registered model's inference handler: generated from the notebook's prediction code
+when features are prepared before the model sees them, else the default handler; served
+through sagepipe's serving stack, it answers with the notebook's own predictions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES
+from sagepipe.serving.handler import load_handler
+from test_gate_and_serving import _free_port, _notebook_namespace
+from test_traits import migrate_trait, project_of
+
+
+def test_prepared_features_get_a_generated_handler_and_the_plan_says_why(make_project) -> None:
+    root = make_project("traits/prepared_features.ipynb")
+    _, document = migrate_trait(root, "prepared_features")
+    decisions = document["registration"]["handler"]
+    assert decisions[0].startswith(
+        "generated code/inference.py from notebook cells 4, 8: "
+        "clf.predict_proba(X_test_scaled) in cell 8 gets X_test through "
+        "X_test_scaled = scaler.transform(add_features(X_test)[FEATURES])"
+    )
+    assert "packed with the model, not refit: scaler" in decisions
+    package = root / "src" / project_of(root).package
+    module = (package / "pipeline_prepared_features.py").read_text()
+    assert 'inference_program="inference.py"' in module
+    program = (package / "steps" / "prepared_features" / "_inference.py").read_text()
+    # the helper reads the notebook global MONTHLY: a keyword parameter, as in the steps
+    assert "def add_features(frame, *, MONTHLY):" in program and ".fit(" not in program
+    train = (package / "steps" / "prepared_features" / "train.py").read_text()
+    assert 'scaler = load_value(preprocess_dir, "scaler")' in train
+
+
+def test_a_bare_predict_keeps_the_default_handler(make_project) -> None:
+    root = make_project("traits/no_headings.ipynb")
+    _, document = migrate_trait(root, "no_headings")
+    (decision,) = document["registration"]["handler"]
+    assert decision == (
+        "default (model.joblib, predict): nb.predict(X_test) in cell 3 gets data as the "
+        "notebook made it; nothing to replay"
+    )
+    module = next((root / "src").glob("*/pipeline_no_headings.py")).read_text()
+    assert "inference_program=None" in module
+    assert not list((root / "src").glob("*/steps/no_headings/_inference.py"))
+
+
+@pytest.mark.slow
+def test_the_served_model_replays_the_notebooks_features_and_scaler(
+    bake_project, tmp_path: Path
+) -> None:
+    project = bake_project()
+    shutil.copytree(FIXTURES / "data", project / "notebooks" / "data", dirs_exist_ok=True)
+    shutil.copy(FIXTURES / "traits" / "prepared_features.ipynb", project / "notebooks")
+    migrate_trait(project, "prepared_features")
+    # the default pipeline: its model goes to the project's group, which deploy serves
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(project / "src"),
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLOPS_DEFAULT_PIPELINE": "prepared_features",
+    }
+    cli = [sys.executable, "-m", project.name.replace("-", "_")]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*cli, *args], cwd=project, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    ran = run("run", "--pipeline", "prepared_features", "--json")
+    execution = json.loads(ran.stdout)
+    assert execution["Status"] == "Succeeded", ran.stdout[-2000:] + ran.stderr[-2000:]
+    run_folder = next((project / ".mlops" / "s3").glob(f"*/*/{execution['PipelineExecutionId']}"))
+    (archive,) = run_folder.glob("Train/*/output/model.tar.gz")
+    model_dir = tmp_path / "model"
+    with tarfile.open(archive) as packed:
+        packed.extractall(model_dir, filter="data")
+    assert (model_dir / "code" / "inference.py").is_file()
+
+    notebook = _notebook_namespace(project / "notebooks" / "prepared_features.ipynb")
+    rows = notebook["X_test"]
+    expected = notebook["clf"].predict_proba(notebook["X_test_scaled"])
+    handler = load_handler(model_dir)
+    csv_body = rows.to_csv(header=False, index=False).encode()
+    served_csv = json.loads(handler.invoke(csv_body, "text/csv", "application/json").body)
+    records = json.loads(rows.to_json(orient="records"))
+    json_body = json.dumps({"instances": records}).encode()
+    served_json = json.loads(handler.invoke(json_body, "application/json", "application/json").body)
+    assert len(served_csv) == len(rows) > 10
+    np.testing.assert_allclose(served_csv, expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(served_json, expected, rtol=0, atol=1e-9)
+
+    # and deployed from the registry, over HTTP on loopback, like the example model
+    assert run("registry", "approve", "latest").returncode == 0
+    port = _free_port()
+    deployed = run("deploy", "--stage", "dev", "--version", "latest", "--port", str(port), "--json")
+    assert deployed.returncode == 0, deployed.stderr
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=csv_body,
+            headers={"Content-Type": "text/csv", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            served_http = json.loads(response.read())
+        np.testing.assert_allclose(served_http, expected, rtol=0, atol=1e-9)
+    finally:
+        run("undeploy", "--stage", "dev")
