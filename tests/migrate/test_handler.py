@@ -55,6 +55,49 @@ def test_a_bare_predict_keeps_the_default_handler(make_project) -> None:
     assert not list((root / "src").glob("*/steps/no_headings/_inference.py"))
 
 
+HOLDOUT_AFTER_TRAINING = [
+    "# Churn, scored on a hold-out file",
+    "## Load the data",
+    "import pandas as pd\n"
+    "from sklearn.preprocessing import StandardScaler\n"
+    'df = pd.read_csv("data/customers.csv").dropna(subset=["age"])\n'
+    'FEATURES = ["age", "tenure", "monthly_charges"]\n'
+    "def add_features(frame):\n"
+    '    return frame.assign(tenure=frame["tenure"] + 1)\n'
+    "scaler = StandardScaler().fit(add_features(df)[FEATURES])",
+    "## Train the model",
+    "from sklearn.linear_model import LogisticRegression\n"
+    "clf = LogisticRegression()\n"
+    'clf.fit(scaler.transform(add_features(df)[FEATURES]), df["churned"])',
+    "## Evaluate",
+    'holdout = pd.read_csv("data/customers.csv").dropna(subset=["age"]).tail(40)\n'
+    "scores = clf.predict(scaler.transform(add_features(holdout)[FEATURES]))",
+]
+
+
+def test_a_request_table_made_after_training_keeps_the_default_and_says_why(
+    make_project,
+) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    root = make_project()
+    cells = [
+        new_markdown_cell(text) if text.startswith("#") else new_code_cell(text)
+        for text in HOLDOUT_AFTER_TRAINING
+    ]
+    nbformat.write(new_notebook(cells=cells), root / "notebooks" / "holdout.ipynb")
+    _, document = migrate_trait(root, "holdout")
+    # the preparation is inline, in predict's argument; holdout is read after training
+    (decision,) = document["registration"]["handler"]
+    assert decision == (
+        "default (model.joblib, predict): holdout, which "
+        "clf.predict(scaler.transform(add_features(holdout)[FEATURES])) needs, is made only "
+        "after the training step train, so model.tar.gz cannot carry it; move its cell "
+        "before training"
+    )
+
+
 @pytest.mark.slow
 def test_the_served_model_replays_the_notebooks_features_and_scaler(
     bake_project, tmp_path: Path
@@ -86,6 +129,8 @@ def test_the_served_model_replays_the_notebooks_features_and_scaler(
     with tarfile.open(archive) as packed:
         packed.extractall(model_dir, filter="data")
     assert (model_dir / "code" / "inference.py").is_file()
+    recorded = json.loads((model_dir / "handler.json").read_text())
+    assert recorded["parameters"] == {"MONTHLY": "month-to-month"}  # as this run used it
 
     notebook = _notebook_namespace(project / "notebooks" / "prepared_features.ipynb")
     rows = notebook["X_test"]
@@ -116,3 +161,40 @@ def test_the_served_model_replays_the_notebooks_features_and_scaler(
         np.testing.assert_allclose(served_http, expected, rtol=0, atol=1e-9)
     finally:
         run("undeploy", "--stage", "dev")
+
+    # a run with another parameter value packs that value, so serving matches training
+    other = json.loads(
+        run(
+            "run", "--pipeline", "prepared_features", "--param", "Monthly=one-year", "--json"
+        ).stdout
+    )
+    assert other["Status"] == "Succeeded"
+    run_folder = next((project / ".mlops" / "s3").glob(f"*/*/{other['PipelineExecutionId']}"))
+    (archive,) = run_folder.glob("Train/*/output/model.tar.gz")
+    with tarfile.open(archive) as packed:
+        member = packed.extractfile("handler.json")
+        assert member is not None
+        assert json.loads(member.read())["parameters"] == {"MONTHLY": "one-year"}
+
+
+def test_preparation_inside_the_predict_call_is_replayed_too(make_project) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    root = make_project()
+    texts = list(HOLDOUT_AFTER_TRAINING)
+    # the hold-out rows are read with the data, before training: the model can carry them
+    texts[2] += "\nholdout = df.tail(40)"
+    texts[-1] = "scores = clf.predict(scaler.transform(add_features(holdout)[FEATURES]))"
+    cells = [new_markdown_cell(t) if t.startswith("#") else new_code_cell(t) for t in texts]
+    nbformat.write(new_notebook(cells=cells), root / "notebooks" / "inline.ipynb")
+    _, document = migrate_trait(root, "inline")
+    decisions = document["registration"]["handler"]
+    assert decisions[0] == (
+        "generated code/inference.py from notebook cells 2, 6: "
+        "clf.predict(scaler.transform(add_features(holdout)[FEATURES])) in cell 6 gets "
+        "holdout through its argument's code"
+    )
+    assert "packed with the model, not refit: scaler" in decisions
+    program = next((root / "src").glob("*/steps/inline/_inference.py")).read_text()
+    assert "return clf.predict(scaler.transform(add_features(holdout)[FEATURES]))" in program

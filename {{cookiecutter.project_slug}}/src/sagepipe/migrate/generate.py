@@ -304,9 +304,11 @@ def _step_module(migration: Migration, layout: Layout, step: Step) -> str:
         if handler is not None and handler.generated:
             local.append("export_handler")
             fitted = ", ".join(f"{n!r}: {n}" for n in handler.fitted)
+            used = [n for n in handler.constants if n in step.parameters]
+            values = ", " + "{" + ", ".join(f"{n!r}: {n}" for n in used) + "}" if used else ""
             saves.append(
                 f"export_handler({out_folder}, Path(__file__).with_name({PROGRAM!r}), "
-                f"{{{fitted}}}, {handler.source})  # code/inference.py replays the features"
+                f"{{{fitted}}}, {handler.source}{values})  # code/inference.py replays the features"
             )
     if step.records_metrics:
         pairs = ", ".join(f"{m!r}: {m}" for m in step.metrics)

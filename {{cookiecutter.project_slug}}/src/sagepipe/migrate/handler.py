@@ -84,7 +84,9 @@ def choose_handler(migration: Migration) -> Handler:
             continue
         chain.insert(0, definition)
         pending.extend(free_loads(definition[1].value))  # type: ignore[attr-defined]
-    if not chain:
+    # the call's own argument may prepare too: clf.predict(scaler.transform(f(X)))
+    inline = bool(call.args) and _prepares(ast.Expr(call.args[0]), helpers, fitted)
+    if not chain and not inline:
         return _default(
             f"{text} in cell {cell} gets data as the notebook made it; nothing to replay"
         )
@@ -115,13 +117,15 @@ def choose_handler(migration: Migration) -> Handler:
     handler.imports = sorted(
         {migration.imports[n] for n in [*names, *helper_uses] if n in migration.imports}
     )
-    handler.code_cells = [h.cell for h in migration.helpers if h.name in handler.helpers] + [
-        c.cell for c in migration.constants if c.name in handler.constants
-    ]
+    handler.code_cells = [
+        cell,
+        *(h.cell for h in migration.helpers if h.name in handler.helpers),
+    ] + [c.cell for c in migration.constants if c.name in handler.constants]
     cells = ", ".join(str(c) for c in handler.cells)
     handler.decisions = [
         f"generated code/inference.py from notebook cells {cells}: {text} in cell {cell} "
-        f"gets {handler.source} through {'; '.join(_text(migration, c, s) for c, s in chain)}",
+        f"gets {handler.source} through "
+        + ("; ".join(_text(migration, c, s) for c, s in chain) or "its argument's code"),
         f"request rows: the columns of {handler.source} (CSV or JSON), recorded when the "
         "training step runs",
         *(
@@ -234,6 +238,11 @@ def wire(migration: Migration, handler: Handler) -> Handler:
     train = migration.steps[names.index(registered["step"])]
     have = {v for vs in train.inputs.values() for v in vs}
     have |= set(effects([s for _, s in train.statements]).defines)
+    # The run's parameter values (`--param`), not the notebook's, must reach serving too.
+    parameters = {p.name for p in migration.parameters}
+    for name in handler.constants:
+        if name in parameters and name not in train.parameters:
+            train.parameters.append(name)
     for name in [*handler.fitted, handler.source]:
         if name in have:
             continue
@@ -286,12 +295,14 @@ def program_source(migration: Migration, handler: Handler, notebook: str) -> str
         "",
         'MODEL_FILE = "model.joblib"',
         'FITTED_FILE = "fitted.joblib"  # the notebook\'s fitted objects, packed, never refit',
-        'COLUMNS_FILE = "handler.json"  # the request columns, recorded when training ran',
+        'COLUMNS_FILE = "handler.json"  # request columns and parameters, as training ran',
         "_COLUMNS: list = []",
     ]
     for name in handler.constants:
-        text = constants.get(name) or f"{name} = {parameters[name]!r}"
-        lines.append(f"{text}  # notebook constant")
+        if name in parameters:  # model_fn sets the value the training run used
+            lines.append(f"{name} = {parameters[name]!r}  # pipeline parameter")
+        else:
+            lines.append(f"{constants[name]}  # notebook constant")
     needs = {h.name: h.needs for h in migration.helpers}
     for name in handler.helpers:
         helper = by_name[name]
@@ -312,9 +323,11 @@ def program_source(migration: Migration, handler: Handler, notebook: str) -> str
         "",
         "",
         "def model_fn(model_dir: str) -> dict:",
-        '    """Load the model, the fitted objects and the request columns."""',
+        '    """Load the model, the fitted objects, the request columns and parameters."""',
         "    with open(os.path.join(model_dir, COLUMNS_FILE)) as handle:",
-        '        _COLUMNS[:] = json.load(handle)["columns"]',
+        "        recorded = json.load(handle)",
+        '    _COLUMNS[:] = recorded["columns"]',
+        '    globals().update(recorded["parameters"])',
         "    return {",
         '        "model": joblib.load(os.path.join(model_dir, MODEL_FILE)),',
         '        "fitted": joblib.load(os.path.join(model_dir, FITTED_FILE)),',

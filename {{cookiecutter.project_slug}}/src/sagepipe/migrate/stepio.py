@@ -255,10 +255,17 @@ def export_model(folder: Path, model: Any) -> Path:
     return path
 
 
-def export_handler(folder: Path, program: Path, fitted: dict[str, Any], source: Any) -> Path:
+def export_handler(
+    folder: Path,
+    program: Path,
+    fitted: dict[str, Any],
+    source: Any,
+    parameters: dict[str, Any] | None = None,
+) -> Path:
     """Pack a generated serving handler with the model: ``code/inference.py``, the
-    notebook's fitted objects (``fitted.joblib``, never refit) and the request columns
-    (those of ``source``, the table the notebook prepared features from)."""
+    notebook's fitted objects (``fitted.joblib``, never refit), the request columns
+    (those of ``source``, the table the notebook prepared features from) and the values
+    of the pipeline parameters its code reads, as this run used them."""
     import joblib
 
     folder = Path(folder)
@@ -272,7 +279,8 @@ def export_handler(folder: Path, program: Path, fitted: dict[str, Any], source: 
             f"the handler's input is a {type(source).__name__}, not a DataFrame; "
             "serving needs its column names (keep it a pandas DataFrame)"
         )
-    (folder / "handler.json").write_text(json.dumps({"columns": columns}) + "\n")
+    recorded = {"columns": columns, "parameters": dict(parameters or {})}
+    (folder / "handler.json").write_text(json.dumps(recorded) + "\n")
     return code / "inference.py"
 
 
