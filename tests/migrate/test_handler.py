@@ -198,3 +198,44 @@ def test_preparation_inside_the_predict_call_is_replayed_too(make_project) -> No
     assert "packed with the model, not refit: scaler" in decisions
     program = next((root / "src").glob("*/steps/inline/_inference.py")).read_text()
     assert "return clf.predict(scaler.transform(add_features(holdout)[FEATURES]))" in program
+
+
+@pytest.mark.slow
+def test_a_notebook_that_predicts_from_arrays_is_served_rows_of_numbers(
+    bake_project, tmp_path: Path
+) -> None:
+    project = bake_project()
+    shutil.copytree(FIXTURES / "data", project / "notebooks" / "data", dirs_exist_ok=True)
+    shutil.copy(FIXTURES / "traits" / "prepared_array.ipynb", project / "notebooks")
+    migrate_trait(project, "prepared_array")
+    env = {**os.environ, "PYTHONPATH": str(project / "src"), "GX_ANALYTICS_ENABLED": "false"}
+    cli = [sys.executable, "-m", project.name.replace("-", "_")]
+    ran = subprocess.run(
+        [*cli, "run", "--pipeline", "prepared_array", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    execution = json.loads(ran.stdout)
+    assert execution["Status"] == "Succeeded", ran.stdout[-2000:] + ran.stderr[-2000:]
+    run_folder = next((project / ".mlops" / "s3").glob(f"*/*/{execution['PipelineExecutionId']}"))
+    (archive,) = run_folder.glob("Train/*/output/model.tar.gz")
+    model_dir = tmp_path / "model"
+    with tarfile.open(archive) as packed:
+        packed.extractall(model_dir, filter="data")
+    assert json.loads((model_dir / "handler.json").read_text())["columns"] is None
+
+    notebook = _notebook_namespace(project / "notebooks" / "prepared_array.ipynb")
+    rows = notebook["X_test"]
+    scaled = notebook["scaler"].transform(notebook["log_charges"](rows))
+    expected = notebook["clf"].predict_proba(scaled)
+    handler = load_handler(model_dir)
+    csv_body = "\n".join(",".join(repr(float(v)) for v in row) for row in rows).encode()
+    served_csv = json.loads(handler.invoke(csv_body, "text/csv", "application/json").body)
+    json_body = json.dumps({"instances": rows.tolist()}).encode()
+    served_json = json.loads(handler.invoke(json_body, "application/json", "application/json").body)
+    assert len(served_csv) == len(rows) > 10
+    np.testing.assert_allclose(served_csv, expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(served_json, expected, rtol=0, atol=1e-9)

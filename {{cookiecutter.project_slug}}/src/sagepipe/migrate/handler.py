@@ -126,8 +126,8 @@ def choose_handler(migration: Migration) -> Handler:
         f"generated code/inference.py from notebook cells {cells}: {text} in cell {cell} "
         f"gets {handler.source} through "
         + ("; ".join(_text(migration, c, s) for c, s in chain) or "its argument's code"),
-        f"request rows: the columns of {handler.source} (CSV or JSON), recorded when the "
-        "training step runs",
+        f"request rows: the columns of {handler.source} (CSV or JSON; rows of numbers if it "
+        "is an array), recorded when the training step runs",
         *(
             [f"packed with the model, not refit: {', '.join(handler.fitted)}"]
             if handler.fitted
@@ -296,7 +296,7 @@ def program_source(migration: Migration, handler: Handler, notebook: str) -> str
         'MODEL_FILE = "model.joblib"',
         'FITTED_FILE = "fitted.joblib"  # the notebook\'s fitted objects, packed, never refit',
         'COLUMNS_FILE = "handler.json"  # request columns and parameters, as training ran',
-        "_COLUMNS: list = []",
+        "_COLUMNS: list = []  # empty when the notebook's table was an array",
     ]
     for name in handler.constants:
         if name in parameters:  # model_fn sets the value the training run used
@@ -326,7 +326,7 @@ def program_source(migration: Migration, handler: Handler, notebook: str) -> str
         '    """Load the model, the fitted objects, the request columns and parameters."""',
         "    with open(os.path.join(model_dir, COLUMNS_FILE)) as handle:",
         "        recorded = json.load(handle)",
-        '    _COLUMNS[:] = recorded["columns"]',
+        '    _COLUMNS[:] = recorded["columns"] or []',
         '    globals().update(recorded["parameters"])',
         "    return {",
         '        "model": joblib.load(os.path.join(model_dir, MODEL_FILE)),',
@@ -334,7 +334,7 @@ def program_source(migration: Migration, handler: Handler, notebook: str) -> str
         "    }",
         "",
         "",
-        "def input_fn(body: bytes, content_type: str) -> pd.DataFrame:",
+        "def input_fn(body: bytes, content_type: str):",
         '    """CSV rows (an optional header row) or JSON ({"instances": [...]} of objects or',
         '    lists, or a bare list) as a DataFrame with the notebook\'s columns."""',
         "    text = body.decode() if isinstance(body, bytes) else body",
@@ -342,12 +342,15 @@ def program_source(migration: Migration, handler: Handler, notebook: str) -> str
         '    if kind == "text/csv":',
         "        first = next(csv.reader(io.StringIO(text)), [])",
         "        header = 0 if [c.strip() for c in first] == list(_COLUMNS) else None",
-        "        frame = pd.read_csv(io.StringIO(text), header=header, names=list(_COLUMNS))",
-        "        return frame",
+        "        if not _COLUMNS:  # the notebook predicted from an array: rows of numbers",
+        "            return pd.read_csv(io.StringIO(text), header=None).to_numpy()",
+        "        return pd.read_csv(io.StringIO(text), header=header, names=list(_COLUMNS))",
         '    if kind == "application/json":',
         "        rows = json.loads(text)",
         "        if isinstance(rows, dict):",
         '            rows = rows["instances"]',
+        "        if not _COLUMNS:",
+        "            return np.asarray(rows)",
         "        if rows and isinstance(rows[0], dict):",
         "            return pd.DataFrame.from_records(rows)[list(_COLUMNS)]",
         "        return pd.DataFrame(rows, columns=list(_COLUMNS))",

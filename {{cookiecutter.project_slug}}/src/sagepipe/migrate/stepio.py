@@ -273,12 +273,8 @@ def export_handler(
     code.mkdir(parents=True, exist_ok=True)
     (code / "inference.py").write_text(Path(program).read_text(encoding="utf-8"))
     joblib.dump(fitted, folder / "fitted.joblib")
-    columns = [str(c) for c in getattr(source, "columns", [])]
-    if not columns:
-        raise TypeError(
-            f"the handler's input is a {type(source).__name__}, not a DataFrame; "
-            "serving needs its column names (keep it a pandas DataFrame)"
-        )
+    # A DataFrame's column names, or None for an array: requests are then plain rows.
+    columns = [str(c) for c in source.columns] if hasattr(source, "columns") else None
     recorded = {"columns": columns, "parameters": dict(parameters or {})}
     (folder / "handler.json").write_text(json.dumps(recorded) + "\n")
     return code / "inference.py"
