@@ -162,6 +162,14 @@ def test_the_served_model_replays_the_notebooks_features_and_scaler(
     finally:
         run("undeploy", "--stage", "dev")
 
+    # and batch-transformed: a CSV file of the raw rows in, the probabilities out
+    (tmp_path / "rows.csv").write_bytes(csv_body)
+    batch = run("batch-transform", str(tmp_path / "rows.csv"), str(tmp_path / "out"))
+    assert batch.returncode == 0, batch.stderr
+    lines = (tmp_path / "out" / "rows.csv.out").read_text().splitlines()
+    transformed = [[float(v) for v in line.split(",")] for line in lines]
+    np.testing.assert_allclose(transformed, expected, rtol=0, atol=1e-9)
+
     # a run with another parameter value packs that value, so serving matches training
     other = json.loads(
         run(
