@@ -47,6 +47,8 @@ EXPECTED = {
     },
     "no_headings": {"acc"},
     "many_cells": {"accuracy_score_y_test_logreg_predict_X_test", "auc"},
+    "prepared_features": {"auc"},
+    "prepared_array": {"auc"},
 }
 
 

@@ -33,6 +33,7 @@ from .classify import (
     role_from_code,
     role_from_words,
 )
+from .handler import Handler, choose_handler, wire
 from .magics import strip_magics
 from .metrics import RECORD, instrument, metric_helpers
 from .notebook import Notebook
@@ -172,6 +173,7 @@ class Migration:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     title: str | None = None
     registration: dict[str, str] | None = None  # {"step": train step, "model": variable}
+    handler: Handler | None = None  # the registered model's inference handler
 
 
 def module_name(path: Path) -> str:
@@ -278,6 +280,9 @@ def build(
     _data_flow(migration)
     _add_report(migration)
     migration.registration = _registration(migration)
+    if migration.registration:
+        chosen = choose_handler(migration)
+        migration.handler = wire(migration, chosen) if chosen.generated else chosen
     migration.decisions = _decisions(migration)
     return migration
 

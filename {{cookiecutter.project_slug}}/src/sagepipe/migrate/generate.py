@@ -20,6 +20,7 @@ from pathlib import Path
 from .analysis import BUILTINS, effects, free_loads
 from .build import Migration, Step
 from .gate import Gate, find_gate
+from .handler import PROGRAM, program_source
 from .imports import import_block
 from .metrics import block_name, instrument
 from .rewrite import add_keyword_parameters, pass_globals, relocate_paths
@@ -105,6 +106,10 @@ def generate(migration: Migration, layout: Layout) -> dict[str, str]:
         files[f"{steps_dir}/helpers.py"] = _helpers_module(migration, layout)
     for step in migration.steps:
         files[f"{steps_dir}/{step.name}.py"] = _step_module(migration, layout, step)
+    if migration.handler is not None and migration.handler.generated:
+        files[f"{steps_dir}/{PROGRAM}"] = program_source(
+            migration, migration.handler, layout.notebook
+        )
     files[layout.pipeline_file] = _pipeline_module(migration, layout)
     files[layout.test_file] = _test_module(migration, layout)
     return files
@@ -295,6 +300,16 @@ def _step_module(migration: Migration, layout: Layout, step: Step) -> str:
     if registered and registered["step"] == step.name:
         local.append("export_model")
         saves.append(f"export_model({out_folder}, {registered['model']})  # what serving loads")
+        handler = migration.handler
+        if handler is not None and handler.generated:
+            local.append("export_handler")
+            fitted = ", ".join(f"{n!r}: {n}" for n in handler.fitted)
+            used = [n for n in handler.constants if n in step.parameters]
+            values = ", " + "{" + ", ".join(f"{n!r}: {n}" for n in used) + "}" if used else ""
+            saves.append(
+                f"export_handler({out_folder}, Path(__file__).with_name({PROGRAM!r}), "
+                f"{{{fitted}}}, {handler.source}{values})  # code/inference.py replays the features"
+            )
     if step.records_metrics:
         pairs = ", ".join(f"{m!r}: {m}" for m in step.metrics)
         saves.append(f"write_metrics({out_folder}, {{{pairs}}}, {metrics_block(migration)!r})")
@@ -513,7 +528,15 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
         lines.append("    model_group = settings.model_package_group")
         lines.append('    if getattr(settings, "default_pipeline", "") != NAME:')
         lines.append(f'        model_group += "-{layout.name.replace("_", "-")}"')
-        lines.append("    # the notebook's model, registered with the default inference handler")
+        generated = migration.handler is not None and migration.handler.generated
+        lines.append(
+            "    # the notebook's model, served by "
+            + (
+                "code/inference.py, generated from its prediction code"
+                if generated
+                else "the default inference handler"
+            )
+        )
         lines.append("    register_step = RegisterModel(")
         lines.append('        "RegisterModel",')
         lines.append(f"        model={migration.registration['step']}_step,")
@@ -525,7 +548,10 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
         lines.append("        inference_instances=[settings.inference_instance_type],")
         lines.append("        transform_instances=[settings.inference_instance_type],")
         lines.append("        image_uri=settings.image_uri,")
-        lines.append("        inference_program=None,  # model.joblib + the default handler")
+        if generated:
+            lines.append('        inference_program="inference.py",  # the notebook\'s features')
+        else:
+            lines.append("        inference_program=None,  # model.joblib + the default handler")
         lines.append("    )")
         if gate is None:
             step_variables.append("register_step")

@@ -123,8 +123,7 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
         "registration": (
             {
                 **migration.registration,
-                "handler": "default (model.joblib, predict); edit the pipeline module to "
-                "pass inference_program for your own",
+                "handler": migration.handler.decisions if migration.handler else [],
                 "condition": (
                     gate.describe()
                     if (gate := find_gate(migration)) is not None

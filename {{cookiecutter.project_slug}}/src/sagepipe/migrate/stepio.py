@@ -255,6 +255,31 @@ def export_model(folder: Path, model: Any) -> Path:
     return path
 
 
+def export_handler(
+    folder: Path,
+    program: Path,
+    fitted: dict[str, Any],
+    source: Any,
+    parameters: dict[str, Any] | None = None,
+) -> Path:
+    """Pack a generated serving handler with the model: ``code/inference.py``, the
+    notebook's fitted objects (``fitted.joblib``, never refit), the request columns
+    (those of ``source``, the table the notebook prepared features from) and the values
+    of the pipeline parameters its code reads, as this run used them."""
+    import joblib
+
+    folder = Path(folder)
+    code = folder / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "inference.py").write_text(Path(program).read_text(encoding="utf-8"))
+    joblib.dump(fitted, folder / "fitted.joblib")
+    # A DataFrame's column names, or None for an array: requests are then plain rows.
+    columns = [str(c) for c in source.columns] if hasattr(source, "columns") else None
+    recorded = {"columns": columns, "parameters": dict(parameters or {})}
+    (folder / "handler.json").write_text(json.dumps(recorded) + "\n")
+    return code / "inference.py"
+
+
 def write_metrics(
     folder: Path, containers: dict[str, Any], block: str = "multiclass_classification_metrics"
 ) -> Path:
