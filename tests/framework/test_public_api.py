@@ -54,13 +54,7 @@ def test_a_name_loads_only_the_modules_it_needs_and_submodules_still_import() ->
         "after = sorted(m for m in sys.modules if m.startswith('sagepipe'))\n"
         "print(before, after)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(FRAMEWORK_SRC), "PATH": "/usr/bin:/bin"},
-    )
+    result = _fresh_python(code)
     before, after = result.stdout.strip().split("] [")
     assert before == "['sagepipe', 'sagepipe._one_engine', 'sagepipe._version'"
     # Join is defined beside the expression base: the steps, graph and compiler stay unloaded.
@@ -79,11 +73,16 @@ def test_the_local_executor_loads_no_data_library() -> None:
         "print([m for m in ('numpy', 'pandas', 'sklearn', 'great_expectations', 'boto3')"
         " if m in sys.modules])\n"
     )
-    result = subprocess.run(
+    result = _fresh_python(code)
+    assert result.stdout.strip() == "[]"
+
+
+def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter that sees only the framework's sources."""
+    return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
         env={"PYTHONPATH": str(FRAMEWORK_SRC), "PATH": "/usr/bin:/bin"},
     )
-    assert result.stdout.strip() == "[]"

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -98,20 +99,19 @@ def test_a_request_table_made_after_training_keeps_the_default_and_says_why(
     )
 
 
-@pytest.mark.slow
-def test_the_served_model_replays_the_notebooks_features_and_scaler(
-    bake_project, tmp_path: Path
-) -> None:
+def _migrated(
+    bake_project, trait: str, **env_extra: str
+) -> tuple[Path, Callable[..., subprocess.CompletedProcess[str]]]:
+    """A baked project with the trait notebook migrated, and a runner of its CLI."""
     project = bake_project()
     shutil.copytree(FIXTURES / "data", project / "notebooks" / "data", dirs_exist_ok=True)
-    shutil.copy(FIXTURES / "traits" / "prepared_features.ipynb", project / "notebooks")
-    migrate_trait(project, "prepared_features")
-    # the default pipeline: its model goes to the project's group, which deploy serves
+    shutil.copy(FIXTURES / "traits" / f"{trait}.ipynb", project / "notebooks")
+    migrate_trait(project, trait)
     env = {
         **os.environ,
         "PYTHONPATH": str(project / "src"),
         "GX_ANALYTICS_ENABLED": "false",
-        "MLOPS_DEFAULT_PIPELINE": "prepared_features",
+        **env_extra,
     }
     cli = [sys.executable, "-m", project.name.replace("-", "_")]
 
@@ -120,6 +120,17 @@ def test_the_served_model_replays_the_notebooks_features_and_scaler(
             [*cli, *args], cwd=project, env=env, capture_output=True, text=True, timeout=600
         )
 
+    return project, run
+
+
+@pytest.mark.slow
+def test_the_served_model_replays_the_notebooks_features_and_scaler(
+    bake_project, tmp_path: Path
+) -> None:
+    # the default pipeline: its model goes to the project's group, which deploy serves
+    project, run = _migrated(
+        bake_project, "prepared_features", MLOPS_DEFAULT_PIPELINE="prepared_features"
+    )
     ran = run("run", "--pipeline", "prepared_features", "--json")
     execution = json.loads(ran.stdout)
     assert execution["Status"] == "Succeeded", ran.stdout[-2000:] + ran.stderr[-2000:]
@@ -212,20 +223,8 @@ def test_preparation_inside_the_predict_call_is_replayed_too(make_project) -> No
 def test_a_notebook_that_predicts_from_arrays_is_served_rows_of_numbers(
     bake_project, tmp_path: Path
 ) -> None:
-    project = bake_project()
-    shutil.copytree(FIXTURES / "data", project / "notebooks" / "data", dirs_exist_ok=True)
-    shutil.copy(FIXTURES / "traits" / "prepared_array.ipynb", project / "notebooks")
-    migrate_trait(project, "prepared_array")
-    env = {**os.environ, "PYTHONPATH": str(project / "src"), "GX_ANALYTICS_ENABLED": "false"}
-    cli = [sys.executable, "-m", project.name.replace("-", "_")]
-    ran = subprocess.run(
-        [*cli, "run", "--pipeline", "prepared_array", "--json"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    project, run = _migrated(bake_project, "prepared_array")
+    ran = run("run", "--pipeline", "prepared_array", "--json")
     execution = json.loads(ran.stdout)
     assert execution["Status"] == "Succeeded", ran.stdout[-2000:] + ran.stderr[-2000:]
     run_folder = next((project / ".mlops" / "s3").glob(f"*/*/{execution['PipelineExecutionId']}"))
