@@ -228,17 +228,50 @@ def run_and_report(
 
 
 def _log_to_mlflow(execution: Any, workspace: Path, target: Any) -> None:
-    """Log the finished execution; a tracking failure is reported, the run's outcome stands."""
+    """Log a finished local execution (see :func:`_report_mlflow`)."""
     from .mlflow_runs import log_execution
 
+    _report_mlflow(
+        lambda: log_execution(execution, workspace, target),
+        execution,
+        workspace,
+        target,
+        kept="the run itself is recorded in runs.db",
+    )
+
+
+def _log_remote_to_mlflow(execution: Any, prepared: Any, workspace: Path, target: Any) -> None:
+    """Log a finished SageMaker execution: its parameters, reports and registered version."""
+    from .mlflow_runs import log_remote_execution
+
+    _report_mlflow(
+        lambda: log_remote_execution(
+            execution,
+            session=prepared.target.session(),
+            definition=prepared.definition,
+            source_root=prepared.source_root,
+            workspace=workspace,
+            target=target,
+            warn=lambda line: click.echo(line, err=True),
+        ),
+        execution,
+        workspace,
+        target,
+        kept="it stays in SageMaker's history (`runs --target sagemaker`)",
+    )
+
+
+def _report_mlflow(
+    write: Callable[[], str], execution: Any, workspace: Path, target: Any, *, kept: str
+) -> None:
+    """Run ``write``; a tracking failure is a warning, the run's outcome stands."""
     try:
-        run_id = log_execution(execution, workspace, target)
+        run_id = write()
     except Exception as error:  # MLflow raises its own, requests' and sqlite's errors
         reason = " ".join(str(error).split())[:300]
         click.echo(
             f"warning: execution {execution.id} was not logged to MLflow at "
-            f"{target.resolved_uri(workspace)} ({type(error).__name__}: {reason}); "
-            "the run itself is recorded in runs.db",
+            f"{target.resolved_uri(workspace)} ({type(error).__name__}: {reason}); {kept}",
             err=True,
         )
         return
@@ -311,9 +344,9 @@ def make_run_command(
     @_workspace_option(workspace_default)
     def command(definition: Path | None = None, **kw: Any) -> None:
         workspace: Path = kw["workspace"]
-        if kw["target"] == "sagemaker":
-            raise click.exceptions.Exit(_run_on_sagemaker(aws_prepare, workspace, kw))
         tracking = _mlflow_target(mlflow)
+        if kw["target"] == "sagemaker":
+            raise click.exceptions.Exit(_run_on_sagemaker(aws_prepare, workspace, kw, tracking))
         if build is not None:
             workspace.mkdir(parents=True, exist_ok=True)
             # Options a project appends to this command (e.g. --data) go to its builder.
@@ -366,7 +399,9 @@ def _mlflow_target(mlflow: Callable[[], Any] | None) -> Any:
     return target
 
 
-def _run_on_sagemaker(aws_prepare: Callable[..., Any] | None, workspace: Path, kw: Any) -> int:
+def _run_on_sagemaker(
+    aws_prepare: Callable[..., Any] | None, workspace: Path, kw: Any, tracking: Any = None
+) -> int:
     from .local import ParameterError, parse_assignment
 
     if aws_prepare is None:
@@ -385,8 +420,19 @@ def _run_on_sagemaker(aws_prepare: Callable[..., Any] | None, workspace: Path, k
     try:
         prepared = aws_prepare(workspace, **extra)
         progress = Progress() if kw["wait"] and not kw["as_json"] else None
+        log_run = None
+        if tracking is not None:
+
+            def log_run(execution: Any) -> None:
+                _log_remote_to_mlflow(execution, prepared, workspace, tracking)
+
         return commands.run(
-            prepared, overrides, wait=kw["wait"], as_json=kw["as_json"], progress=progress
+            prepared,
+            overrides,
+            wait=kw["wait"],
+            as_json=kw["as_json"],
+            progress=progress,
+            log_run=log_run,
         )
     except (AwsError, ValueError) as error:
         _aws_failure(error)

@@ -19,9 +19,10 @@ its ARN, which the ``sagemaker-mlflow`` plugin resolves and signs requests for.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -186,9 +187,79 @@ def record_of(execution: Any, workspace: Path) -> RunRecord:
     )
 
 
+def remote_record(
+    execution: Any,
+    *,
+    reports: list[tuple[str, Any]],
+    definition_sha256: str,
+    git: tuple[str | None, bool | None],
+    packages: list[tuple[Any, bool]],
+) -> RunRecord:
+    """The MLflow run of a SageMaker execution (a ``sagemaker.pipelines.RemoteExecution``).
+
+    ``reports`` are ``(step, parsed report)`` from ``sagemaker.reports.step_reports``,
+    flattened as a local run's are; ``git`` is the state of the checkout that published
+    the definition, whose sha256 is tagged instead of a local run's code digest.
+    """
+    from .local.run_metrics import flatten
+
+    step_metrics: dict[str, tuple[str, float]] = {}
+    for step, document in reports:
+        for metric, value in flatten(document).items():
+            step_metrics.setdefault(metric, (step, value))  # the first step's, as runs.db
+    record = run_record(
+        execution,
+        step_metrics=step_metrics,
+        digests={},
+        git=git,
+        packages=packages,
+    )
+    record.tags[TAG + "target"] = "sagemaker"
+    record.tags[TAG + "definition_sha256"] = definition_sha256
+    # The ARN stays in the execution_id tag; the run is named by its id, as on the console.
+    return replace(record, name=str(execution.id).rsplit("/", 1)[-1])
+
+
+def log_remote_execution(
+    execution: Any,
+    *,
+    session: Any,
+    definition: bytes,
+    source_root: Path | None,
+    workspace: Path,
+    target: MlflowTarget,
+    warn: Callable[[str], None],
+) -> str:
+    """Write a finished SageMaker execution as one MLflow run and return the run's id.
+
+    Its metrics are the reports its steps wrote to S3; the model versions it registered
+    are described from SageMaker's registry (``session``: a ``sagemaker.session.AwsSession``).
+    """
+    from .registry.lineage import git_state
+    from .sagemaker.registry import SageMakerRegistry
+    from .sagemaker.reports import step_reports
+
+    registry = SageMakerRegistry(session.sagemaker)
+    packages = [
+        (registry.describe(group, version), True) for group, version in execution.registered
+    ]
+    record = remote_record(
+        execution,
+        reports=step_reports(session, definition, execution, warn),
+        definition_sha256=hashlib.sha256(definition).hexdigest(),
+        git=git_state(source_root) if source_root is not None else (None, None),
+        packages=packages,
+    )
+    return write_run(record, execution.pipeline_name, workspace, target)
+
+
 def log_execution(execution: Any, workspace: Path, target: MlflowTarget) -> str:
-    """Write ``execution`` as one MLflow run and return the run's id."""
-    record = record_of(execution, workspace)
+    """Write a local ``execution`` as one MLflow run and return the run's id."""
+    return write_run(record_of(execution, workspace), execution.pipeline_name, workspace, target)
+
+
+def write_run(record: RunRecord, pipeline_name: str, workspace: Path, target: MlflowTarget) -> str:
+    """Write ``record`` to ``target`` (experiment: the target's, else ``pipeline_name``)."""
     import logging
 
     from mlflow.entities import Metric, Param
@@ -202,7 +273,7 @@ def log_execution(execution: Any, workspace: Path, target: MlflowTarget) -> str:
     if not target.tracking_uri:
         (workspace / "mlflow").mkdir(parents=True, exist_ok=True)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    name = target.experiment or execution.pipeline_name
+    name = target.experiment or pipeline_name
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         experiment_id = experiment.experiment_id

@@ -627,7 +627,8 @@ KEYS: tuple[Key, ...] = (
         bool,
         _boolean(),
         False,
-        "log each local pipeline run to MLflow tracking (install the `mlflow` extra)",
+        "log each pipeline run (local, or on SageMaker with --wait) to MLflow tracking "
+        "(install the `mlflow` extra)",
     ),
     Key(
         "mlflow",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import pipelines
@@ -36,11 +36,18 @@ def run(
     as_json: bool,
     progress: Any = None,
     poll_delay: float = 2.0,
+    log_run: Callable[[Any], None] | None = None,
 ) -> int:
-    """Publish and start; with ``wait`` follow it to the end (Ctrl-C detaches)."""
+    """Publish and start; with ``wait`` follow it to the end (Ctrl-C detaches).
+
+    ``log_run(execution)`` is called with the finished execution (MLflow logging); a
+    detached or unwaited run is not logged, and says so.
+    """
     started = publish_and_start(prepared, parameters, echo=say)
     action = "created" if started.created else "updated"
     say(f"{action} pipeline {started.pipeline_arn}")
+    if not wait and log_run is not None:
+        say("mlflow: not logged: a run is logged to MLflow when followed to its end (--wait)")
     if not wait:
         if as_json:
             print(json.dumps({"PipelineExecutionArn": started.execution_arn}, indent=2))
@@ -75,6 +82,8 @@ def run(
             print(f"registered {group} version {version}")
         if execution.failure_reason:
             say(f"reason: {execution.failure_reason}")
+    if log_run is not None:
+        log_run(execution)
     return exit_code(execution.status)
 
 

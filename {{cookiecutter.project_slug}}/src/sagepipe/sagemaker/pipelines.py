@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -329,21 +329,21 @@ def watch(
         delay = min(delay * 2, max_delay)
 
 
+def iter_steps(definition: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every step of a definition, each condition's branches right after it."""
+    pending = list(definition.get("Steps") or [])
+    while pending:
+        step = pending.pop(0)
+        yield step
+        if step.get("Type") == "Condition":
+            arguments = step.get("Arguments") or {}
+            pending[:0] = [*(arguments.get("IfSteps") or []), *(arguments.get("ElseSteps") or [])]
+
+
 def step_names(definition: bytes | Mapping[str, Any]) -> list[str]:
     """Top-level and condition-branch step names, in definition order."""
     data = json.loads(definition) if isinstance(definition, (bytes, str)) else definition
-    names: list[str] = []
-
-    def visit(steps: Iterable[Mapping[str, Any]]) -> None:
-        for step in steps:
-            names.append(str(step["Name"]))
-            arguments = step.get("Arguments") or {}
-            if step.get("Type") == "Condition":
-                visit(arguments.get("IfSteps") or [])
-                visit(arguments.get("ElseSteps") or [])
-
-    visit(data.get("Steps") or [])
-    return names
+    return [str(step["Name"]) for step in iter_steps(data)]
 
 
 class SageMakerHistory:
