@@ -14,10 +14,19 @@ import pytest
 
 from sagepipe.local import namespace
 from sagepipe.local.containment import TIMED_OUT
-from sagepipe.local.launch import Launcher
+from sagepipe.local.launch import Launcher, prestart_warm
 from sagepipe.local.sandbox import JobPlan
 from sagepipe.local.scheduler import StopRequest
-from sagepipe.local.warm import FORGET_AFTER, learned_file, merge_learned, read_learned
+from sagepipe.local.warm import (
+    FORGET_AFTER,
+    Prestarted,
+    learned_file,
+    merge_learned,
+    read_learned,
+    recent_file,
+    remember,
+    server_key,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="warm launch is Linux-only")
 
@@ -29,6 +38,8 @@ def _own_runtime_cache(tmp_path, monkeypatch):
     # The learned module lists live in the runtime cache: keep each test's apart.
     monkeypatch.setenv("SAGEPIPE_RUNTIME_CACHE", str(tmp_path / "runtime-cache"))
     monkeypatch.delenv("SAGEPIPE_WARM_LAUNCH", raising=False)
+    yield
+    Prestarted.close_all()  # a failed test leaves no server running
 
 
 def _plan(tmp_path: Path, name: str, script: str, *args: str, env=None) -> JobPlan:
@@ -298,3 +309,66 @@ def test_an_unreadable_learned_file_counts_as_nothing_learned(tmp_path):
     record.write_text(json.dumps(["json"]))
     merge_learned(target, record)
     assert read_learned(target) == (1, {"json": 1})
+
+
+PARENT = "import os\nopen('parent.txt', 'w').write(str(os.getppid()))\n"
+
+
+def _run_one(tmp_path: Path, name: str, label: str, script: str = PARENT) -> JobPlan:
+    launcher = Launcher(StopRequest(), tmp_path / "exec" / ".warm", label=label)
+    plan = _plan(tmp_path, name, script)
+    try:
+        assert launcher.spawn(plan) == 0
+    finally:
+        launcher.close()
+    return plan
+
+
+def test_the_next_run_forks_from_a_server_its_cli_started_before_the_run(tmp_path):
+    _run_one(tmp_path, "First", "churn")
+    workspace = tmp_path / "ws"
+
+    assert prestart_warm("churn", workspace) == 1
+    (server,) = Prestarted._servers.values()
+    plan = _run_one(tmp_path, "Second", "churn")
+    Prestarted.close_all()
+
+    assert int((plan.job_dir / "parent.txt").read_text()) == server.proc.pid
+    assert FORKED in plan.log_path.read_text()
+    assert server.proc.poll() is not None  # stopped with the run that adopted it
+    assert not (workspace / ".prestart").exists()
+
+
+def test_a_prestarted_server_no_run_adopts_is_stopped_and_its_folder_removed(tmp_path):
+    _run_one(tmp_path, "First", "churn")
+    workspace = tmp_path / "ws"
+
+    assert prestart_warm("churn", workspace) == 1
+    assert prestart_warm("another-pipeline", workspace) == 0  # it never ran
+    (server,) = Prestarted._servers.values()
+    assert (workspace / ".prestart" / str(os.getpid())).is_dir()
+    Prestarted.close_all()
+
+    assert server.proc.wait(timeout=10) is not None
+    assert not (workspace / ".prestart").exists()
+    assert Prestarted._servers == {}
+
+
+def test_a_recent_file_that_is_unreadable_or_names_a_missing_python_starts_nothing(tmp_path):
+    path = recent_file()
+    path.parent.mkdir(parents=True)
+    path.write_text("not json")
+    assert prestart_warm("churn", tmp_path / "ws") == 0
+    remember("churn", [(str(tmp_path / "gone" / "python"), {})])
+    assert prestart_warm("churn", tmp_path / "ws") == 0
+    assert Prestarted._servers == {}
+
+
+def test_only_the_execution_shim_folder_in_path_is_ignored_by_the_server_key():
+    def key(path: str) -> str:
+        return server_key(sys.executable, {"PATH": path, "LANG": "C.UTF-8"})
+
+    first = key("/ws/executions/exec-20261202-1/.bin:/usr/bin")
+    assert first == key("/ws/executions/exec-20261202-2/.bin:/usr/bin")
+    assert first != key("/ws/executions/exec-20261202-2/.bin:/opt/bin")
+    assert first != key("/elsewhere/.bin:/usr/bin")

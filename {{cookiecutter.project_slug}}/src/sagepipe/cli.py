@@ -347,26 +347,21 @@ def make_run_command(
         tracking = _mlflow_target(mlflow)
         if kw["target"] == "sagemaker":
             raise click.exceptions.Exit(_run_on_sagemaker(aws_prepare, workspace, kw, tracking))
-        if build is not None:
-            workspace.mkdir(parents=True, exist_ok=True)
+        if build is None:
+            assert definition is not None
+            label = pipeline_name if pipeline_name != "pipeline" else definition.stem
+            code = _run_local(definition, workspace, label, kw, runtimes, tracking)
+            raise click.exceptions.Exit(code)
+        workspace.mkdir(parents=True, exist_ok=True)
+        from .local.launch import prestarted_warm
+
+        # The warm interpreters of this pipeline's last run import what its jobs will
+        # need while the definition is built; the run adopts them.
+        with prestarted_warm(pipeline_name, workspace):
             # Options a project appends to this command (e.g. --data) go to its builder.
             extra = {k: v for k, v in kw.items() if k not in _RUN_OPTIONS}
             source: Any = build(workspace, **extra) if extra else build(workspace)
-            label = pipeline_name
-        else:
-            assert definition is not None
-            source = definition
-            label = pipeline_name if pipeline_name != "pipeline" else definition.stem
-        code = run_and_report(
-            source,
-            workspace=workspace,
-            params=kw["params"],
-            no_cache=kw["no_cache"],
-            pipeline_name=label,
-            as_json=kw["as_json"],
-            runtimes=runtimes() if runtimes is not None else None,
-            mlflow=tracking,
-        )
+            code = _run_local(source, workspace, pipeline_name, kw, runtimes, tracking)
         raise click.exceptions.Exit(code)
 
     if build is None:
@@ -377,6 +372,27 @@ def make_run_command(
     else:
         doc = "Run the pipeline (compiled from its source) here, or on SageMaker with --target."
     return click.command(name=name, help=doc)(command)
+
+
+def _run_local(
+    source: Any,
+    workspace: Path,
+    label: str,
+    kw: Any,
+    runtimes: Callable[[], Any] | None,
+    tracking: Any,
+) -> int:
+    """``run_and_report`` with the run command's options."""
+    return run_and_report(
+        source,
+        workspace=workspace,
+        params=kw["params"],
+        no_cache=kw["no_cache"],
+        pipeline_name=label,
+        as_json=kw["as_json"],
+        runtimes=runtimes() if runtimes is not None else None,
+        mlflow=tracking,
+    )
 
 
 def _mlflow_target(mlflow: Callable[[], Any] | None) -> Any:

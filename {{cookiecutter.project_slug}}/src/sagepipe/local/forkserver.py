@@ -380,7 +380,11 @@ def serve(sock_fd: int, warm_file: str, scratch: str) -> dict | None:
 if __name__ == "__main__":
     _job = serve(int(sys.argv[1]), sys.argv[2], sys.argv[3])
     if _job is None:
-        sys.exit(0)
+        # Nothing to flush or release: the interpreter's teardown of everything it
+        # pre-loaded would only delay the end of the run (a few tenths of a second).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     _apply(_job)
     del _job["env"]
     _run(_job)

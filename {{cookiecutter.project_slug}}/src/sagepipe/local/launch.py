@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from . import namespace
 from .containment import wait_within
 from .sandbox import JobPlan
 from .scheduler import StopRequest
-from .warm import ForkedJob, WarmLaunchers
+from .warm import ForkedJob, Prestarted, WarmLaunchers
 
 _PR_SET_PDEATHSIG = 1
 
@@ -49,19 +49,38 @@ def _die_with_parent() -> None:
         _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
+_DEATH_SIGNAL = _die_with_parent if _PRCTL is not None else None
+
+
+def prestart_warm(label: str, workspace: Path) -> int:
+    """Start the warm interpreters ``label``'s last run used; return how many started.
+
+    Call it before building the definition: they import what the jobs will need while
+    the pipeline compiles. The run adopts them; unused ones stop when this process ends.
+    """
+    return Prestarted.start(label, Path(workspace) / ".prestart" / str(os.getpid()), _DEATH_SIGNAL)
+
+
+@contextlib.contextmanager
+def prestarted_warm(label: str, workspace: Path) -> Iterator[int]:
+    """:func:`prestart_warm` for the block; servers no run adopted stop when it ends."""
+    try:
+        yield prestart_warm(label, workspace)
+    finally:
+        Prestarted.close_all()
+
+
 class Launcher:
     """Runs job commands and signals the running ones when a stop is requested."""
 
-    def __init__(self, stop: StopRequest, scratch: Path | None = None) -> None:
+    def __init__(
+        self, stop: StopRequest, scratch: Path | None = None, label: str | None = None
+    ) -> None:
         self.stop = stop
         self.procs: dict[str, subprocess.Popen[bytes] | ForkedJob] = {}
         self.lock = threading.RLock()  # re-entered by a second signal
         self.scratch = scratch
-        self.warm = (
-            WarmLaunchers(scratch, _die_with_parent if _PRCTL is not None else None)
-            if scratch is not None
-            else None
-        )
+        self.warm = WarmLaunchers(scratch, _DEATH_SIGNAL, label) if scratch is not None else None
         stop.listen(lambda force: self.signal_all(signal.SIGKILL if force else signal.SIGTERM))
 
     def spawn(self, plan: JobPlan, limit: float | None = None) -> int:

@@ -26,6 +26,7 @@ from .plan import PipelinePlan, StepPlan
 from .s3server import S3Endpoint
 from .sandbox import JobError, python_shim
 from .scheduler import StopRequest
+from .warm import SHIM_FOLDER
 
 
 class RunSession:
@@ -49,13 +50,15 @@ class RunSession:
         self.keep_sandboxes = keep_sandboxes
         self.runtimes = runtimes
         self.stop = StopRequest()
-        self.launcher = Launcher(self.stop, execution.log_dir / ".warm")
+        self.launcher = Launcher(
+            self.stop, execution.log_dir / ".warm", label=execution.pipeline_name
+        )
         self.cache = StepCache(self.workspace / "runs.db")
         self.digests = DigestMemo(self.workspace / "runs.db")
         self.registry = ModelRegistry.for_workspace(self.workspace)
         self.properties: dict[str, Any] = {}
         self.inputs: dict[str, Mapping[str, Mapping[str, str]]] = {}
-        self.shim = python_shim(execution.log_dir / ".bin")
+        self.shim = python_shim(execution.log_dir / SHIM_FOLDER)
         # boto3 inside jobs reaches the workspace's s3/ folder through this endpoint.
         self.s3_endpoint = S3Endpoint(self.s3_root, execution.log_dir / ".s3-multipart")
 

@@ -15,6 +15,7 @@ interpreter cannot give it a private ``/opt/ml``, or with ``SAGEPIPE_WARM_LAUNCH
 from __future__ import annotations
 
 import array
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -29,8 +30,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from ..private import private_file
 from ..runtimes.build import cache_root
 from .containment import remove_tree
 
@@ -39,6 +41,8 @@ LEARNED_LIMIT = 20_000  # module names kept per interpreter
 FORGET_AFTER = 50  # jobs without a module before it is no longer pre-loaded
 # In the learned file's name: another sagepipe version sharing the cache keeps its own.
 LEARNED_FORMAT = "v2"
+RECENT_LIMIT = 32  # pipelines whose warm servers are started early
+SHIM_FOLDER = ".bin"  # in each execution folder: the job's `python3` (RunSession.shim)
 
 # Variables libraries read when they are imported (thread pools, locale, hash seed...):
 # a job may only fork from a warm interpreter that was started with the same values.
@@ -172,8 +176,10 @@ class WarmServer:
         preexec: Callable[[], None] | None,
     ) -> None:
         self.python = python
+        self.base_env = dict(env)
         self.learned = learned_file(python)
         self.scratch = scratch
+        self.used = False  # forked a job: worth starting early for the next run
         self.namespaces = False
         self.ready = threading.Event()
         self.jobs: dict[int, ForkedJob] = {}
@@ -303,6 +309,7 @@ class WarmServer:
         if job.refused is not None or not job.pid:
             job.close()
             return None
+        self.used = True
         return job
 
     def close(self) -> None:
@@ -313,12 +320,133 @@ class WarmServer:
         self.closing.set()
 
 
+def server_key(python: str, base_env: Mapping[str, str]) -> str:
+    """One warm server per interpreter and import-time environment.
+
+    The ``python`` shim folder each execution puts first on ``PATH`` counts as one value,
+    so the next run's jobs can fork from a server its CLI started before the execution
+    (and its folder) existed.
+    """
+    stable = dict(sorted(base_env.items()))
+    if "PATH" in stable:
+        stable["PATH"] = os.pathsep.join(
+            "<execution shim>" if _is_shim(entry) else entry
+            for entry in stable["PATH"].split(os.pathsep)
+        )
+    return hashlib.sha256(json.dumps([python, stable]).encode()).hexdigest()[:12]
+
+
+def _is_shim(entry: str) -> bool:
+    """``<workspace>/executions/<execution id>/.bin``: where sandbox.python_shim writes."""
+    path = Path(entry)
+    return path.name == SHIM_FOLDER and path.parent.parent.name == "executions"
+
+
+def recent_file() -> Path:
+    """Which warm servers each pipeline's last run used (``{label: [[python, env]...]}``)."""
+    return cache_root() / ".warm" / f"recent.{LEARNED_FORMAT}.json"
+
+
+def read_recent(path: Path) -> dict[str, list[tuple[str, dict[str, str]]]]:
+    """The recent-servers file, ``{}`` when missing or not in this format."""
+    try:
+        data = json.loads(path.read_text())
+        return {
+            str(label): [
+                (str(python), {str(k): str(v) for k, v in dict(env).items()})
+                for python, env in entries
+            ]
+            for label, entries in dict(data).items()
+        }
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def remember(label: str, servers: list[tuple[str, dict[str, str]]]) -> None:
+    """Record the servers ``label``'s run used (the newest :data:`RECENT_LIMIT` labels)."""
+    path = recent_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        recent = read_recent(path)
+        recent.pop(label, None)
+        recent[label] = servers  # last: the newest
+        kept = dict(list(recent.items())[-RECENT_LIMIT:])
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(private_file(tmp), "w") as out:
+            json.dump({k: [list(e) for e in v] for k, v in kept.items()}, out)
+        os.replace(tmp, path)
+
+
+class Prestarted:
+    """Warm servers started before the run's definition is built, for its jobs to adopt.
+
+    Compiling a pipeline (the CLI's imports, the step modules) takes about a second; the
+    servers the pipeline's last run used spend it importing what its jobs will need. A
+    server no job adopts is closed when this process ends.
+    """
+
+    _servers: ClassVar[dict[str, WarmServer]] = {}
+    _roots: ClassVar[list[Path]] = []
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def start(cls, label: str, scratch: Path, preexec: Callable[[], None] | None) -> int:
+        """Start the servers ``label``'s last run used, in ``scratch`` (removed at exit)."""
+        if not enabled():
+            return 0
+        entries = read_recent(recent_file()).get(label, [])
+        started = 0
+        with cls._lock:
+            for python, env in entries:
+                key = server_key(python, env)
+                if key in cls._servers or not os.access(python, os.X_OK):
+                    continue
+                if not cls._roots:
+                    atexit.register(cls.close_all)
+                cls._roots.append(scratch)
+                cls._servers[key] = WarmServer(python, env, scratch / key, preexec)
+                started += 1
+        return started
+
+    @classmethod
+    def adopt(cls, key: str) -> WarmServer | None:
+        """Hand the prestarted server for ``key`` to its run (None when there is none)."""
+        with cls._lock:
+            return cls._servers.pop(key, None)
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Stop the servers nobody adopted and remove the prestart scratch folders."""
+        with cls._lock:
+            servers, roots = list(cls._servers.values()), list(cls._roots)
+            cls._servers.clear()
+            cls._roots.clear()
+        _stop_servers(servers)
+        for root in roots:
+            remove_tree(root, root.parent)
+            with contextlib.suppress(OSError):
+                root.parent.rmdir()  # the workspace's .prestart folder, once empty
+
+
+def _stop_servers(servers: list[WarmServer]) -> None:
+    for server in servers:
+        server.close()
+    for server in servers:
+        if server.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.proc.wait(timeout=10)
+
+
 class WarmLaunchers:
     """The warm servers of one execution, one per interpreter and import-time environment."""
 
-    def __init__(self, scratch: Path, preexec: Callable[[], None] | None) -> None:
+    def __init__(
+        self, scratch: Path, preexec: Callable[[], None] | None, label: str | None = None
+    ) -> None:
         self.scratch = scratch
         self.preexec = preexec
+        self.label = label
         self.servers: dict[str, WarmServer] = {}
         self.lock = threading.Lock()
         self.closed = False
@@ -326,13 +454,15 @@ class WarmLaunchers:
     def server_for(self, python: str, env: Mapping[str, str]) -> WarmServer | None:
         """The warm server for this interpreter and environment (started on first use)."""
         base = import_time_env(env)
-        key = hashlib.sha256(json.dumps([python, base]).encode()).hexdigest()[:12]
+        key = server_key(python, base)
         with self.lock:
             if self.closed:
                 return None
             server = self.servers.get(key)
             if server is None:
-                server = WarmServer(python, base, self.scratch / key, self.preexec)
+                server = Prestarted.adopt(key) or WarmServer(
+                    python, base, self.scratch / key, self.preexec
+                )
                 self.servers[key] = server
         return server
 
@@ -357,14 +487,13 @@ class WarmLaunchers:
             merge_learned(learned_file(python), found)
 
     def close(self, owned_root: Path) -> None:
-        """Stop every server and remove their scratch folders."""
+        """Stop every server, remove their scratch folders, remember the ones jobs used."""
         with self.lock:
             self.closed = True
             servers = list(self.servers.values())
-        for server in servers:
-            server.close()
-        for server in servers:
-            if server.proc is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    server.proc.wait(timeout=10)
+        if self.label is not None and enabled():
+            with contextlib.suppress(OSError):
+                remember(self.label, [(s.python, s.base_env) for s in servers if s.used])
+        _stop_servers(servers)
         remove_tree(self.scratch, owned_root)
+        # An adopted server's folder is in the prestart scratch, removed at exit.
