@@ -362,8 +362,17 @@ def read_recent(path: Path) -> dict[str, list[tuple[str, dict[str, str]]]]:
         return {}
 
 
+def recent_key(label: str) -> str:
+    """A pipeline's entry in the recent file: its name and the interpreter running ``run``.
+
+    Two projects may give their pipelines one name; their CLIs run in different venvs.
+    """
+    return f"{label} {os.path.abspath(sys.executable)}"
+
+
 def remember(label: str, servers: list[tuple[str, dict[str, str]]]) -> None:
-    """Record the servers ``label``'s run used (the newest :data:`RECENT_LIMIT` labels)."""
+    """Record the servers ``label``'s run used (the newest :data:`RECENT_LIMIT` pipelines)."""
+    label = recent_key(label)
     path = recent_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "a") as lock:
@@ -395,7 +404,7 @@ class Prestarted:
         """Start the servers ``label``'s last run used, in ``scratch`` (removed at exit)."""
         if not enabled():
             return 0
-        entries = read_recent(recent_file()).get(label, [])
+        entries = read_recent(recent_file()).get(recent_key(label), [])
         started = 0
         with cls._lock:
             for python, env in entries:
