@@ -10,7 +10,7 @@ and beside them, each as soon as its input exists (in parallel with the main lin
     model + test -> BaselineModelBias      (Clarify post-training bias of the predictions)
                  -> BaselineModelExplainability (Clarify SHAP on a sample of test rows)
     evaluate     -> BaselineModelQuality   (Model Monitor model quality of predictions.csv)
-RegisterModel waits for all five; `monitor` and `explain` compare against what it records.
+RegisterModel waits for all five; `monitor` checks traffic against what it records.
 
 Steps are the plain functions in ``steps/`` and ``quality/``; this file only wires them.
 The engine registers it as the ``project`` pipeline, as it registers each migrated
