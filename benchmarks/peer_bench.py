@@ -22,6 +22,8 @@ from measure import Timed, clean_env, run_timed
 from project import Project
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
+# The pipeline's baseline checks run in-process by each peer's last step (shared module).
+BASELINES = "peer_baselines.py"
 KEDRO_REQUIREMENT = "kedro==1.7.0"
 # ``zenml`` alone refuses a local store ("install zenml[local]"); [local] adds SQLAlchemy and
 # the migrations for the SQLite store, without the dashboard server.
@@ -124,6 +126,7 @@ def setup_kedro(
     root = workdir / "kedro-project"
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(PEERS_DIR / "kedro", root)
+    shutil.copy2(PEERS_DIR / BASELINES, root / "src" / "bench_kedro" / BASELINES)
     (root / "conf" / "local").mkdir(parents=True, exist_ok=True)
     work = workdir / "kedro-work"
     config = peer_config(project, raw, work, args)
@@ -164,6 +167,7 @@ def setup_zenml(
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     shutil.copy2(PEERS_DIR / "zenml_pipeline.py", root)
+    shutil.copy2(PEERS_DIR / BASELINES, root)
     work = workdir / "zenml-work"
     config_file = root / "config.json"
     config_file.write_text(json.dumps(peer_config(project, raw, work, args), indent=1) + "\n")

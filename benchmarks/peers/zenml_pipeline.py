@@ -26,7 +26,14 @@ def _function(package: str, module: str, name: str) -> Any:
 def preprocess(package: str, raw: str, work: str, args: dict[str, Any]) -> dict[str, int]:
     """Clean and split the raw export into ``work/train`` and ``work/test``."""
     run = _function(package, "steps.preprocess", "preprocess")
-    return dict(run(raw=Path(raw), train=Path(work, "train"), test=Path(work, "test"), **args))
+    counts = run(
+        raw=Path(raw),
+        train=Path(work, "train"),
+        test=Path(work, "test"),
+        explain_sample=Path(work, "explain_sample"),
+        **args,
+    )
+    return dict(counts)
 
 
 @step
@@ -54,9 +61,20 @@ def evaluate(package: str, work: str, model_file: str) -> dict[str, Any]:
     """Score the model on ``work/test``; the report is the evaluation JSON."""
     score = _function(package, "steps.evaluate", "evaluate_model")
     report = score(
-        model=Path(work, "model"), test=Path(work, "test"), evaluation=Path(work, "evaluation")
+        model=Path(work, "model"),
+        test=Path(work, "test"),
+        evaluation=Path(work, "evaluation"),
+        predictions=Path(work, "predictions"),
     )
     return dict(report)
+
+
+@step
+def baselines(package: str, work: str, evaluation: dict[str, Any]) -> dict[str, str]:
+    """The pipeline's five baseline checks, with the project's configs (peer_baselines.py)."""
+    from peer_baselines import compute_baselines  # copied beside this script by the harness
+
+    return compute_baselines(package, Path(work))
 
 
 @step
@@ -70,12 +88,14 @@ def condition(evaluation: dict[str, Any], threshold: float) -> float:
 
 @pipeline
 def churn_pipeline(config: dict[str, Any]) -> None:
-    """Same five steps, same order, each consuming the previous one's result."""
+    """Same five steps, same order, each consuming the previous one's result, and the
+    pipeline's baseline checks after evaluate."""
     package, raw, work = config["package"], config["raw"], config["work"]
     counts = preprocess(package, raw, work, config["preprocess"])
     passed = quality(package, raw, work, counts)
     model_file = train(package, work, config["train"], passed)
     evaluation = evaluate(package, work, model_file)
+    baselines(package, work, evaluation)
     condition(evaluation, config["threshold"])
 
 

@@ -487,6 +487,47 @@ def test_fail_on_violation_off_and_supplied_baseline(tmp_path: Path) -> None:
     )
 
 
+def test_cached_checks_are_reused_until_their_data_changes_never_against_the_registry(
+    tmp_path: Path,
+) -> None:
+    from sagepipe import CacheConfig
+
+    data = frame()
+    write_data(tmp_path, "train", data)
+    write_model(tmp_path, data)
+    cached = definition(cache=CacheConfig(enabled=True))
+    first, second = run(tmp_path, cached), run(tmp_path, cached)
+    assert first.status == second.status == "Succeeded", second.failure_reason
+    names = ("DataBias", "ModelBias", "Explain")
+    assert not any(first.steps[n].cache_hit for n in names)
+    assert all(second.steps[n].cache_hit for n in names)
+    assert (
+        second.steps["Explain"].properties["CalculatedBaselineConstraints"]
+        == first.steps["Explain"].properties["CalculatedBaselineConstraints"]
+    )
+    write_model(tmp_path, data.assign(label=1 - data["label"]))  # a different model
+    third = run(tmp_path, cached)
+    assert third.steps["DataBias"].cache_hit
+    assert not third.steps["ModelBias"].cache_hit and not third.steps["Explain"].cache_hit
+    # Checked against the latest Approved version: which one that is can change.
+    checking = run(tmp_path, cached, parameters={"SkipCheck": "false"})
+    assert checking.status == "Succeeded", checking.failure_reason
+    assert not any(checking.steps[n].cache_hit for n in names)
+
+
+def test_independent_checks_run_at_the_same_time(tmp_path: Path) -> None:
+    data = frame()
+    write_data(tmp_path, "train", data)
+    write_model(tmp_path, data)
+    execution = run(tmp_path, definition(num_samples=200), max_workers=3)
+    assert execution.status == "Succeeded", execution.failure_reason
+    bias, explain = execution.steps["ModelBias"], execution.steps["Explain"]
+    # On worker threads, not the scheduler's: the explainability check (after the bias
+    # check in the definition) starts before the bias check has ended.
+    assert explain.started is not None and bias.ended is not None
+    assert explain.started < bias.ended, (bias.started, bias.ended, explain.started)
+
+
 def test_no_baseline_to_check_against_fails_with_the_fix(tmp_path: Path) -> None:
     data = frame()
     write_data(tmp_path, "train", data)

@@ -61,8 +61,12 @@ def test_compile_writes_a_definition_and_stages_code_and_data(tmp_path: Path) ->
         "Preprocess",
         "DataQuality",
         "BaselineTrainingData",
+        "BaselineTrainingBias",
         "Train",
         "Evaluate",
+        "BaselineModelQuality",
+        "BaselineModelBias",
+        "BaselineModelExplainability",
         "CheckAccuracy",
     ]
     assert list((tmp_path / "ws" / "s3").rglob("sourcedir.tar.gz"))

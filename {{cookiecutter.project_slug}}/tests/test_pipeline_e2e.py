@@ -15,6 +15,13 @@ import pytest
 from conftest import PROJECT_ROOT, project_env, registered_versions, run_cli, run_pipeline
 
 JOB_STEPS = ("Preprocess", "DataQuality", "Train", "Evaluate")
+CHECK_STEPS = (
+    "BaselineTrainingData",
+    "BaselineTrainingBias",
+    "BaselineModelQuality",
+    "BaselineModelBias",
+    "BaselineModelExplainability",
+)
 
 
 def _steps(execution: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -27,7 +34,9 @@ def test_cold_run_registers_a_pending_version_with_metrics_and_lineage(
     execution = warm_workspace["execution"]
     assert execution["Status"] == "Succeeded"
     steps = _steps(execution)
-    assert all(steps[name]["Status"] == "Succeeded" for name in (*JOB_STEPS, "RegisterModel"))
+    assert all(
+        steps[name]["Status"] == "Succeeded" for name in (*JOB_STEPS, *CHECK_STEPS, "RegisterModel")
+    )
     assert steps["AccuracyBelowThreshold"]["Status"] == "NotExecuted"
     [registered] = execution["Registered"]
 
@@ -71,7 +80,8 @@ def test_rerun_reuses_every_job_step_and_registers_nothing_new(
     code, execution, stderr = run_pipeline(warm_workspace["workspace"])
     assert code == 0, stderr
     steps = _steps(execution)
-    assert all(steps[name]["CacheHit"] for name in JOB_STEPS)
+    # The baseline checks are cached like jobs (they skip the check on this run).
+    assert all(steps[name]["CacheHit"] for name in (*JOB_STEPS, *CHECK_STEPS))
     # The same model.tar.gz is already the latest version: the run names it, adds none.
     assert registered_versions(warm_workspace["workspace"]) == before
     assert execution["Registered"] == []

@@ -26,6 +26,16 @@ CONTRACTS = ("month-to-month", "one-year", "two-year")
 PAYMENT_METHODS = ("electronic-check", "mailed-check", "bank-transfer", "credit-card")
 INTERNET_SERVICES = ("dsl", "fiber", "none")
 
+# Bias is measured on this sensitive column (facet) and value, for this positive label:
+# the pipeline's bias checks and ``explain`` both read these, so they analyse the same
+# groups. Change them here when the data changes.
+BIAS_FACET = "contract"
+BIAS_FACET_VALUE = "month-to-month"
+POSITIVE_LABEL = 1
+# The serving handler answers text/csv as "label,probability" per row: where Clarify
+# finds the predicted label and the score it explains.
+PREDICTED_LABEL_INDEX, SCORE_INDEX = 0, 1
+
 
 def missing_columns(columns: Iterable[str]) -> list[str]:
     """The columns raw data needs (the features and the target) that ``columns`` lacks."""

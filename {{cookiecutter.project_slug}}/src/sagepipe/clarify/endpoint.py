@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +23,11 @@ from ..storage.digests import file_sha256 as sha256_file
 
 CONTENT_TYPE = "text/csv"
 BATCH_ROWS = 1000
+# The local executor runs checks on worker threads. Loading a model imports its libraries
+# (scikit-learn...), and two threads importing one package tree at once can meet a module
+# the other has only half initialised; loads take turns (the second then finds the imports
+# done and only unpickles its model).
+_LOADING = threading.Lock()
 
 
 def _csv(rows: np.ndarray) -> bytes:
@@ -65,7 +71,8 @@ class LocalEndpoint:
         (there is no registered version to check it against yet).
         """
         try:
-            return cls(load_handler(unpack(archive, sha256_file(archive), cache_root)))
+            with _LOADING:
+                return cls(load_handler(unpack(archive, sha256_file(archive), cache_root)))
         except ModelLoadError as err:
             raise ValueError(f"cannot serve the model: {err}") from None
 

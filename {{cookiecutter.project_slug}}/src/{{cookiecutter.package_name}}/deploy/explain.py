@@ -6,8 +6,9 @@ version's own data split (the ``Preprocess`` output of the execution that traine
 handler as Clarify would through an endpoint. Writes ``analysis.json`` (Clarify's layout:
 pre-training bias of the labels, post-training bias of the predictions, SHAP feature
 attributions) and ``report.html`` to ``<workspace>/explain/v<VERSION>/`` or ``-o DIR``.
-The facet (the sensitive column) is ``--facet``/``--facet-value``; the defaults below are
-this project's, change them here when the data changes.
+The facet (the sensitive column) is ``--facet``/``--facet-value``; the defaults are the
+project's ``BIAS_FACET``/``BIAS_FACET_VALUE`` in ``columns.py``, which the pipeline's bias
+checks use too.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from typing import Any
 
 import click
 
-from ..columns import TARGET
+from ..columns import (
+    BIAS_FACET,
+    BIAS_FACET_VALUE,
+    POSITIVE_LABEL,
+    PREDICTED_LABEL_INDEX,
+    SCORE_INDEX,
+    TARGET,
+)
 from . import operations
 
 EXIT_USAGE = 2
-DEFAULT_FACET = "contract"
-DEFAULT_FACET_VALUE = "month-to-month"
-DEFAULT_LABEL_VALUE = "1"
-# The handler answers text/csv as "label,probability": predicted label, then the score.
-PREDICTED_LABEL_INDEX, SCORE_INDEX = 0, 1
+# The pipeline's bias checks use the same facet and label (columns.py, one source).
+DEFAULT_FACET = BIAS_FACET
+DEFAULT_FACET_VALUE = BIAS_FACET_VALUE
+DEFAULT_LABEL_VALUE = str(POSITIVE_LABEL)
 
 
 def _typed(text: str) -> int | float | str:

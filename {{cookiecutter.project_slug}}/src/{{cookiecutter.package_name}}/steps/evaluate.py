@@ -3,7 +3,10 @@
 The file follows SageMaker's model-quality layout for binary classification
 (``binary_classification_metrics`` -> metric -> ``value`` / ``standard_deviation``), so
 the condition step reads ``binary_classification_metrics.accuracy.value`` and the model
-registry shows the same numbers as SageMaker Studio would.
+registry shows the same numbers as SageMaker Studio would. With a ``predictions`` folder it
+also writes ``predictions.csv`` (``prediction,probability,label`` per test row), the table
+the pipeline's model-quality baseline is computed from, so no batch-transform step has to
+score the test set a second time.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from .preprocess import TEST_FILE
 from .train import MODEL_FILE, features, thread_limit
 
 EVALUATION_FILE = "evaluation.json"
+PREDICTIONS_FILE = "predictions.csv"
+# predictions.csv's columns: Model Monitor's inference, probability and ground-truth attributes.
+PREDICTION, PROBABILITY, LABEL = "prediction", "probability", "label"
 METRICS_KEY = "binary_classification_metrics"
 # SageMaker Model Monitor reports a standard deviation only from 200 samples on, computed
 # over five random 80% subsamples; we do the same so the numbers mean the same thing.
@@ -118,9 +124,13 @@ def binary_classification_metrics(
     return block
 
 
-def evaluate_model(model: Path, test: Path, evaluation: Path) -> dict[str, Any]:
+def evaluate_model(
+    model: Path, test: Path, evaluation: Path, predictions: Path | None = None
+) -> dict[str, Any]:
     """Score the model in ``model`` on ``test/test.csv``; write ``evaluation/evaluation.json``.
 
+    With ``predictions``, also write ``predictions/predictions.csv``: each test row's
+    predicted label (probability >= 0.5, as the metrics use), probability and true label.
     Returns the written report.
     """
     test_file = Path(test) / TEST_FILE
@@ -136,4 +146,14 @@ def evaluate_model(model: Path, test: Path, evaluation: Path) -> dict[str, Any]:
     (Path(evaluation) / EVALUATION_FILE).write_text(
         json.dumps(report, indent=2, sort_keys=True) + "\n"
     )
+    if predictions is not None:
+        Path(predictions).mkdir(parents=True, exist_ok=True)
+        table = pd.DataFrame(
+            {
+                PREDICTION: (probability >= 0.5).astype(int),
+                PROBABILITY: np.round(probability, 6),
+                LABEL: truth.astype(int),
+            }
+        )
+        table.to_csv(Path(predictions) / PREDICTIONS_FILE, index=False)
     return report

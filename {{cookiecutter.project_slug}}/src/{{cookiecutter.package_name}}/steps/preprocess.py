@@ -12,6 +12,11 @@ from ..errors import InputDataError
 
 TRAIN_FILE = "train.csv"
 TEST_FILE = "test.csv"
+SAMPLE_FILE = "sample.csv"
+# Rows of the test split the pipeline's SHAP baseline explains. Kernel SHAP scores one row
+# per explained row and coalition, so a seeded sample keeps the explainability check
+# cheap (see SHAP_NUM_SAMPLES in pipeline.py for what it costs in precision).
+EXPLAIN_SAMPLE_ROWS = 200
 
 
 def read_raw(raw: Path) -> pd.DataFrame:
@@ -93,10 +98,13 @@ def preprocess(
     test: Path,
     test_fraction: float = 0.2,
     seed: int = 42,
+    explain_sample: Path | None = None,
 ) -> dict[str, int]:
     """Clean the CSV export in ``raw`` and write ``train/train.csv`` and ``test/test.csv``.
 
-    Returns row counts (raw, clean, train, test) so callers can show what cleaning did.
+    With ``explain_sample``, also write ``explain_sample/sample.csv``: a seeded sample of
+    at most ``EXPLAIN_SAMPLE_ROWS`` test rows for the SHAP baseline. Returns row counts
+    (raw, clean, train, test) so callers can show what cleaning did.
     """
     raw_frame = read_raw(raw)
     cleaned = clean(raw_frame)
@@ -105,6 +113,12 @@ def preprocess(
     Path(test).mkdir(parents=True, exist_ok=True)
     train_frame.to_csv(Path(train) / TRAIN_FILE, index=False, lineterminator="\n")
     test_frame.to_csv(Path(test) / TEST_FILE, index=False, lineterminator="\n")
+    if explain_sample is not None:
+        rows = min(EXPLAIN_SAMPLE_ROWS, len(test_frame))
+        Path(explain_sample).mkdir(parents=True, exist_ok=True)
+        test_frame.sample(rows, random_state=seed).to_csv(
+            Path(explain_sample) / SAMPLE_FILE, index=False, lineterminator="\n"
+        )
     return {
         "raw": len(raw_frame),
         "clean": len(cleaned),

@@ -16,10 +16,16 @@ def _function(paths: dict[str, str], module: str, name: str) -> Any:
 
 
 def preprocess(paths: dict[str, str], args: dict[str, Any]) -> dict[str, int]:
-    """Clean and split the raw export into ``work/train`` and ``work/test``."""
+    """Clean and split the raw export into ``work/train``, ``work/test`` (and the SHAP sample)."""
     work = Path(paths["work"])
     run = _function(paths, "steps.preprocess", "preprocess")
-    return run(raw=Path(paths["raw"]), train=work / "train", test=work / "test", **args)
+    return run(
+        raw=Path(paths["raw"]),
+        train=work / "train",
+        test=work / "test",
+        explain_sample=work / "explain_sample",
+        **args,
+    )
 
 
 def quality(paths: dict[str, str], counts: dict[str, int]) -> bool:
@@ -43,7 +49,20 @@ def evaluate(paths: dict[str, str], model_file: str) -> dict[str, Any]:
     """Score the model on ``work/test``; the report is the evaluation JSON."""
     work = Path(paths["work"])
     score = _function(paths, "steps.evaluate", "evaluate_model")
-    return dict(score(model=work / "model", test=work / "test", evaluation=work / "evaluation"))
+    report = score(
+        model=work / "model",
+        test=work / "test",
+        evaluation=work / "evaluation",
+        predictions=work / "predictions",
+    )
+    return dict(report)
+
+
+def baselines(paths: dict[str, str], evaluation: dict[str, Any]) -> dict[str, str]:
+    """The pipeline's five baseline checks, with the project's configs (peer_baselines.py)."""
+    from bench_kedro.peer_baselines import compute_baselines  # copied here by the harness
+
+    return compute_baselines(paths["package"], Path(paths["work"]))
 
 
 def condition(evaluation: dict[str, Any], threshold: float) -> float:

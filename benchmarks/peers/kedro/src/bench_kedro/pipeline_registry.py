@@ -1,4 +1,4 @@
-"""One pipeline, the same five steps in the same order as the generated project's."""
+"""One pipeline: the generated project's five steps in its order, plus its baseline checks."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ def register_pipelines() -> dict[str, Pipeline]:
             node(nodes.quality, ["params:paths", "counts"], "quality_passed"),
             node(nodes.train, ["params:paths", "params:train", "quality_passed"], "model_file"),
             node(nodes.evaluate, ["params:paths", "model_file"], "evaluation"),
+            node(nodes.baselines, ["params:paths", "evaluation"], "baselines"),
             node(nodes.condition, ["evaluation", "params:threshold"], "accuracy"),
         ]
     )

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ..clarify_check import run_clarify_check
-from ..expressions import resolve
-from ..plan import StepPlan
-from ..scheduler import StepOutcome
-from .base import InlineRunner, succeeded
+from ..session import RunSession
+from .checks import CheckRunner
 
 
-class ClarifyCheckRunner(InlineRunner):
-    """Runs Clarify's analysis in-process; violations and missing baselines fail the step."""
+class ClarifyCheckRunner(CheckRunner):
+    """Runs Clarify's analysis in-process; violations and missing baselines fail the step.
 
-    def run(self, step: StepPlan) -> StepOutcome:
-        """The step's settings sit beside its Arguments, so the whole step is resolved."""
-        resolved = resolve(step.raw, self.session.context())
-        return succeeded(run_clarify_check(self.session, step.name, resolved))
+    Cached and threaded as :class:`~.checks.CheckRunner` describes.
+    """
+
+    supplied_baselines = ("SuppliedBaselineConstraints",)
+
+    def check(self, session: RunSession, name: str, resolved: Mapping[str, Any]) -> dict[str, Any]:
+        """Clarify's bias or SHAP analysis of the step's dataset (and model)."""
+        return run_clarify_check(session, name, resolved)
