@@ -528,6 +528,30 @@ def test_independent_checks_run_at_the_same_time(tmp_path: Path) -> None:
     assert explain.started < bias.ended, (bias.started, bias.ended, explain.started)
 
 
+def test_each_analysis_runs_as_its_own_job_process_with_its_log(tmp_path: Path) -> None:
+    data = frame()
+    write_data(tmp_path, "train", data)
+    write_model(tmp_path, data)
+    execution = run(tmp_path, definition())
+    assert execution.status == "Succeeded", execution.failure_reason
+    for name in ("DataBias", "ModelBias", "Explain"):
+        log = (tmp_path / "executions" / execution.id / name / "job.log").read_text()
+        # A job of this interpreter (a warm fork on Linux): the model is loaded there,
+        # and two analyses use two cores instead of the executor's interpreter lock.
+        assert log.startswith("$ ") and " -m sagepipe.local.clarify_job " in log.splitlines()[0]
+    assert not list((tmp_path / "executions" / execution.id).glob("cc-*"))  # sandboxes gone
+
+
+def test_a_failing_analysis_job_names_its_log(tmp_path: Path) -> None:
+    data = frame()
+    write_data(tmp_path, "train", data)
+    write_model(tmp_path, data)
+    execution = run(tmp_path, definition(facet="gender"))
+    reason = execution.steps["ModelBias"].failure_reason or ""
+    assert reason.startswith("step ModelBias: clarify: facet column 'gender' is not in the")
+    assert reason.endswith(f"(log: {tmp_path / 'executions' / execution.id / 'ModelBias'}/job.log)")
+
+
 def test_no_baseline_to_check_against_fails_with_the_fix(tmp_path: Path) -> None:
     data = frame()
     write_data(tmp_path, "train", data)

@@ -1,9 +1,11 @@
 """Run a ClarifyCheck step locally, with SageMaker's semantics.
 
-The step's processing job is :mod:`sagepipe.clarify.job` run in-process on the step's
-inputs (``analysis_config``, ``dataset`` and, for our compiled steps, ``model``). A
-definition the SDK made names the model by ``ModelName`` instead: the model a Model step
-created in this workspace, whose ``ModelDataUrl`` archive is served by the project's
+The step's processing job is :mod:`sagepipe.clarify.job` on the step's inputs
+(``analysis_config``, ``dataset`` and, for our compiled steps, ``model``), run as a job of
+this interpreter (:mod:`.clarify_job`: a warm fork, so the model's libraries are already
+imported and two analyses use two cores). A definition the SDK made names the model by
+``ModelName`` instead: the model a Model step created in this workspace, whose
+``ModelDataUrl`` archive is served, in-process, by the project's
 handler. Then, as for QualityCheck (:mod:`.quality_check`):
 
 - ``CalculatedBaselineConstraints``: the ``analysis.json`` this run wrote;
@@ -18,7 +20,10 @@ handler. Then, as for QualityCheck (:mod:`.quality_check`):
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -103,6 +108,42 @@ def _named_model(runner: Any, name: str, step: Mapping[str, Any], sandbox: Path)
     return LocalEndpoint.from_archive(archive, sandbox / "models")
 
 
+def _run_as_job(
+    runner: Any, name: str, sandbox: Path, spec: Mapping[str, Path | None]
+) -> list[dict[str, Any]]:
+    """Run the analysis as a job of this interpreter (:mod:`.clarify_job`); its violations."""
+    from ..clarify.drift import VIOLATIONS_FILE
+    from .sandbox import JobPlan, base_env
+
+    spec_path = sandbox / "clarify.json"
+    spec_path.write_text(json.dumps({k: str(v) if v else None for k, v in spec.items()}))
+    job_dir = runner.execution.log_dir / name
+    job_dir.mkdir(parents=True, exist_ok=True)
+    env = base_env(None, sandbox, runner.shim)
+    framework_src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (framework_src, env.get("PYTHONPATH")) if p)
+    plan = JobPlan(
+        step_name=name,
+        kind="Processing",
+        job_name=f"clarify-{name}",
+        command=[sys.executable, "-m", "sagepipe.local.clarify_job", str(spec_path)],
+        env=env,
+        cwd=sandbox,
+        job_dir=sandbox,
+        opt_ml=sandbox,
+        log_path=job_dir / "job.log",
+    )
+    code = runner.launcher.spawn(plan)
+    if code != 0:
+        lines = [ln for ln in plan.log_path.read_text(errors="replace").splitlines() if ln]
+        last = lines[-1] if lines else f"exit status {code}"
+        raise ValueError(f"step {name}: {last} (log: {plan.log_path})")
+    found = Path(str(spec["output"])) / VIOLATIONS_FILE
+    if spec.get("baseline") is None or not found.is_file():
+        return []
+    return list(json.loads(found.read_text()).get("violations") or [])
+
+
 def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[str, Any]:
     """Run one resolved ClarifyCheck step; return its properties (raises ValueError on failure)."""
     from ..clarify.analysis import ANALYSIS_FILE
@@ -151,26 +192,42 @@ def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
             str(results_output(name, step).get("LocalPath") or "/opt/ml/processing/output"),
             sandbox,
         )
-        outcome = run_job(
-            local["analysis_config"],
-            local["dataset"],
-            out_dir,
-            model_archive=local.get("model") if check_type in MODEL_TYPES else None,
-            model=endpoint,
-            baseline=baseline,
-            work_dir=sandbox / "models",
-        )
-        handler = getattr(endpoint, "handler", None)
-        if isinstance(handler, _ImageHandler):
-            handler.close()
+        model_archive = local.get("model") if check_type in MODEL_TYPES else None
+        if endpoint is None:
+            violations = _run_as_job(
+                runner,
+                name,
+                sandbox,
+                {
+                    "config": local["analysis_config"],
+                    "data": local["dataset"],
+                    "output": out_dir,
+                    "model_archive": model_archive,
+                    "baseline": baseline,
+                    "work_dir": sandbox / "models",
+                },
+            )
+        else:
+            outcome = run_job(
+                local["analysis_config"],
+                local["dataset"],
+                out_dir,
+                model=endpoint,
+                baseline=baseline,
+                work_dir=sandbox / "models",
+            )
+            violations = outcome.violations
+            handler = getattr(endpoint, "handler", None)
+            if isinstance(handler, _ImageHandler):
+                handler.close()
         s3.put_tree(s3_root, output_uri, out_dir)
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)
     calculated = f"{output_uri}/{ANALYSIS_FILE}"
-    if outcome.violations and fail_on_violation:
-        kinds = sorted({v["constraint_check_type"] for v in outcome.violations})
+    if violations and fail_on_violation:
+        kinds = sorted({v["constraint_check_type"] for v in violations})
         raise ValueError(
-            f"step {name}: {len(outcome.violations)} {'/'.join(kinds)} violation(s) against "
+            f"step {name}: {len(violations)} {'/'.join(kinds)} violation(s) against "
             f"the baseline; see {output_uri}/{VIOLATIONS_FILE}"
         )
     if register_new:
@@ -186,7 +243,7 @@ def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
         "CheckType": check_type,
         "CalculatedBaselineConstraints": calculated,
         "BaselineUsedForDriftCheckConstraints": used,
-        "ViolationCount": len(outcome.violations),
+        "ViolationCount": len(violations),
         "SkipCheck": skip,
         "RegisterNewBaseline": register_new,
     }

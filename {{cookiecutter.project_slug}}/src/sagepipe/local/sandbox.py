@@ -97,9 +97,10 @@ def _command(entrypoint: list[str], opt_ml: Path, python: str | None = None) -> 
     return cmd
 
 
-def _base_env(
+def base_env(
     extra: Mapping[str, Any] | None, opt_ml: Path, shim: Path, python: str | None = None
 ) -> dict[str, str]:
+    """A job's environment: this one, the ``python3`` shim first on PATH, ``extra`` remapped."""
     env = dict(os.environ)
     if python and python != sys.executable:
         # Another runtime: the executor's own venv and import path must not leak into it.
@@ -208,7 +209,7 @@ def prepare_processing(
         kind="Processing",
         job_name=job_name,
         command=command,
-        env=_base_env(args.get("Environment"), opt_ml, shim, python),
+        env=base_env(args.get("Environment"), opt_ml, shim, python),
         cwd=job_dir,
         job_dir=job_dir,
         opt_ml=opt_ml,
@@ -279,7 +280,7 @@ def prepare_training(
     code_dir = opt_ml / "code"
     code_dir.mkdir(parents=True)
 
-    env = _base_env(args.get("Environment"), opt_ml, shim, python)
+    env = base_env(args.get("Environment"), opt_ml, shim, python)
     env.update(
         {
             "SM_MODEL_DIR": str(model_dir),

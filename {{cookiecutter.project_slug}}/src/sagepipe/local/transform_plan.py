@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..storage import objects as s3
-from .sandbox import JobError, JobPlan, _base_env, _new_job_dir
+from .sandbox import JobError, JobPlan, _new_job_dir, base_env
 
 
 def script_mode_code(step_name: str, model: Mapping[str, Any], s3_root: Path) -> dict[str, str]:
@@ -119,7 +119,7 @@ def prepare_transform(
         spec["code"] = script_mode_code(step_name, model, s3_root)
     spec_path = job_dir / "transform.json"
     spec_path.write_text(json.dumps(spec, indent=2, sort_keys=True))
-    env = _base_env(dict(model.get("Environment") or {}), opt_ml, shim)
+    env = base_env(dict(model.get("Environment") or {}), opt_ml, shim)
     framework_src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = framework_src + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return JobPlan(

@@ -1,10 +1,11 @@
 """What the QualityCheck and ClarifyCheck runners share: a worker thread and the step cache.
 
-A check runs its analysis in-process, but on a worker thread like a job: Clarify's SHAP
-and bias analyses take seconds, and on the scheduler's own thread they would hold up
-every other step (an Evaluate job that ended could not be seen to end, a parallel check
-could not start). A check whose thread is running when the execution is stopped finishes
-its analysis; its results are then discarded with the execution's.
+A check runs on a worker thread like a job (Clarify's analyses in a job process of
+their own, :mod:`..clarify_job`): Clarify's SHAP and bias analyses take seconds, and on
+the scheduler's own thread they would hold up every other step (an Evaluate job that
+ended could not be seen to end, a parallel check could not start). A stop ends a
+Clarify analysis job like any job; a QualityCheck running when the execution is stopped
+finishes, and its results are discarded with the execution's.
 
 With ``CacheConfig`` a check is cached like a job, keyed on the content of its inputs and
 supplied baselines. A check against the registry's latest Approved baselines is never

@@ -11,7 +11,7 @@ from .checks import CheckRunner
 
 
 class ClarifyCheckRunner(CheckRunner):
-    """Runs Clarify's analysis in-process; violations and missing baselines fail the step.
+    """Runs Clarify's analysis as a job; violations and missing baselines fail the step.
 
     Cached and threaded as :class:`~.checks.CheckRunner` describes.
     """
