@@ -68,11 +68,14 @@ METHOD_NOTES = [
     "The notebook baseline (`benchmarks/pipeline_notebook.ipynb`) calls the project's own step "
     "functions (preprocess, the great-expectations gate, train, evaluate, the metric condition) "
     "with the pipeline's arguments in one kernel, run by `jupyter nbconvert --execute`.",
-    "Peers (`benchmarks/peers/`): the same five steps as a Kedro project (`kedro run`) and a "
+    "Peers (`benchmarks/peers/`): the same steps as a Kedro project (`kedro run`) and a "
     "ZenML pipeline (local orchestrator, SQLite store), calling the project's own step "
-    "functions with the arguments of our compiled pipeline; each in its own venv made by uv "
-    "(the project plus the peer), run cold from the command line after one warm-up run, "
-    "interleaved with our repetitions.",
+    "functions with the arguments of our compiled pipeline, and as their last step the "
+    "pipeline's five baseline checks (data and model quality, data and model bias, SHAP: "
+    "`benchmarks/peers/peer_baselines.py`, the project's own check configurations and the same "
+    "library functions, in-process); each in its own venv made by uv (the project plus the "
+    "peer), run cold from the command line after one warm-up run, interleaved with our "
+    "repetitions. The notebook and the replayed job command lines do not run the checks.",
     "Peak memory: the largest sum of RSS over the whole process tree, sampled every 20 ms.",
     "Noise: on a shared 2-core machine the training step (OpenMP) has varied up to 3x between "
     "identical runs (1M rows: 26 s to 82 s), so single-repetition ratios on the large data are "
