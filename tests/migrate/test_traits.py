@@ -49,6 +49,7 @@ EXPECTED = {
     "many_cells": {"accuracy_score_y_test_logreg_predict_X_test", "auc"},
     "prepared_features": {"auc"},
     "prepared_array": {"auc"},
+    "chained_fit": {"baseline_score_X_test_y_test", "auc"},
 }
 
 

@@ -24,6 +24,8 @@ GIT_COMMIT = PREFIX + "GitCommit"
 SAGEPIPE_VERSION = PREFIX + "Version"  # the engine that compiled the definition
 PARAM = PREFIX + "param:"
 METRIC = PREFIX + "metric:"
+# Set by `migrate apply` on a migrated pipeline's RegisterModel: the notebook it came from.
+MIGRATED_FROM = PREFIX + "MigratedFrom"
 
 
 def _as_text(expression: dict[str, Any]) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def prepare_run(
 
     settings = settings if settings is not None else project.load_settings()
     entry = project.pipeline(pipeline, settings)
-    if stage and data is not None and entry.migrated:
+    if data is not None and entry.migrated:  # locally and on SageMaker alike
         raise ProjectError(
             f"--data {data}: pipeline {entry.name!r} reads the notebook's data (DATA in "
             f"{entry.path.name}); drop --data or edit DATA"
@@ -136,6 +136,36 @@ def stage_declared(
         for file in files:
             staged.append(put_file(s3_root, f"{uri}/{file}", source / file))
     return staged
+
+
+@dataclass(frozen=True)
+class MigratedOnAws:
+    """What ``run --target sagemaker`` needs beyond the definition for a migrated pipeline."""
+
+    pipeline_name: str  # its own SageMaker pipeline, never the project pipeline's
+    data: list[tuple[Path, str]]  # (a file DATA names, the S3 prefix it is uploaded under)
+
+
+def migrated_on_aws(entry: RegisteredPipeline, root: Path, settings: Any) -> MigratedOnAws:
+    """The migrated pipeline's name and the notebook data its parameters' defaults read:
+    the files ``run --pipeline NAME`` stages locally, uploaded to the same keys on S3."""
+    module = entry.load()
+    built = module.build_pipeline(settings)
+    defaults = {p.name: p.default for p in built.parameters}
+    files: list[tuple[Path, str]] = []
+    for parameter, (folder, names) in getattr(module, "DATA", {}).items():
+        source = (Path(root) / folder).resolve()
+        if not source.is_dir():
+            raise ProjectError(
+                f"{folder}: the notebook's data folder is missing; put the files the notebook "
+                f"read there ({', '.join(names) or 'the whole folder'}) and run again"
+            )
+        uri = str(defaults[parameter]).rstrip("/")
+        chosen = [source / n for n in names] or sorted(f for f in source.rglob("*") if f.is_file())
+        for file in chosen:
+            parent = file.parent.relative_to(source).as_posix()  # sub-folders keep their place
+            files.append((file, uri if parent == "." else f"{uri}/{parent}"))
+    return MigratedOnAws(str(built.name), files)
 
 
 def _parameter_defaults(module: Any, settings: Any) -> dict[str, Any]:

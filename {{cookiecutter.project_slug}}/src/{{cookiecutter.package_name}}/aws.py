@@ -81,12 +81,24 @@ def prepare(workspace: Path, data: Path | None = None, pipeline: str | None = No
 
     settings = project_settings.load()
     definition = prepare_run(
-        project, Path(workspace), pipeline=pipeline, settings=settings, stage=False
+        project, Path(workspace), pipeline=pipeline, data=data, settings=settings, stage=False
     ).definition
+    where = target(settings)
+    data_files: tuple[tuple[Path, str], ...] = ()
+    entry = project.pipeline(pipeline, settings)
+    if entry.migrated:  # its own SageMaker pipeline, reading the notebook's data from S3
+        from dataclasses import replace
+
+        from sagepipe.prepare import migrated_on_aws
+
+        on_aws = migrated_on_aws(entry, project.root(), settings)
+        where = replace(where, pipeline_name=on_aws.pipeline_name)
+        data_files = tuple(on_aws.data)
     return Prepared(
         definition=Compiled(definition).to_json(),
         artifacts=code_objects_in(definition, Path(workspace) / "s3"),
-        target=target(settings),
+        target=where,
         data=data,
         source_root=project_settings.project_root(),
+        data_files=data_files,
     )

@@ -292,12 +292,18 @@ def _registration(migration: Migration) -> dict[str, str] | None:
     for step in reversed(migration.steps):
         if step.role != "train":
             continue
-        fitted = [n for n in step.outputs if _is_fitted(step, n) and not _is_container(step, n)]
-        if fitted:
-            return {"step": step.name, "model": fitted[-1]}
+        fitted = [n for n in step.outputs if _is_fitted(step, n)]
+        single = [n for n in fitted if not _is_container(step, n)]
+        if single:  # the one fitted last, in the notebook's order
+            return {"step": step.name, "model": max(single, key=lambda n: _last_fit(step, n))}
+        why = (
+            "only containers of models"
+            if fitted
+            else "no `model.fit(...)` or `model = Estimator(...).fit(...)` in its cells"
+        )
         migration.warnings.append(
-            f"step {step.name}: no single fitted model to register (only containers of "
-            "models); register one by hand with RegisterModel in the pipeline module"
+            f"step {step.name}: no single fitted model to register ({why}); register one "
+            "by hand with RegisterModel in the pipeline module"
         )
         return None
     return None
@@ -315,6 +321,13 @@ def _is_container(step: Step, name: str) -> bool:
                 return True
             if isinstance(node, ast.For) and name in stored_names(node.target):
                 return True  # a loop variable: the last of several models
+            if isinstance(node, (ast.For, ast.While)) and any(
+                isinstance(inner, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == name for t in inner.targets)
+                for body in node.body
+                for inner in ast.walk(body)
+            ):
+                return True  # bound in a loop's body (knn = Model(k).fit(...)): the same
     return False
 
 
@@ -821,8 +834,8 @@ def _data_flow(migration: Migration) -> None:
             target = by_name[producer]
             target.outputs.extend(n for n in names if n not in target.outputs)
         if step.role == "train":  # fitted models leave the step as files, for registration
-            fitted = effects([s for _, s in step.statements]).mutates
-            for name in fitted:
+            found = effects([s for _, s in step.statements])
+            for name in [*found.mutates, *found.defines]:
                 if (
                     latest.get(name) == step.name
                     and name not in step.outputs
@@ -832,16 +845,44 @@ def _data_flow(migration: Migration) -> None:
 
 
 def _is_fitted(step: Step, name: str) -> bool:
-    for _, statement in step.statements:
+    """True when the step fits ``name`` in place (``name.fit(...)``) or binds it to a fitted
+    estimator (``name = Model().fit(...)``, ``name = Search(...).fit(...).best_estimator_``)."""
+    return _last_fit(step, name) >= 0
+
+
+def _last_fit(step: Step, name: str) -> int:
+    """The position of the step's last statement that fits ``name``; -1 when none does."""
+    last = -1
+    for position, (_, statement) in enumerate(step.statements):
         for node in ast.walk(statement):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
                 and node.func.attr in ("fit", "partial_fit")
                 and base_name(node.func.value) == name
+            ) or (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+                and _fitted_value(node.value)
             ):
-                return True
-    return False
+                last = position
+    return last
+
+
+# Attributes of a fitted search or ensemble that are themselves the fitted model to serve.
+_FITTED_ATTRIBUTES = frozenset({"best_estimator_"})
+
+
+def _fitted_value(value: ast.expr) -> bool:
+    """``Model(...).fit(...)`` (fit returns the estimator) or its ``.best_estimator_``;
+    never ``.fit(...).transform(...)``, whose value is data."""
+    if isinstance(value, ast.Attribute) and value.attr in _FITTED_ATTRIBUTES:
+        value = value.value
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in ("fit", "partial_fit")
+    )
 
 
 _OPENERS = frozenset({"open", "import_module", "__import__", "load_workbook", "connect"})

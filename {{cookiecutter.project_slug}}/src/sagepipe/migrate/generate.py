@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..compile_lineage import MIGRATED_FROM
 from .analysis import BUILTINS, effects, free_loads
 from .build import Migration, Step
 from .gate import Gate, find_gate
@@ -552,6 +553,8 @@ def _pipeline_module(migration: Migration, layout: Layout) -> str:
             lines.append('        inference_program="inference.py",  # the notebook\'s features')
         else:
             lines.append("        inference_program=None,  # model.joblib + the default handler")
+        # `monitor` reads this to say why the version has no training-data baseline.
+        lines.append(f"        customer_metadata={{{MIGRATED_FROM!r}: {layout.notebook!r}}},")
         lines.append("    )")
         if gate is None:
             step_variables.append("register_step")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..storage.digests import manifest_sha256
 from . import pipelines, upload
 from .session import AwsSession, split_s3_uri
 
@@ -44,6 +45,8 @@ class Prepared:
     target: AwsTarget
     data: Path | None = None
     source_root: Path | None = None  # where `git rev-parse HEAD` names the code's commit
+    # A migrated pipeline's notebook data: (file, S3 prefix its parameter's default names).
+    data_files: tuple[tuple[Path, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ def publish_and_start(
     if prepared.data is not None:
         data = upload.upload_data(aws.s3, prepared.data, target.input_data_url, echo=echo)
         echo(data.summary("data files") + f" (data sha256 {data.digest[:12]})")
+    elif prepared.data_files:
+        data = upload_declared(aws.s3, prepared.data_files, echo=echo)
+        echo(data.summary("notebook data files") + f" (data sha256 {data.digest[:12]})")
     digest = hashlib.sha256(prepared.definition).hexdigest()
     key = "/".join(p for p in (target.prefix, "definitions", f"{digest}.json") if p)
     arn, created = pipelines.upsert(
@@ -107,6 +113,20 @@ def publish_and_start(
         aws.sagemaker, target.pipeline_name, parameters, echo=echo, description=description
     )
     return Started(arn, created, execution, code, data)
+
+
+def upload_declared(
+    s3: Any, files: tuple[tuple[Path, str], ...], *, echo: Callable[[str], None]
+) -> upload.UploadReport:
+    """Upload each ``(file, prefix)``; the digest covers every file's name and content."""
+    reports = [upload.upload_data(s3, file, prefix, echo=echo) for file, prefix in files]
+    digest = manifest_sha256(
+        (f"{prefix}/{file.name}", report.digest)
+        for (file, prefix), report in zip(files, reports, strict=True)
+    )
+    return upload.UploadReport(
+        sum(r.uploaded for r in reports), sum(r.skipped for r in reports), digest
+    )
 
 
 # Also inside JSON-quoted hyperparameters ("\"s3://.../sourcedir.tar.gz\"").

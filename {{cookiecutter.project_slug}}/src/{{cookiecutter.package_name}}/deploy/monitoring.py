@@ -63,11 +63,27 @@ def baselines_of(ctx: operations.Context, package: Any) -> tuple[Path, Path]:
         constraints = _baseline_file(ctx, block.get("Constraints", {}), "constraints.json")
         if statistics and constraints:
             return statistics, constraints
+    notebook = migrated_from(package)
+    if notebook is not None:
+        raise LookupError(
+            f"{package.group} version {package.version} has no data-quality baseline: the "
+            f"pipeline migrated from {notebook} registered it and has no training-data "
+            "baseline step; write one from the rows the model was trained on with `baseline "
+            "TRAIN.csv -o DIR --exclude LABEL` and pass --baseline DIR (or add a QualityCheck "
+            "feeding RegisterModel's drift_check_baselines, as pipeline.py does)"
+        )
     raise LookupError(
         f"{package.group} version {package.version} has no data-quality baseline "
         "(DriftCheckBaselines.ModelDataQuality); re-run the pipeline, which baselines the "
         "training data, or pass --baseline DIR (from the `baseline` command)"
     )
+
+
+def migrated_from(package: Any) -> str | None:
+    """The notebook a migrated pipeline's version came from (None: the project pipeline's)."""
+    from sagepipe.compile_lineage import MIGRATED_FROM
+
+    return (package.customer_metadata or {}).get(MIGRATED_FROM)
 
 
 def quality_constraints(ctx: operations.Context, package: Any) -> dict[str, Any] | None:

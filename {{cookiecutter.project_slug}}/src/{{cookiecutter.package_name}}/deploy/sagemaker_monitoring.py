@@ -38,6 +38,16 @@ def _baselines(package: ModelPackage) -> tuple[str, str]:
         constraints = (block.get("Constraints") or {}).get("S3Uri")
         if statistics and constraints:
             return str(statistics), str(constraints)
+    from .monitoring import migrated_from
+
+    notebook = migrated_from(package)
+    if notebook is not None:
+        raise LookupError(
+            f"{package.group} version {package.version} on SageMaker has no data-quality "
+            f"baseline: the pipeline migrated from {notebook} registered it and has no "
+            "training-data baseline step; add a QualityCheck feeding RegisterModel's "
+            "drift_check_baselines (as pipeline.py does), or monitor locally with --baseline DIR"
+        )
     raise LookupError(
         f"{package.group} version {package.version} on SageMaker has no data-quality baseline "
         "(DriftCheckBaselines.ModelDataQuality); run the pipeline with --target sagemaker, "
