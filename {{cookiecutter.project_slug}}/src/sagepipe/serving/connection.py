@@ -11,9 +11,9 @@ hold nothing but its own socket.
 Phases: ``idle`` (waiting for a request: the first within the header deadline, later ones
 within the keep-alive time), ``head`` (part of a head arrived), ``body``, ``discard``
 (reading away a refused body so the client sees the 413), ``linger`` (our side is shut
-down for writing after a ``Connection: close`` answer or a graceful stop; whatever the
-client still sends is read and dropped, so closing never resets a request in flight)
-and ``closed``.
+down for writing after a ``Connection: close`` answer, a refusal (400, 408, 413, 431,
+501, 503) or a graceful stop; whatever the client still sends is read and dropped for at
+most LINGER_SECONDS, so closing never resets a request in flight) and ``closed``.
 """
 
 from __future__ import annotations
@@ -311,8 +311,15 @@ class HttpConnection(asyncio.Protocol):
 
     # -- refusing and closing --------------------------------------------------------------------
     def refuse(self, status: int, message: str, discard: int = 0) -> None:
-        """Answer ``status`` with one line and close (after reading ``discard`` body bytes)."""
-        if self.transport is None or self.phase == "closed":
+        """Answer ``status`` with one line, read ``discard`` body bytes, then a lingering close.
+
+        Not an immediate close: the client may still be sending (the request of a
+        connection over the bound is unread, a refused body may follow its head), and
+        closing with unread or arriving bytes makes the kernel send a reset that can
+        destroy the answer before the client reads it (RFC 9112 section 9.6). The linger
+        is bounded (LINGER_SECONDS), so a refused client holds its socket no longer.
+        """
+        if self.transport is None or self.phase in ("closed", "linger"):
             return
         self.transport.write(refusal_bytes(status, message))
         discard -= len(self.buffer)
@@ -321,7 +328,7 @@ class HttpConnection(asyncio.Protocol):
             self.discard_left = discard
             self._enter("discard", self.limits.body_timeout)
         else:
-            self._close()
+            self.linger(time.monotonic())
 
     def linger(self, now: float) -> None:
         """Close gracefully: shut our side for writing (after the answer is sent), then
@@ -344,7 +351,7 @@ class HttpConnection(asyncio.Protocol):
     def _discard(self, count: int) -> None:
         self.discard_left -= count
         if self.discard_left <= 0:
-            self._close()
+            self.linger(time.monotonic())
 
     def _close(self) -> None:
         self.phase = "closed"
