@@ -6,7 +6,10 @@ where BASE_SRC and NEW_SRC are the ``src`` folders of two baked projects (for ex
 main's and a branch's). Both serve the same trained model (trained with NEW_SRC's
 package) with 2 workers; each round runs wrk (1 thread, 8 keep-alive connections, 10 s)
 on single-row CSV and JSON against one server, then the other, so machine load hits
-both alike. Prints one line per round and the median ratio NEW/BASE per payload.
+both alike. Prints one line per round and the median ratio NEW/BASE per payload, of
+requests/s and of the workers' CPU time per request (user + system, from /proc: on a
+machine shared with other work, requests/s follow the share of the cores the servers get,
+while CPU per request is what the server itself costs).
 """
 
 from __future__ import annotations
@@ -95,7 +98,21 @@ def start(src: Path, spec: Path, log: Path) -> tuple[subprocess.Popen[bytes], st
     raise SystemExit(f"{src} did not serve within 120 s; see {log}")
 
 
-def wrk(url: str, script: Path) -> float:
+def cpu_seconds(master: int) -> float:
+    """User + system CPU seconds of the server's workers so far (Linux /proc)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a process that just ended
+        if int(fields[1]) == master:  # ppid: one of this master's workers
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, script: Path) -> tuple[float, int]:
+    """Requests/s and the count of requests wrk made."""
     out = subprocess.run(
         ["wrk", "-t1", "-c8", "-d10s", "-s", str(script), url + "/invocations"],
         capture_output=True,
@@ -105,9 +122,18 @@ def wrk(url: str, script: Path) -> float:
     if "Non-2xx" in out:
         raise SystemExit(f"non-2xx answers:\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
+    count = re.search(r"(\d+) requests in", out)
+    if match is None or count is None:
         raise SystemExit(f"no Requests/sec in wrk's output:\n{out}")
-    return float(match.group(1))
+    return float(match.group(1)), int(count.group(1))
+
+
+def measure(server: tuple[subprocess.Popen[bytes], str], script: Path) -> tuple[float, float]:
+    """Requests/s and workers' CPU microseconds per request of one wrk run."""
+    process, url = server
+    before = cpu_seconds(process.pid)
+    rps, count = wrk(url, script)
+    return rps, (cpu_seconds(process.pid) - before) * 1e6 / max(count, 1)
 
 
 def main() -> None:
@@ -131,15 +157,19 @@ def main() -> None:
         "new": start(new, spec, work / "new.log"),
     }
     ratios: dict[str, list[float]] = {"csv": [], "json": []}
+    cpu_ratios: dict[str, list[float]] = {"csv": [], "json": []}
     try:
         for index in range(rounds):
             for payload, script in scripts.items():
                 order = ("base", "new") if index % 2 == 0 else ("new", "base")
-                got = {which: wrk(servers[which][1], script) for which in order}
-                ratios[payload].append(got["new"] / got["base"])
+                got = {which: measure(servers[which], script) for which in order}
+                (base_rps, base_cpu), (new_rps, new_cpu) = got["base"], got["new"]
+                ratios[payload].append(new_rps / base_rps)
+                cpu_ratios[payload].append(new_cpu / base_cpu)
                 print(
-                    f"round {index + 1} {payload}: base {got['base']:.0f} req/s, "
-                    f"new {got['new']:.0f} req/s, ratio {got['new'] / got['base']:.2f} "
+                    f"round {index + 1} {payload}: base {base_rps:.0f} req/s "
+                    f"{base_cpu:.1f} us CPU/req, new {new_rps:.0f} req/s {new_cpu:.1f} us CPU/req, "
+                    f"ratio {new_rps / base_rps:.2f} req/s, {new_cpu / base_cpu:.2f} CPU/req "
                     f"(load {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
@@ -148,7 +178,10 @@ def main() -> None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
     for payload, values in ratios.items():
-        print(f"{payload}: median ratio new/base {statistics.median(values):.2f} over {rounds}")
+        print(
+            f"{payload}: median ratio new/base {statistics.median(values):.2f} req/s, "
+            f"{statistics.median(cpu_ratios[payload]):.2f} CPU/req over {rounds}"
+        )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,13 @@ class InferenceApp:
             else None
         )
         self._model_header = self.production.model_package or self.production.name
+        # The headers every answer ends with, built once (not per request).
+        self._tail_headers = [
+            ("X-Amzn-Invoked-Production-Variant", self.production.name),
+            ("X-Sagepipe-Model", self._model_header),
+        ]
         self._alarm_owned = False
+        self._alarm_thread = -1  # the thread whose SIGALRM handler is ours
 
     def own_alarm(self) -> None:
         """Take SIGALRM for this process for good: the per-request timeout then only arms
@@ -70,6 +76,7 @@ class InferenceApp:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGALRM, expire)
             self._alarm_owned = True
+            self._alarm_thread = threading.get_ident()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -100,11 +107,16 @@ class InferenceApp:
         content_type = environ.get("CONTENT_TYPE", "")
         accept = environ.get("HTTP_ACCEPT")
         handler = self.handlers[self.production.name]
-        result = _with_timeout(
-            self.spec.timeout_seconds,
-            lambda: handler.invoke(body, content_type, accept),
-            self._alarm_owned,
-        )
+        seconds = self.spec.timeout_seconds
+        if self._alarm_thread == threading.get_ident() and seconds > 0:
+            # A server worker's own thread: only the timer is armed (see own_alarm).
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                result = handler.invoke(body, content_type, accept)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        else:
+            result = _with_timeout(seconds, lambda: handler.invoke(body, content_type, accept))
         shadowed = (
             self.shadow is not None and random.random() * 100 < self.shadow.sampling_percentage
         )
@@ -201,8 +213,7 @@ class InferenceApp:
             [
                 ("Content-Type", content_type),
                 ("Content-Length", str(len(body))),
-                ("X-Amzn-Invoked-Production-Variant", self.production.name),
-                ("X-Sagepipe-Model", self._model_header),
+                *self._tail_headers,
             ],
         )
         return [body]

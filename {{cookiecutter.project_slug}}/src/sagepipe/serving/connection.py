@@ -11,9 +11,9 @@ hold nothing but its own socket.
 Phases: ``idle`` (waiting for a request: the first within the header deadline, later ones
 within the keep-alive time), ``head`` (part of a head arrived), ``body``, ``discard``
 (reading away a refused body so the client sees the 413), ``linger`` (our side is shut
-down for writing after a ``Connection: close`` answer or a graceful stop; whatever the
-client still sends is read and dropped, so closing never resets a request in flight)
-and ``closed``.
+down for writing after a ``Connection: close`` answer, a refusal (400, 408, 413, 431,
+501, 503) or a graceful stop; whatever the client still sends is read and dropped for at
+most LINGER_SECONDS, so closing never resets a request in flight) and ``closed``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ from .http1 import refusal as refusal_bytes
 
 # A lingering close reads (and drops) what the client still sends for at most this long.
 LINGER_SECONDS = 2.0
+# Encoded response heads by (status, headers, keep-alive): an endpoint sends the same few
+# over and over, and building one costs about as much as parsing the request. Bounded:
+# cleared when full, so varied headers only cost the building they would anyway.
+HEAD_CACHE_SIZE = 512
+_heads: dict[tuple[str, tuple[tuple[str, str], ...], bool, int], bytes] = {}
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
@@ -239,16 +244,17 @@ class HttpConnection(asyncio.Protocol):
         status, response_headers, payload, close = self._call_app(
             self._environ(method, target, version, headers, body)
         )
-        head = [f"HTTP/1.1 {status}"]
-        has_length = False
-        for name, value in response_headers:
-            head.append(f"{name}: {value}")
-            has_length = has_length or name.lower() == "content-length"
-        if not has_length:
-            head.append(f"Content-Length: {len(payload)}")
-        head.append("Connection: keep-alive\r\n\r\n" if keep else "Connection: close\r\n\r\n")
-        data = "\r\n".join(head).encode("latin-1")
-        self.transport.write(data + payload if method != "HEAD" else data)
+        key = (status, tuple(response_headers), keep, len(payload))
+        try:
+            data = _heads.get(key)
+        except TypeError:  # a header given as a list, not a tuple: not cacheable
+            data = _encode_head(status, response_headers, keep, len(payload))
+        if data is None:
+            data = _encode_head(status, response_headers, keep, len(payload))
+            if len(_heads) >= HEAD_CACHE_SIZE:
+                _heads.clear()
+            _heads[key] = data
+        self.transport.write(data + payload if method != "HEAD" else data)  # one send
         self.first = False
         self.request = None
         self._enter("idle", self.limits.keepalive)
@@ -293,7 +299,10 @@ class HttpConnection(asyncio.Protocol):
 
         try:
             result = self.app(environ, start_response)
-            payload = b"".join(bytes(chunk) for chunk in result)
+            if type(result) is list and len(result) == 1 and type(result[0]) is bytes:
+                payload = result[0]  # what the inference app returns: no copy, no generator
+            else:
+                payload = b"".join(bytes(chunk) for chunk in result)
         except Exception as err:  # the app answers its own errors; this is a last resort
             self.owner.log_exception("request failed")
             message = f"internal error: {type(err).__name__}\n".encode()
@@ -302,8 +311,15 @@ class HttpConnection(asyncio.Protocol):
 
     # -- refusing and closing --------------------------------------------------------------------
     def refuse(self, status: int, message: str, discard: int = 0) -> None:
-        """Answer ``status`` with one line and close (after reading ``discard`` body bytes)."""
-        if self.transport is None or self.phase == "closed":
+        """Answer ``status`` with one line, read ``discard`` body bytes, then a lingering close.
+
+        Not an immediate close: the client may still be sending (the request of a
+        connection over the bound is unread, a refused body may follow its head), and
+        closing with unread or arriving bytes makes the kernel send a reset that can
+        destroy the answer before the client reads it (RFC 9112 section 9.6). The linger
+        is bounded (LINGER_SECONDS), so a refused client holds its socket no longer.
+        """
+        if self.transport is None or self.phase in ("closed", "linger"):
             return
         self.transport.write(refusal_bytes(status, message))
         discard -= len(self.buffer)
@@ -312,7 +328,7 @@ class HttpConnection(asyncio.Protocol):
             self.discard_left = discard
             self._enter("discard", self.limits.body_timeout)
         else:
-            self._close()
+            self.linger(time.monotonic())
 
     def linger(self, now: float) -> None:
         """Close gracefully: shut our side for writing (after the answer is sent), then
@@ -335,13 +351,28 @@ class HttpConnection(asyncio.Protocol):
     def _discard(self, count: int) -> None:
         self.discard_left -= count
         if self.discard_left <= 0:
-            self._close()
+            self.linger(time.monotonic())
 
     def _close(self) -> None:
         self.phase = "closed"
         self.buffer.clear()
         if self.transport is not None:
             self.transport.close()  # sends what is buffered first
+
+
+def _encode_head(
+    status: str, headers: list[tuple[str, str]], keep: bool, payload_length: int
+) -> bytes:
+    """The status line and headers of an answer, with its length and connection headers."""
+    lines = [f"HTTP/1.1 {status}"]
+    has_length = False
+    for name, value in headers:
+        lines.append(f"{name}: {value}")
+        has_length = has_length or name.lower() == "content-length"
+    if not has_length:
+        lines.append(f"Content-Length: {payload_length}")
+    lines.append("Connection: keep-alive\r\n\r\n" if keep else "Connection: close\r\n\r\n")
+    return "\r\n".join(lines).encode("latin-1")
 
 
 def _no_write(data: bytes) -> None:

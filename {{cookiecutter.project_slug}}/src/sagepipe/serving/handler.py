@@ -90,40 +90,48 @@ class ModelHandler:
         """Run one request through the handler; raises ServingError subclasses for 4xx."""
         started = time.perf_counter()
         response_type = content_types.negotiate(accept, content_type, self.default_accept)
-        transform_fn = self.transform_fn
-        if transform_fn is not None:
-            result = _guard(
-                lambda: transform_fn(self.model, body, content_type, response_type),
-                "transform_fn",
-            )
-        else:
-            data = _guard(lambda: self.input_fn(body, content_type), "input_fn")
-            prediction = _guard(lambda: self.predict_fn(data, self.model), "predict_fn")
-            result = _guard(lambda: self.output_fn(prediction, response_type), "output_fn")
-        if isinstance(result, tuple):
-            result, response_type = result[0], result[1]
-        if isinstance(result, str):
-            result = result.encode()
-        if not isinstance(result, (bytes, bytearray)):
-            raise TypeError(
-                f"handler returned {type(result).__name__}; output_fn must return bytes"
-            )
-        return Invocation(bytes(result), response_type, time.perf_counter() - started)
+        # One try block with the stage in a local, not a guarded lambda per stage: this
+        # runs once per request, and three closures and calls cost more than the parsing.
+        stage = "transform_fn"
+        try:
+            if self.transform_fn is not None:
+                result = self.transform_fn(self.model, body, content_type, response_type)
+            else:
+                stage = "input_fn"
+                data = self.input_fn(body, content_type)
+                stage = "predict_fn"
+                prediction = self.predict_fn(data, self.model)
+                stage = "output_fn"
+                result = self.output_fn(prediction, response_type)
+        except ServingError:
+            raise
+        except Exception as err:
+            client_error = _client_error(err, stage)
+            if client_error is None:
+                raise
+            raise client_error from err
+        if type(result) is not bytes:
+            if isinstance(result, tuple):
+                result, response_type = result[0], result[1]
+            if isinstance(result, str):
+                result = result.encode()
+            if not isinstance(result, (bytes, bytearray)):
+                raise TypeError(
+                    f"handler returned {type(result).__name__}; output_fn must return bytes"
+                )
+            result = bytes(result)
+        return Invocation(result, response_type, time.perf_counter() - started)
 
 
-def _guard(call: Callable[[], Any], stage: str) -> Any:
-    try:
-        return call()
-    except ServingError:
-        raise
-    except Exception as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        if type(err).__name__ in UNSUPPORTED_NAMES:
-            unsupported = NotAcceptable if stage == "output_fn" else UnsupportedContentType
-            raise unsupported(message) from err
-        if isinstance(err, CLIENT_ERRORS):
-            raise BadRequest(f"{stage} rejected the input: {message}") from err
-        raise
+def _client_error(err: Exception, stage: str) -> ServingError | None:
+    """The 4xx a handler's exception in ``stage`` stands for, or None (a server error)."""
+    message = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if type(err).__name__ in UNSUPPORTED_NAMES:
+        unsupported = NotAcceptable if stage == "output_fn" else UnsupportedContentType
+        return unsupported(message)
+    if isinstance(err, CLIENT_ERRORS):
+        return BadRequest(f"{stage} rejected the input: {message}")
+    return None
 
 
 def load_handler(model_dir: Path | str, *, module_name: str | None = None) -> ModelHandler:

@@ -64,12 +64,10 @@ class BufferingWorker(Worker):
         self.keepalive = _seconds("SAGEPIPE_KEEPALIVE", KEEPALIVE_SECONDS)
         self.max_connections = int(_seconds("SAGEPIPE_MAX_CONNECTIONS", MAX_CONNECTIONS))
         self.connections: set[HttpConnection] = set()
+        # Whether each answer gets an access-log line (``--access-log``): read once, as
+        # every request asks.
+        self.access_log = bool(self.cfg.accesslog)
         super().init_process()
-
-    @property
-    def access_log(self) -> bool:
-        """Whether each answer gets an access-log line (``--access-log``)."""
-        return bool(self.cfg.accesslog)
 
     def log_exception(self, message: str) -> None:
         """Log ``message`` with the current exception's traceback."""
