@@ -542,6 +542,19 @@ def test_each_analysis_runs_as_its_own_job_process_with_its_log(tmp_path: Path) 
     assert not list((tmp_path / "executions" / execution.id).glob("cc-*"))  # sandboxes gone
 
 
+def test_kept_sandboxes_keep_the_analysis_job_runnable_again(tmp_path: Path) -> None:
+    data = frame()
+    write_data(tmp_path, "train", data)
+    write_model(tmp_path, data)
+    execution = run(tmp_path, definition(), keep_sandboxes=True)
+    assert execution.status == "Succeeded", execution.failure_reason
+    # The benchmark's baseline replays each job's command line in its folder.
+    (kept,) = (tmp_path / "executions" / execution.id).glob("cc-ModelBias-*")
+    spec = json.loads((kept / "clarify.json").read_text())
+    assert Path(spec["config"]).is_dir() and Path(spec["data"]).is_dir()
+    assert (Path(spec["output"]) / "analysis.json").is_file()
+
+
 def test_a_failing_analysis_job_names_its_log(tmp_path: Path) -> None:
     data = frame()
     write_data(tmp_path, "train", data)

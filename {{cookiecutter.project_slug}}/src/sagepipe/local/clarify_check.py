@@ -222,7 +222,8 @@ def run_clarify_check(runner: Any, name: str, step: Mapping[str, Any]) -> dict[s
                 handler.close()
         s3.put_tree(s3_root, output_uri, out_dir)
     finally:
-        shutil.rmtree(sandbox, ignore_errors=True)
+        if not runner.keep_sandboxes:  # kept like a job's sandbox, to inspect or replay
+            shutil.rmtree(sandbox, ignore_errors=True)
     calculated = f"{output_uri}/{ANALYSIS_FILE}"
     if violations and fail_on_violation:
         kinds = sorted({v["constraint_check_type"] for v in violations})
