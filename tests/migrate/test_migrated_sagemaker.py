@@ -40,6 +40,8 @@ def _loopback(project: Path) -> Any:
 def on_moto(bake_project) -> Iterator[tuple[Path, Any, Any]]:
     project = bake_project()
     servers = _loopback(project).AwsOnLoopback()
+    # moto keeps its state per process: start from none, whatever ran before in this worker.
+    servers.reset()
     try:
         aws_env = {
             **servers.env(),
