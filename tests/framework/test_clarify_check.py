@@ -515,6 +515,53 @@ def test_cached_checks_are_reused_until_their_data_changes_never_against_the_reg
     assert not any(checking.steps[n].cache_hit for n in names)
 
 
+def test_a_cached_check_is_recomputed_when_the_engine_code_that_computes_it_changes(
+    tmp_path: Path,
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    import sagepipe
+    from sagepipe import CacheConfig
+
+    workspace = tmp_path / "ws"
+    data = frame()
+    write_data(workspace, "train", data)
+    write_model(workspace, data)
+    doc, compiled = definition(cache=CacheConfig(enabled=True))
+    assert run(workspace, (doc, compiled)).status == "Succeeded"
+    (tmp_path / "definition.json").write_text(json.dumps(doc))
+    # The same engine, as a `cruft update` would leave it before and after a change.
+    engine = tmp_path / "engine"
+    shutil.copytree(
+        Path(sagepipe.__file__).parent,
+        engine / "sagepipe",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    script = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); "
+        "from sagepipe.local import execute; "
+        "e = execute(json.load(open(sys.argv[2])), workspace=sys.argv[3]); "
+        "print(json.dumps([e.status, {n: s.cache_hit for n, s in e.steps.items()}]))"
+    )
+
+    def hits() -> dict[str, bool]:
+        argv = [sys.executable, "-c", script, str(engine), str(tmp_path / "definition.json")]
+        done = subprocess.run([*argv, str(workspace)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        status, found = json.loads(done.stdout.splitlines()[-1])
+        assert status == "Succeeded", done.stderr
+        return found
+
+    names = ("DataBias", "ModelBias", "Explain")
+    assert all(hits()[n] for n in names)  # same engine code: the entries are reused
+    analysis = engine / "sagepipe" / "clarify" / "analysis.py"
+    analysis.write_text(analysis.read_text() + "\n# an engine update\n")
+    after = hits()
+    assert not any(after[n] for n in names), after
+
+
 def test_independent_checks_run_at_the_same_time(tmp_path: Path) -> None:
     data = frame()
     write_data(tmp_path, "train", data)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .job import run
+from .job import exit_status
 
 ROOT = Path("/opt/ml/processing")
 
@@ -19,17 +19,12 @@ ROOT = Path("/opt/ml/processing")
 def main() -> int:
     """Run the job on the Processing folders."""
     model = ROOT / "input" / "model"
-    try:
-        run(
-            ROOT / "input" / "config",
-            ROOT / "input" / "data",
-            ROOT / "output",
-            model_archive=model if model.exists() else None,
-        )
-    except (OSError, ValueError) as err:
-        print(f"clarify: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(
+        ROOT / "input" / "config",
+        ROOT / "input" / "data",
+        ROOT / "output",
+        model_archive=model if model.exists() else None,
+    )
 
 
 if __name__ == "__main__":

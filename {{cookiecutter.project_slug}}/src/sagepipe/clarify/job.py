@@ -8,6 +8,7 @@ job also writes ``constraint_violations.json`` (see :mod:`.drift`).
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,3 +76,17 @@ def run(
             json.dumps({"version": "1.0", "violations": found}, indent=2) + "\n"
         )
     return Outcome(path, found)
+
+
+def exit_status(config_path: Path, data_path: Path, output_dir: Path, **options: Any) -> int:
+    """Run the job as an entry point does: 0 on success, 1 and one line on stderr if refused.
+
+    Both entry points (the container's ``python3 -m sagepipe.clarify`` and the local
+    executor's job) report a bad config, dataset or model the same way.
+    """
+    try:
+        run(config_path, data_path, output_dir, **options)
+    except (OSError, ValueError) as err:
+        print(f"clarify: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    return 0

@@ -11,6 +11,7 @@ checked again.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import re
@@ -150,6 +151,24 @@ def cache_key(step_type: str, keyed_arguments: Mapping[str, Any], property_files
     text = json.dumps(document, sort_keys=True, default=str)
     text = EXECUTION_ID_PATTERN.sub("<execution-id>", text)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def engine_digest(*packages: str) -> str:
+    """The sha256 of the engine's own code in ``packages`` (folders or files of ``sagepipe``).
+
+    A check step's analysis is this code, not the project's: it keys the check's cache
+    entries, so an engine update that changes an analysis (``cruft update``) is never
+    answered from results the old code computed. Read once per process (tens of files).
+    """
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in packages:
+        place = root / package
+        for path in [place] if place.is_file() else sorted(place.rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _start(args: Mapping[str, Any]) -> tuple[dict[str, Any], InputGroups]:

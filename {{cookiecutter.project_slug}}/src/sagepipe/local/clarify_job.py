@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..clarify.job import run
+from ..clarify.job import exit_status
 
 
 def _path(value: object) -> Path | None:
@@ -25,19 +25,14 @@ def _path(value: object) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     """Run the analysis the spec file describes."""
     spec = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
-    try:
-        run(
-            Path(spec["config"]),
-            Path(spec["data"]),
-            Path(spec["output"]),
-            model_archive=_path(spec.get("model_archive")),
-            baseline=_path(spec.get("baseline")),
-            work_dir=_path(spec.get("work_dir")),
-        )
-    except (OSError, ValueError) as err:
-        print(f"clarify: {' '.join(str(err).split())}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(
+        Path(spec["config"]),
+        Path(spec["data"]),
+        Path(spec["output"]),
+        model_archive=_path(spec.get("model_archive")),
+        baseline=_path(spec.get("baseline")),
+        work_dir=_path(spec.get("work_dir")),
+    )
 
 
 if __name__ == "__main__":

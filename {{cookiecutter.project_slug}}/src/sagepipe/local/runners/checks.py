@@ -8,9 +8,10 @@ Clarify analysis job like any job; a QualityCheck running when the execution is 
 finishes, and its results are discarded with the execution's.
 
 With ``CacheConfig`` a check is cached like a job, keyed on the content of its inputs and
-supplied baselines. A check against the registry's latest Approved baselines is never
-cached (which version is approved can change between runs), nor one that names its model
-by ``ModelName`` (a name, not the model's content).
+supplied baselines, and on the engine code that computes it. A check against the
+registry's latest Approved baselines is never cached (which version is approved can
+change between runs), nor one that names its model by ``ModelName`` (a name, not the
+model's content).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from ..cache import CacheEntry, cache_key, reusable_entry
+from ..cache import CacheEntry, cache_key, engine_digest, reusable_entry
 from ..check_step import flag, results_uri
 from ..execution import now
 from ..expressions import resolve
@@ -36,6 +37,8 @@ class CheckRunner(InlineRunner):
     concurrent = True
     #: The step's keys that name supplied baselines (part of the cache key by content).
     supplied_baselines: tuple[str, ...] = ()
+    #: The engine's packages that compute the check (their code is part of the cache key).
+    engine_packages: tuple[str, ...] = ()
 
     @abstractmethod
     def check(self, session: RunSession, name: str, resolved: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,4 +80,5 @@ class CheckRunner(InlineRunner):
         for name in self.supplied_baselines:
             if keyed.get(name):
                 keyed[name] = f"content:{digest(str(keyed[name]))}"
+        keyed["EngineCode"] = engine_digest(*self.engine_packages)
         return keyed

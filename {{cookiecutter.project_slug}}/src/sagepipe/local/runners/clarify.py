@@ -17,6 +17,7 @@ class ClarifyCheckRunner(CheckRunner):
     """
 
     supplied_baselines = ("SuppliedBaselineConstraints",)
+    engine_packages = ("clarify", "local/clarify_check.py", "local/clarify_job.py")
 
     def check(self, session: RunSession, name: str, resolved: Mapping[str, Any]) -> dict[str, Any]:
         """Clarify's bias or SHAP analysis of the step's dataset (and model)."""

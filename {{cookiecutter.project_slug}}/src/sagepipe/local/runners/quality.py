@@ -17,6 +17,7 @@ class QualityCheckRunner(CheckRunner):
     """
 
     supplied_baselines = ("SuppliedBaselineStatistics", "SuppliedBaselineConstraints")
+    engine_packages = ("monitor", "local/quality_check.py")
 
     def check(self, session: RunSession, name: str, resolved: Mapping[str, Any]) -> dict[str, Any]:
         """Model Monitor's data or model quality job on the step's dataset."""
