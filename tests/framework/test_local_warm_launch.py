@@ -26,6 +26,7 @@ from sagepipe.local.warm import (
     recent_file,
     remember,
     server_key,
+    shim_folder,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="warm launch is Linux-only")
@@ -372,3 +373,36 @@ def test_only_the_execution_shim_folder_in_path_is_ignored_by_the_server_key():
     assert first == key("/ws/executions/exec-20261202-2/.bin:/usr/bin")
     assert first != key("/ws/executions/exec-20261202-2/.bin:/opt/bin")
     assert first != key("/elsewhere/.bin:/usr/bin")
+    # A runtime interpreter's shim is a tagged folder inside it (RunSession.shim_for).
+    runtime = key("/ws/executions/exec-20261202-1/.bin/c4a8904c02:/usr/bin")
+    assert runtime == key("/ws/executions/exec-20261202-2/.bin/c4a8904c02:/usr/bin")
+    assert runtime != key("/elsewhere/.bin/c4a8904c02:/usr/bin")
+
+
+def test_a_runtime_interpreters_job_forks_from_the_server_its_cli_started(tmp_path):
+    # A runtime's interpreter (not this one): its shim is a tagged folder in each execution.
+    runtime = tmp_path / "runtime" / "bin" / "python"
+    runtime.parent.mkdir(parents=True)
+    runtime.symlink_to(sys.executable)
+
+    def job(name: str, execution: str) -> JobPlan:
+        shim = shim_folder(tmp_path / "ws" / "executions" / execution, str(runtime))
+        plan = _plan(tmp_path, name, PARENT, env={**os.environ, "PATH": f"{shim}:/usr/bin:/bin"})
+        plan.command[0] = str(runtime)
+        return plan
+
+    def run_one(plan: JobPlan) -> None:
+        launcher = Launcher(StopRequest(), tmp_path / "exec" / ".warm", label="churn")
+        try:
+            assert launcher.spawn(plan) == 0
+        finally:
+            launcher.close()
+
+    run_one(job("First", "exec-1"))
+    assert prestart_warm("churn", tmp_path / "ws") == 1
+    (server,) = Prestarted._servers.values()
+    second = job("Second", "exec-2")
+    run_one(second)
+    Prestarted.close_all()
+
+    assert int((second.job_dir / "parent.txt").read_text()) == server.proc.pid

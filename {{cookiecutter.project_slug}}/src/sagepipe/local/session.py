@@ -7,7 +7,6 @@ scheduler fills ``properties`` (what ``Get: Steps.X...`` reads) and ``inputs``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
@@ -26,7 +25,7 @@ from .plan import PipelinePlan, StepPlan
 from .s3server import S3Endpoint
 from .sandbox import JobError, python_shim
 from .scheduler import StopRequest
-from .warm import SHIM_FOLDER
+from .warm import SHIM_FOLDER, shim_folder
 
 
 class RunSession:
@@ -141,5 +140,4 @@ class RunSession:
         """A ``python3`` shim folder per interpreter (the default one is made up front)."""
         if python == sys.executable:
             return self.shim
-        tag = hashlib.sha256(python.encode()).hexdigest()[:10]
-        return python_shim(self.execution.log_dir / ".bin" / tag, python)
+        return python_shim(shim_folder(self.execution.log_dir, python), python)

@@ -336,9 +336,21 @@ def server_key(python: str, base_env: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps([python, stable]).encode()).hexdigest()[:12]
 
 
+def shim_folder(execution_dir: Path, python: str) -> Path:
+    """Where an execution's ``python3`` shim for ``python`` lives (this interpreter's is
+    ``.bin`` itself, made up front; another runtime's is ``.bin/<tag>``)."""
+    if python == sys.executable:
+        return execution_dir / SHIM_FOLDER
+    return execution_dir / SHIM_FOLDER / hashlib.sha256(python.encode()).hexdigest()[:10]
+
+
 def _is_shim(entry: str) -> bool:
-    """``<workspace>/executions/<execution id>/.bin``: where sandbox.python_shim writes."""
+    """``<workspace>/executions/<execution id>/.bin`` (this interpreter's shim) or
+    ``.../.bin/<tag>`` (a runtime interpreter's, RunSession.shim_for): where
+    sandbox.python_shim writes."""
     path = Path(entry)
+    if path.parent.name == SHIM_FOLDER:  # a runtime's folder: .bin/<tag>
+        path = path.parent
     return path.name == SHIM_FOLDER and path.parent.parent.name == "executions"
 
 
