@@ -562,6 +562,39 @@ def test_a_cached_check_is_recomputed_when_the_engine_code_that_computes_it_chan
     assert not any(after[n] for n in names), after
 
 
+def test_the_analyses_run_in_the_project_image_environment_when_there_is_one(
+    tmp_path: Path,
+) -> None:
+    """The lock the model was trained in analyses it, not the executor's own packages."""
+    import importlib.metadata
+    import sys
+
+    from sagepipe import runtimes
+
+    installed = importlib.metadata.version
+    pins = [
+        f"{name}=={installed(name)}"
+        for name in ("numpy", "scipy", "pandas", "python-dateutil", "six", "joblib", "scikit-learn")
+    ]
+    # One pin this interpreter does not have, so the project image's environment is a
+    # separate one (built by uv from its cache) rather than this interpreter itself.
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("\n".join([*pins, "threadpoolctl==3.7.0"]) + "\n")
+    resolver = runtimes.RuntimeResolver(project_repository="churn-model", lock_file=lock)
+    environment = resolver.project_environment()
+    assert environment is not None and str(environment.python) != sys.executable
+
+    workspace = tmp_path / "ws"
+    data = frame()
+    write_data(workspace, "train", data)
+    write_model(workspace, data)
+    execution = run(workspace, definition(), runtimes=resolver)
+    assert execution.status == "Succeeded", execution.failure_reason
+    for name in ("DataBias", "ModelBias", "Explain"):
+        log = (workspace / "executions" / execution.id / name / "job.log").read_text()
+        assert log.startswith(f"$ {environment.python} -m sagepipe.local.clarify_job"), log
+
+
 def test_independent_checks_run_at_the_same_time(tmp_path: Path) -> None:
     data = frame()
     write_data(tmp_path, "train", data)

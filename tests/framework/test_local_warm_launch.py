@@ -406,3 +406,26 @@ def test_a_runtime_interpreters_job_forks_from_the_server_its_cli_started(tmp_pa
     Prestarted.close_all()
 
     assert int((second.job_dir / "parent.txt").read_text()) == server.proc.pid
+
+
+def test_jobs_starting_together_all_get_their_runtimes_python3_shim(tmp_path):
+    """Concurrent jobs of one runtime each write the shim; none trips over another's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sagepipe.local.sandbox import python_shim
+
+    runtime = str(tmp_path / "runtime" / "bin" / "python")
+    for attempt in range(20):
+        folder = shim_folder(tmp_path / "executions" / f"exec-{attempt}", runtime)
+        start = threading.Barrier(8)
+
+        def make(_: int, folder: Path = folder, start: threading.Barrier = start) -> Path:
+            start.wait()
+            return python_shim(folder, runtime)
+
+        with ThreadPoolExecutor(8) as pool:
+            made = list(pool.map(make, range(8)))
+        assert made == [folder] * 8
+        assert (folder / "python3").read_text() == f'#!/bin/sh\nexec "{runtime}" "$@"\n'
+        assert os.access(folder / "python3", os.X_OK)
+        assert not list(folder.glob(".*.tmp"))

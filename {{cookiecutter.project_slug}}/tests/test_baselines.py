@@ -241,3 +241,20 @@ def test_lineage_lists_every_baseline(warm_workspace: dict[str, Any]) -> None:
         "ModelMetrics.ModelQuality.Statistics",
     ):
         assert key in baselines, sorted(baselines)
+
+
+def test_the_clarify_analyses_run_in_the_project_image_environment_like_the_jobs(
+    warm_workspace: dict[str, Any],
+) -> None:
+    """The model is analysed in the lock it was trained in, by the jobs' interpreter."""
+    execution = warm_workspace["execution"]["PipelineExecutionId"]
+    folder = warm_workspace["workspace"] / "executions" / execution
+
+    def interpreter(name: str) -> str:
+        first = (folder / name / "job.log").read_text().splitlines()[0]
+        assert first.startswith("$ "), first
+        return first.split()[1]
+
+    trained_with = interpreter("Train")
+    for name in ("BaselineTrainingBias", "BaselineModelBias", "BaselineModelExplainability"):
+        assert interpreter(name) == trained_with, name

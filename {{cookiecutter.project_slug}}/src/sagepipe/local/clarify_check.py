@@ -1,9 +1,10 @@
 """Run a ClarifyCheck step locally, with SageMaker's semantics.
 
 The step's processing job is :mod:`sagepipe.clarify.job` on the step's inputs
-(``analysis_config``, ``dataset`` and, for our compiled steps, ``model``), run as a job of
-this interpreter (:mod:`.clarify_job`: a warm fork, so the model's libraries are already
-imported and two analyses use two cores). A definition the SDK made names the model by
+(``analysis_config``, ``dataset`` and, for our compiled steps, ``model``), run as a job
+(:mod:`.clarify_job`) in the project image's environment when there is one, else with this
+interpreter (:func:`analysis_interpreter`): a warm fork, so the model's libraries are
+already imported and two analyses use two cores. A definition the SDK made names the model by
 ``ModelName`` instead: the model a Model step created in this workspace, whose
 ``ModelDataUrl`` archive is served, in-process, by the project's
 handler. Then, as for QualityCheck (:mod:`.quality_check`):
@@ -108,10 +109,32 @@ def _named_model(runner: Any, name: str, step: Mapping[str, Any], sandbox: Path)
     return LocalEndpoint.from_archive(archive, sandbox / "models")
 
 
+def analysis_interpreter(resolver: Any) -> str:
+    """The interpreter a Clarify analysis job runs with: the project image's, else this one.
+
+    The project image's environment is the lock the model was trained in, and it holds
+    what the analysis imports (numpy, pandas, the model's framework); the pipeline's
+    other jobs run there too, so its warm interpreter has all of it imported already
+    (a second warm interpreter, this one, would import it all again: about a second of
+    CPU per run). Without a project image (a bare definition), or when its environment
+    cannot be built, the analysis runs with the executor's own interpreter.
+    """
+    from ..runtimes import BuildError, UnknownImage
+
+    if resolver is None:
+        return sys.executable
+    try:
+        environment = resolver.project_environment()
+    except (UnknownImage, BuildError):
+        return sys.executable
+    return str(environment.python) if environment is not None else sys.executable
+
+
 def _run_as_job(
     runner: Any, name: str, sandbox: Path, spec: Mapping[str, Path | None]
 ) -> list[dict[str, Any]]:
-    """Run the analysis as a job of this interpreter (:mod:`.clarify_job`); its violations."""
+    """Run the analysis as a job (:mod:`.clarify_job`, :func:`analysis_interpreter`); its
+    violations."""
     from ..clarify.drift import VIOLATIONS_FILE
     from .sandbox import JobPlan, base_env
 
@@ -119,14 +142,15 @@ def _run_as_job(
     spec_path.write_text(json.dumps({k: str(v) if v else None for k, v in spec.items()}))
     job_dir = runner.execution.log_dir / name
     job_dir.mkdir(parents=True, exist_ok=True)
-    env = base_env(None, sandbox, runner.shim)
+    python = analysis_interpreter(runner.runtimes)
+    env = base_env(None, sandbox, runner.shim_for(python))
     framework_src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (framework_src, env.get("PYTHONPATH")) if p)
     plan = JobPlan(
         step_name=name,
         kind="Processing",
         job_name=f"clarify-{name}",
-        command=[sys.executable, "-m", "sagepipe.local.clarify_job", str(spec_path)],
+        command=[python, "-m", "sagepipe.local.clarify_job", str(spec_path)],
         env=env,
         cwd=sandbox,
         job_dir=sandbox,

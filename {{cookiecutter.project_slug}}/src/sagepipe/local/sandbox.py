@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,8 @@ def python_shim(folder: Path, python: str | None = None) -> Path:
     for name in _PYTHONS:
         shim = folder / name
         if not shim.exists():
-            tmp = folder / f".{name}.tmp"
+            # Jobs of one runtime start at the same time: each writes its own temporary.
+            tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
             tmp.write_text(f'#!/bin/sh\nexec "{python or sys.executable}" "$@"\n')
             tmp.chmod(0o755)
             os.replace(tmp, shim)

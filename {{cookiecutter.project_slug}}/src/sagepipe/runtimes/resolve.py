@@ -95,6 +95,15 @@ class RuntimeResolver:
             lock_file=str(self.lock_file),
         )
 
+    def project_environment(self) -> Environment | None:
+        """The project image's environment (its lock's), or None without a project image.
+
+        Raises :class:`UnknownImage` or :class:`BuildError` like :meth:`environment_for`.
+        """
+        if not self.project_repository or self.lock_file is None or not self.lock_file.is_file():
+            return None
+        return self.environment_for(self.project_repository)[1]
+
     def environment_for(self, image_uri: str) -> tuple[Runtime, Environment]:
         """The runtime of ``image_uri`` and its ready environment (built on first use)."""
         runtime = self.runtime_for(image_uri)
