@@ -11,6 +11,7 @@ never with timestamps.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -131,12 +132,39 @@ def _named_files(modules: Iterable[Path], package_root: Path) -> list[Path]:
     by_name.pop("__init__.py", None)
     named: list[Path] = []
     for module in modules:
-        for node in ast.walk(ast.parse(module.read_bytes())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                basename = node.value.rsplit("/", 1)[-1]
-                if "." in basename:
-                    named.extend(by_name.get(basename, []))
+        for basename in _syntax(module.read_bytes(), str(module)).file_names:
+            named.extend(by_name.get(basename, []))
     return named
+
+
+@dataclass(frozen=True)
+class _Syntax:
+    """What packaging reads from one module's source."""
+
+    #: ``(level, module, names)`` per import statement (level -1: ``import a, b``).
+    imports: tuple[tuple[int, str, tuple[str, ...]], ...]
+    #: Last path parts with a dot of the module's string literals (``"inference.py"``).
+    file_names: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=2048)
+def _syntax(source: bytes, filename: str) -> _Syntax:
+    """Parse ``source`` once per content: every step of a pipeline packages mostly the
+    same modules, and parsing them again for each step was a tenth of a second of every
+    compile. Raises ``SyntaxError``."""
+    imports: list[tuple[int, str, tuple[str, ...]]] = []
+    file_names: list[str] = []
+    for node in ast.walk(ast.parse(source, filename=filename)):
+        if isinstance(node, ast.Import):
+            imports.append((-1, "", tuple(alias.name for alias in node.names)))
+        elif isinstance(node, ast.ImportFrom):
+            names = tuple(alias.name for alias in node.names)
+            imports.append((node.level, node.module or "", names))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            basename = node.value.rsplit("/", 1)[-1]
+            if "." in basename:
+                file_names.append(basename)
+    return _Syntax(tuple(imports), tuple(file_names))
 
 
 def _module_file(name: str, base: Path) -> Path | None:
@@ -164,20 +192,20 @@ def _import_closure(module_name: str, top: str, base: Path) -> dict[str, Path]:
         pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
+            syntax = _syntax(path.read_bytes(), str(path))
         except SyntaxError as exc:
             raise GraphError(f"cannot package {path}: {exc.msg} at line {exc.lineno}") from None
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                pending.extend(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                    target = ".".join(anchor + ([node.module] if node.module else []))
-                else:
-                    target = node.module or ""
-                pending.append(target)
-                pending.extend(f"{target}.{alias.name}" for alias in node.names)
+        for level, module, names in syntax.imports:
+            if level < 0:
+                pending.extend(names)
+                continue
+            if level:
+                anchor = package.split(".")[: len(package.split(".")) - (level - 1)]
+                target = ".".join(anchor + ([module] if module else []))
+            else:
+                target = module
+            pending.append(target)
+            pending.extend(f"{target}.{name}" for name in names)
         pending = [n for n in pending if n == top or n.startswith(f"{top}.")]
     return found
 
