@@ -23,7 +23,9 @@ from sagepipe.local.warm import (
     learned_file,
     merge_learned,
     read_learned,
+    read_recent,
     recent_file,
+    recent_key,
     remember,
     server_key,
     shim_folder,
@@ -353,6 +355,27 @@ def test_a_prestarted_server_no_run_adopts_is_stopped_and_its_folder_removed(tmp
     assert server.proc.wait(timeout=10) is not None
     assert not (workspace / ".prestart").exists()
     assert Prestarted._servers == {}
+
+
+def test_a_prestarted_server_no_run_adopts_is_killed_not_waited_for(tmp_path):
+    _run_one(tmp_path, "First", "churn")
+    assert prestart_warm("churn", tmp_path / "ws") == 1
+    (server,) = Prestarted._servers.values()
+    Prestarted.close_all()
+
+    # No job was forked from it: it is not left to finish the import it is in.
+    assert server.proc.returncode == -signal.SIGKILL
+
+
+def test_a_run_that_launched_no_job_keeps_the_servers_the_run_before_used(tmp_path):
+    _run_one(tmp_path, "First", "churn")
+    [(python, _env)] = read_recent(recent_file())[recent_key("churn")]
+
+    # Every step cached: the execution's launcher closes without launching anything.
+    Launcher(StopRequest(), tmp_path / "exec" / ".warm", label="churn").close()
+
+    assert [entry[0] for entry in read_recent(recent_file())[recent_key("churn")]] == [python]
+    assert prestart_warm("churn", tmp_path / "ws") == 1
 
 
 def test_a_recent_file_that_is_unreadable_or_names_a_missing_python_starts_nothing(tmp_path):

@@ -41,3 +41,18 @@ def test_an_unknown_pipeline_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "`pipelines`"
     )
     assert not (tmp_path / "x.json").exists()
+
+
+def test_the_warm_head_start_runs_only_when_the_definition_is_compiled(tmp_path: Path) -> None:
+    """`run` starts the last run's warm interpreters to overlap a compile, never for
+    a definition the workspace's compile cache already has."""
+    from sagepipe.prepare import before_compiling, prepare_run
+
+    calls: list[str] = []
+    with before_compiling(lambda: calls.append("compile")):
+        first = prepare_run(project, tmp_path, stage=False)
+        again = prepare_run(project, tmp_path, stage=False)
+
+    assert calls == ["compile"]
+    assert first.compiled is not None and again.compiled is None
+    assert again.definition == first.definition

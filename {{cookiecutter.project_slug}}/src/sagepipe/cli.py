@@ -354,10 +354,12 @@ def make_run_command(
             raise click.exceptions.Exit(code)
         workspace.mkdir(parents=True, exist_ok=True)
         from .local.launch import prestarted_warm
+        from .prepare import before_compiling
 
         # The warm interpreters of this pipeline's last run import what its jobs will
-        # need while the definition is built; the run adopts them.
-        with prestarted_warm(pipeline_name, workspace):
+        # need while the definition is compiled; the run adopts them. When the compile
+        # cache has the definition there is nothing to overlap with: none start early.
+        with prestarted_warm(pipeline_name, workspace) as start, before_compiling(start):
             # Options a project appends to this command (e.g. --data) go to its builder.
             extra = {k: v for k, v in kw.items() if k not in _RUN_OPTIONS}
             source: Any = build(workspace, **extra) if extra else build(workspace)

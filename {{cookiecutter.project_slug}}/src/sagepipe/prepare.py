@@ -9,6 +9,9 @@ One implementation for every way a pipeline starts: ``run`` and ``run --pipeline
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,23 @@ def compile_registered(entry: RegisteredPipeline, settings: Any) -> Compiled:
         region=settings.region,
         image_uri=settings.image_uri,
     )
+
+
+#: Called once before a definition is compiled (not when the compile cache has it): the
+#: CLI starts the last run's warm interpreters there, to import while the pipeline compiles.
+_BEFORE_COMPILE: contextvars.ContextVar[Callable[[], object] | None] = contextvars.ContextVar(
+    "sagepipe_before_compile", default=None
+)
+
+
+@contextlib.contextmanager
+def before_compiling(hook: Callable[[], object]) -> Iterator[None]:
+    """Call ``hook`` when :func:`prepare_run` compiles inside the block (a cache miss)."""
+    token = _BEFORE_COMPILE.set(hook)
+    try:
+        yield
+    finally:
+        _BEFORE_COMPILE.reset(token)
 
 
 def prepare_run(
@@ -82,6 +102,9 @@ def prepare_run(
     definition = cache.load(key, s3_root) if reuse else None
     compiled = None
     if definition is None:
+        hook = _BEFORE_COMPILE.get()
+        if hook is not None:
+            hook()
         compiled = compile_registered(entry, settings)
         compiled.write_artifacts(s3_root)
         definition = cache.store(key, compiled)

@@ -62,10 +62,18 @@ def prestart_warm(label: str, workspace: Path) -> int:
 
 
 @contextlib.contextmanager
-def prestarted_warm(label: str, workspace: Path) -> Iterator[int]:
-    """:func:`prestart_warm` for the block; servers no run adopted stop when it ends."""
+def prestarted_warm(label: str, workspace: Path) -> Iterator[Callable[[], int]]:
+    """A function that runs :func:`prestart_warm` (once) for the block, called when the
+    definition is about to be compiled; servers no run adopted stop when the block ends."""
+    started: list[int] = []
+
+    def start() -> int:
+        if not started:
+            started.append(prestart_warm(label, workspace))
+        return started[0]
+
     try:
-        yield prestart_warm(label, workspace)
+        yield start
     finally:
         Prestarted.close_all()
 

@@ -443,6 +443,13 @@ class Prestarted:
             servers, roots = list(cls._servers.values()), list(cls._roots)
             cls._servers.clear()
             cls._roots.clear()
+        for server in servers:
+            # Never adopted, so no job was forked from it: kill it rather than wait for
+            # the import it is in the middle of (up to seconds, at the end of a cached run).
+            server.close()
+            if server.proc is not None:
+                with contextlib.suppress(OSError):
+                    server.proc.kill()
         _stop_servers(servers)
         for root in roots:
             remove_tree(root, root.parent)
@@ -471,6 +478,7 @@ class WarmLaunchers:
         self.servers: dict[str, WarmServer] = {}
         self.lock = threading.Lock()
         self.closed = False
+        self.launched = False  # a job was launched (warm or cold) in this execution
 
     def server_for(self, python: str, env: Mapping[str, str]) -> WarmServer | None:
         """The warm server for this interpreter and environment (started on first use)."""
@@ -489,6 +497,7 @@ class WarmLaunchers:
 
     def launch(self, plan: Any, log_fd: int) -> ForkedJob | None:
         """Fork ``plan``'s job from a warm interpreter, or None to launch it cold."""
+        self.launched = True
         if not enabled():
             return None
         python = python_entry(plan.command)
@@ -512,7 +521,9 @@ class WarmLaunchers:
         with self.lock:
             self.closed = True
             servers = list(self.servers.values())
-        if self.label is not None and enabled():
+        # A run whose steps were all cached launched nothing: it says nothing about the
+        # servers the next run will need, so the last run's list stays.
+        if self.label is not None and enabled() and self.launched:
             with contextlib.suppress(OSError):
                 remember(self.label, [(s.python, s.base_env) for s in servers if s.used])
         _stop_servers(servers)
