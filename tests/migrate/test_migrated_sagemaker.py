@@ -176,6 +176,19 @@ def test_runs_on_sagemaker_lists_the_project_and_migrated_pipelines_executions(
     assert unknown.returncode == 2
     assert unknown.stderr.startswith("error: pipeline 'nope': no migrated pipeline")
 
+    # stop takes every ARN runs lists: a migrated pipeline's execution is the project's too
+    run("stop", started["chained_fit"])  # moto has no StopPipelineExecution: it fails there
+    stops = servers.proxy.calls("StopPipelineExecution")  # botocore retries moto's error
+    assert {c.json()["PipelineExecutionArn"] for c in stops} == {started["chained_fit"]}
+    other = started["chained_fit"].replace("churn-model-dev-chained-fit", "someone-else")
+    refused = run("stop", other)
+    assert refused.returncode == 1
+    assert (
+        "belongs to pipeline someone-else, not churn-model-dev or churn-model-dev-chained-fit"
+        in refused.stderr
+    )
+    assert len(servers.proxy.calls("StopPipelineExecution")) == len(stops)  # refused first
+
 
 @pytest.mark.slow
 def test_runs_on_sagemaker_skips_a_migrated_pipeline_never_run_there(

@@ -460,9 +460,13 @@ def _run_on_sagemaker(
 
 
 def make_stop_command(
-    aws_target: Callable[[], Any] | None = None, *, name: str = "stop"
+    aws_target: Callable[[], Any] | None = None,
+    *,
+    name: str = "stop",
+    pipelines: Callable[[], list[str]] | None = None,
 ) -> click.Command:
-    """``stop EXECUTION_ARN``: stop a pipeline execution on SageMaker."""
+    """``stop EXECUTION_ARN``: stop a pipeline execution on SageMaker; ``pipelines()``
+    names the project's pipelines there (default: the target's one), the ones it may stop."""
 
     @click.command(name=name)
     @click.argument("execution")
@@ -473,7 +477,8 @@ def make_stop_command(
         if aws_target is None:
             fail_usage("stop needs a project (region and pipeline in its settings)")
         try:
-            raise click.exceptions.Exit(commands.stop(aws_target(), execution))  # type: ignore[misc]
+            code = commands.stop(aws_target(), execution, pipelines)  # type: ignore[misc]
+            raise click.exceptions.Exit(code)
         except (AwsError, ValueError) as error:
             _aws_failure(error)
 

@@ -210,7 +210,7 @@ def make_cli() -> click.Group:
             pipelines=_listed_pipelines,
         )
     )
-    main.add_command(make_stop_command(aws.target))
+    main.add_command(make_stop_command(aws.target, pipelines=aws.pipeline_names))
     main.add_command(
         make_registry_group(
             default_group=lambda: project_settings.load().model_package_group,
