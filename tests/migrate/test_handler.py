@@ -102,10 +102,12 @@ def test_a_request_table_made_after_training_keeps_the_default_and_says_why(
 def _migrated(
     bake_project, trait: str, **env_extra: str
 ) -> tuple[Path, Callable[..., subprocess.CompletedProcess[str]]]:
-    """A baked project with the trait notebook migrated, and a runner of its CLI."""
+    """A baked project with the trait notebook migrated, and a runner of its CLI (a
+    notebook already in the project's notebooks/ folder is migrated as it is)."""
     project = bake_project()
     shutil.copytree(FIXTURES / "data", project / "notebooks" / "data", dirs_exist_ok=True)
-    shutil.copy(FIXTURES / "traits" / f"{trait}.ipynb", project / "notebooks")
+    if not (project / "notebooks" / f"{trait}.ipynb").is_file():
+        shutil.copy(FIXTURES / "traits" / f"{trait}.ipynb", project / "notebooks")
     migrate_trait(project, trait)
     env = {
         **os.environ,

@@ -14,6 +14,7 @@ import io
 import json
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,66 @@ def test_data_is_refused_for_a_migrated_pipeline_on_sagemaker_too(
     (line,) = [x for x in refused.stderr.splitlines() if x.startswith("error:")]
     assert "--data notebooks/data: pipeline 'chained_fit' reads the notebook's data" in line
     assert servers.proxy.operations() == []  # refused before any AWS call
+
+
+@pytest.mark.slow
+def test_runs_on_sagemaker_lists_the_project_and_migrated_pipelines_executions(
+    on_moto: tuple[Path, Any, Any],
+) -> None:
+    _, run, servers = on_moto
+    _client(servers, "s3").create_bucket(Bucket="churn-model-dev")
+    started = {}
+    for pipeline in ("project", "chained_fit"):
+        done = run("run", "--pipeline", pipeline, "--target", "sagemaker", "--json")
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        started[pipeline] = json.loads(done.stdout)["PipelineExecutionArn"]
+        time.sleep(1.1)  # distinct start times, so newest-first is one order
+
+    def listed(*args: str) -> list[tuple[str, str]]:
+        done = run("runs", "--target", "sagemaker", "--json", *args)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return [(r["PipelineName"], r["PipelineExecutionId"]) for r in json.loads(done.stdout)]
+
+    # every pipeline of the project, each under its SageMaker name, newest first
+    assert listed() == [
+        ("churn-model-dev-chained-fit", started["chained_fit"]),
+        ("churn-model-dev", started["project"]),
+    ]
+    # --pipeline NAME, as `run --pipeline NAME` takes it
+    assert listed("--pipeline", "chained_fit") == [
+        ("churn-model-dev-chained-fit", started["chained_fit"])
+    ]
+    assert listed("--pipeline", "project") == [("churn-model-dev", started["project"])]
+    assert listed("--limit", "1") == [("churn-model-dev-chained-fit", started["chained_fit"])]
+    unknown = run("runs", "--target", "sagemaker", "--pipeline", "nope")
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("error: pipeline 'nope': no migrated pipeline")
+
+    # stop takes every ARN runs lists: a migrated pipeline's execution is the project's too
+    run("stop", started["chained_fit"])  # moto has no StopPipelineExecution: it fails there
+    stops = servers.proxy.calls("StopPipelineExecution")  # botocore retries moto's error
+    assert {c.json()["PipelineExecutionArn"] for c in stops} == {started["chained_fit"]}
+    other = started["chained_fit"].replace("churn-model-dev-chained-fit", "someone-else")
+    refused = run("stop", other)
+    assert refused.returncode == 1
+    assert (
+        "belongs to pipeline someone-else, not churn-model-dev or churn-model-dev-chained-fit"
+        in refused.stderr
+    )
+    assert len(servers.proxy.calls("StopPipelineExecution")) == len(stops)  # refused first
+
+
+@pytest.mark.slow
+def test_runs_on_sagemaker_skips_a_migrated_pipeline_never_run_there(
+    on_moto: tuple[Path, Any, Any],
+) -> None:
+    _, run, servers = on_moto
+    _client(servers, "s3").create_bucket(Bucket="churn-model-dev")
+    done = run("run", "--target", "sagemaker", "--json")  # the project pipeline only
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    arn = json.loads(done.stdout)["PipelineExecutionArn"]
+    listed = run("runs", "--target", "sagemaker", "--json")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert [r["PipelineExecutionId"] for r in json.loads(listed.stdout)] == [arn]
+    alone = run("runs", "--target", "sagemaker", "--pipeline", "chained_fit", "--json")
+    assert (alone.returncode, json.loads(alone.stdout)) == (0, [])

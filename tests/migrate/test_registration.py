@@ -123,3 +123,24 @@ def test_run_pipeline_reproduces_the_chained_fit_notebook_and_registers_its_mode
         served.predict_proba(notebook["X_test"]).tolist()
         == notebook["forest"].predict_proba(notebook["X_test"]).tolist()
     )
+
+
+@pytest.mark.slow
+def test_a_local_run_of_a_migrated_pipeline_is_recorded_under_its_own_name(bake_project) -> None:
+    # the default pipeline: `run` without --pipeline runs it, and lineage reads its group
+    _, run = _migrated(bake_project, "chained_fit", MLOPS_DEFAULT_PIPELINE="chained_fit")
+    ran = run("run", "--json")
+    execution = json.loads(ran.stdout)
+    assert execution["Status"] == "Succeeded", ran.stderr[-2000:]
+    assert execution["PipelineName"] == "chained_fit"  # as `pipelines` names it, not churn-model
+    listed = json.loads(run("runs", "--json").stdout)
+    assert [(r["PipelineExecutionId"], r["PipelineName"]) for r in listed] == [
+        (execution["PipelineExecutionId"], "chained_fit")
+    ]
+    assert json.loads(run("runs", "--pipeline", "chained_fit", "--json").stdout) == listed
+    assert json.loads(run("runs", "--pipeline", "project", "--json").stdout) == []
+    package = json.loads(run("registry", "describe", "latest").stdout)
+    assert package["Lineage"]["PipelineName"] == "chained_fit"
+    lineage = json.loads(run("lineage", "1", "--json").stdout)
+    assert lineage["execution"]["id"] == execution["PipelineExecutionId"]
+    assert lineage["execution"]["pipeline"] == "chained_fit"

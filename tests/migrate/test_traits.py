@@ -282,7 +282,8 @@ def test_migrated_pipelines_are_listed_and_an_unknown_name_is_one_line(
     }
     module = (root / "src" / package / "pipeline_no_headings.py").read_text()
     assert "'NoHeadingsDataDir': ('notebooks/data', ['customers.csv'])" in module.replace('"', "'")
-    assert "RegisterModel(" in module and "metrics=evaluate_report.uri" in module
+    assert "RegisterModel(" in module
+    assert "model_statistics=MetricsSource(evaluate_report.uri)" in module
     settings = project.load_settings()
     with pytest.raises(ProjectError, match=r"pipeline 'churn': .*known: no_headings"):
         project.pipeline("churn", settings)
@@ -318,10 +319,21 @@ def test_compile_pipeline_and_the_default_setting_pick_the_migrated_pipeline(
     compiled = run("compile", "--pipeline", "no_headings", "-o", str(tmp_path / "a.json"))
     assert compiled.returncode == 0, compiled.stderr
     steps = json.loads((tmp_path / "a.json").read_text())["Steps"]
-    assert [s["Type"] for s in steps] == ["Processing", "Training", "Processing", "Condition"]
+    assert [s["Type"] for s in steps] == [
+        "Processing",  # preprocess
+        "Training",
+        "Processing",  # evaluate
+        "Processing",  # RequestRows: the rows the data-quality baseline is taken from
+        "QualityCheck",  # BaselineTrainingData
+        "Condition",
+    ]
     # registration sits behind the Condition on the evaluation report's metric
     register = steps[-1]["Arguments"]["IfSteps"][0]
     assert register["Type"] == "RegisterModel"
+    drift = register["Arguments"]["DriftCheckBaselines"]["ModelDataQuality"]
+    assert drift["Statistics"]["S3Uri"] == {
+        "Get": "Steps.BaselineTrainingData.BaselineUsedForDriftCheckStatistics"
+    }
     assert register["Arguments"]["ModelPackageGroupName"] == "churn-model-models-no-headings"
     # one setting makes it the default: compile without --pipeline compiles it, and its
     # model goes to the project's group (what deploy and batch-transform serve)

@@ -7,7 +7,7 @@ Each has two implementations: local (the embedded default, in ``sagepipe.local``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,9 +50,11 @@ class RunRecord(Protocol):
 
 
 class RunHistory(Protocol):
-    """Executions, newest first, and one execution with its steps."""
+    """Executions (of the named pipelines, if given), newest first; one with its steps."""
 
-    def list_executions(self, limit: int | None = None) -> list[Any]: ...
+    def list_executions(
+        self, limit: int | None = None, pipelines: Sequence[str] | None = None
+    ) -> list[Any]: ...
 
     def get_execution(self, execution_id: str) -> Any | None: ...
 

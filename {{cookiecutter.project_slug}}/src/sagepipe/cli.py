@@ -316,6 +316,7 @@ def make_run_command(
     target_default: TargetDefault | None = None,
     runtimes: Callable[[], Any] | None = None,
     mlflow: Callable[[], Any] | None = None,
+    label: Callable[..., str] | None = None,
 ) -> click.Command:
     """``run``: with ``build``, run the project's pipeline; without, a definition file.
 
@@ -328,6 +329,8 @@ def make_run_command(
     ``workspace / "s3"``. Options appended to the returned command's ``params`` are
     passed to ``build`` as keyword arguments. ``aws_prepare(workspace, **options)``
     returns a :class:`sagepipe.sagemaker.runner.Prepared` for ``--target sagemaker``.
+    ``label(**options)`` names a local run in the history and the registry's lineage
+    (default ``pipeline_name``), so a project with several pipelines records which one ran.
     """
 
     @click.option(
@@ -349,21 +352,22 @@ def make_run_command(
             raise click.exceptions.Exit(_run_on_sagemaker(aws_prepare, workspace, kw, tracking))
         if build is None:
             assert definition is not None
-            label = pipeline_name if pipeline_name != "pipeline" else definition.stem
-            code = _run_local(definition, workspace, label, kw, runtimes, tracking)
+            named = pipeline_name if pipeline_name != "pipeline" else definition.stem
+            code = _run_local(definition, workspace, named, kw, runtimes, tracking)
             raise click.exceptions.Exit(code)
         workspace.mkdir(parents=True, exist_ok=True)
         from .local.launch import prestarted_warm
         from .prepare import before_compiling
 
+        # Options a project appends to this command (e.g. --data) go to its builder.
+        extra = {k: v for k, v in kw.items() if k not in _RUN_OPTIONS}
+        run_label = label(**extra) if label is not None else pipeline_name
         # The warm interpreters of this pipeline's last run import what its jobs will
         # need while the definition is compiled; the run adopts them. When the compile
         # cache has the definition there is nothing to overlap with: none start early.
-        with prestarted_warm(pipeline_name, workspace) as start, before_compiling(start):
-            # Options a project appends to this command (e.g. --data) go to its builder.
-            extra = {k: v for k, v in kw.items() if k not in _RUN_OPTIONS}
+        with prestarted_warm(run_label, workspace) as start, before_compiling(start):
             source: Any = build(workspace, **extra) if extra else build(workspace)
-            code = _run_local(source, workspace, pipeline_name, kw, runtimes, tracking)
+            code = _run_local(source, workspace, run_label, kw, runtimes, tracking)
         raise click.exceptions.Exit(code)
 
     if build is None:
@@ -458,9 +462,13 @@ def _run_on_sagemaker(
 
 
 def make_stop_command(
-    aws_target: Callable[[], Any] | None = None, *, name: str = "stop"
+    aws_target: Callable[[], Any] | None = None,
+    *,
+    name: str = "stop",
+    pipelines: Callable[[], list[str]] | None = None,
 ) -> click.Command:
-    """``stop EXECUTION_ARN``: stop a pipeline execution on SageMaker."""
+    """``stop EXECUTION_ARN``: stop a pipeline execution on SageMaker; ``pipelines()``
+    names the project's pipelines there (default: the target's one), the ones it may stop."""
 
     @click.command(name=name)
     @click.argument("execution")
@@ -471,7 +479,8 @@ def make_stop_command(
         if aws_target is None:
             fail_usage("stop needs a project (region and pipeline in its settings)")
         try:
-            raise click.exceptions.Exit(commands.stop(aws_target(), execution))  # type: ignore[misc]
+            code = commands.stop(aws_target(), execution, pipelines)  # type: ignore[misc]
+            raise click.exceptions.Exit(code)
         except (AwsError, ValueError) as error:
             _aws_failure(error)
 
@@ -484,13 +493,25 @@ def make_runs_command(
     name: str = "runs",
     aws_target: Callable[[], Any] | None = None,
     target_default: TargetDefault | None = None,
+    pipelines: Callable[[str, str | None], list[str] | None] | None = None,
 ) -> click.Group:
-    """``runs [--json] [--limit N]``: the run history, newest first; ``runs show ID``."""
+    """``runs [--json] [--limit N]``: the run history, newest first; ``runs show ID``.
+
+    ``pipelines(target, NAME or None)`` names the pipelines whose executions are listed on
+    ``target`` (None: all of the local history); with it, ``runs`` takes ``--pipeline NAME``.
+    Without it, SageMaker's history is the target's one pipeline.
+    """
 
     def history(target: str, workspace: Path) -> Any:
         from .backends import open_history
 
         return open_history(target, workspace, aws_target)
+
+    def listed(target: str, workspace: Path, limit: int, pipeline: str | None) -> list[Any]:
+        names = pipelines(target, pipeline) if pipelines is not None else None
+        if names is None:
+            return list(history(target, workspace).list_executions(limit=limit))
+        return list(history(target, workspace).list_executions(limit=limit, pipelines=names))
 
     @click.group(name=name, invoke_without_command=True)
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -504,12 +525,19 @@ def make_runs_command(
     @_target_option(target_default)
     @_workspace_option(workspace_default)
     @click.pass_context
-    def runs(ctx: click.Context, as_json: bool, limit: int, target: str, workspace: Path) -> None:
+    def runs(
+        ctx: click.Context,
+        as_json: bool,
+        limit: int,
+        target: str,
+        workspace: Path,
+        pipeline: str | None = None,
+    ) -> None:
         """List pipeline executions with per-step status, duration and cache hits."""
         if ctx.invoked_subcommand is not None:
             return
         try:
-            records = history(target, workspace).list_executions(limit=limit)
+            records = listed(target, workspace, limit, pipeline)
         except AwsError as error:
             _aws_failure(error)
         if as_json:
@@ -531,6 +559,15 @@ def make_runs_command(
                 click.echo(f"    {step.name:<28} {step.status:<11} {took:>8}{cached}")
             if record.failure_reason:
                 click.echo(f"    reason: {record.failure_reason}")
+
+    if pipelines is not None:
+        runs.params.append(
+            click.Option(
+                ["--pipeline"],
+                default=None,
+                help="Only this pipeline's executions (see `pipelines`; default: all of them).",
+            )
+        )
 
     @runs.command("show")
     @click.argument("execution")

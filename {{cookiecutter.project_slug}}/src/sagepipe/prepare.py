@@ -169,6 +169,14 @@ class MigratedOnAws:
     data: list[tuple[Path, str]]  # (a file DATA names, the S3 prefix it is uploaded under)
 
 
+def remote_name(entry: RegisteredPipeline, settings: Any) -> str:
+    """The name ``entry`` has on SageMaker: the project pipeline's from the settings, a
+    migrated one's own (its ``build_pipeline(settings).name``, so its steps are imported)."""
+    if not entry.migrated:
+        return str(settings.pipeline_name)
+    return str(entry.load().build_pipeline(settings).name)
+
+
 def migrated_on_aws(entry: RegisteredPipeline, root: Path, settings: Any) -> MigratedOnAws:
     """The migrated pipeline's name and the notebook data its parameters' defaults read:
     the files ``run --pipeline NAME`` stages locally, uploaded to the same keys on S3."""

@@ -65,6 +65,19 @@ def target(settings: project_settings.Settings | None = None) -> AwsTarget:
     )
 
 
+def pipeline_names(pipeline: str | None = None) -> list[str]:
+    """The project's pipelines on SageMaker: ``pipeline``'s name there, or the project
+    pipeline's and every migrated one's (each has its own, as ``run --pipeline NAME
+    --target sagemaker`` creates it)."""
+    from sagepipe.prepare import remote_name
+
+    from .adapter import project
+
+    settings = project_settings.load()
+    chosen = [project.pipeline(pipeline, settings)] if pipeline else project.pipelines().values()
+    return [remote_name(entry, settings) for entry in chosen]
+
+
 def prepare(workspace: Path, data: Path | None = None, pipeline: str | None = None) -> Prepared:
     """Exactly what ``compile`` writes, with its code objects, ready for upload.
 

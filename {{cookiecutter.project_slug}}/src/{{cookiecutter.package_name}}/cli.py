@@ -64,6 +64,32 @@ def _build_definition(
         raise click.exceptions.Exit(2) from None
 
 
+def _run_label(data: Path | None = None, pipeline: str | None = None) -> str:
+    """Called by ``run``: the name a local run is recorded under (``runs``, lineage): the
+    project's for its own pipeline, a migrated pipeline's own name (``pipelines``) for it."""
+    try:
+        entry = project.pipeline(pipeline, project_settings.load())
+    except ValueError as error:  # bad settings or an unknown pipeline (ProjectError): exit 2
+        click.echo(f"error: {error}", err=True)
+        raise click.exceptions.Exit(2) from None
+    return entry.name if entry.migrated else "{{ cookiecutter.project_slug }}"
+
+
+def _listed_pipelines(target: str, pipeline: str | None) -> list[str] | None:
+    """Called by ``runs``: whose executions to list. Locally every run (or those
+    ``pipeline``'s runs are recorded under); on SageMaker the project pipeline's and every
+    migrated one's, or ``pipeline``'s only."""
+    if target != "sagemaker":
+        return None if pipeline is None else [_run_label(pipeline=pipeline)]
+    from . import aws
+
+    try:
+        return aws.pipeline_names(pipeline)
+    except ValueError as error:  # bad settings or an unknown pipeline (ProjectError): exit 2
+        click.echo(f"error: {error}", err=True)
+        raise click.exceptions.Exit(2) from None
+
+
 @click.command("compile")
 @click.option(
     "-o",
@@ -161,6 +187,7 @@ def make_cli() -> click.Group:
         target_default=aws.target_default,
         runtimes=project_settings.runtime_resolver,
         mlflow=project_settings.mlflow_target,
+        label=_run_label,
     )
     run.params.append(
         click.Option(
@@ -180,9 +207,10 @@ def make_cli() -> click.Group:
             workspace_default=default_workspace,
             aws_target=aws.target,
             target_default=aws.target_default,
+            pipelines=_listed_pipelines,
         )
     )
-    main.add_command(make_stop_command(aws.target))
+    main.add_command(make_stop_command(aws.target, pipelines=aws.pipeline_names))
     main.add_command(
         make_registry_group(
             default_group=lambda: project_settings.load().model_package_group,

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,15 +213,20 @@ class RunHistory:
                 )
         return dead
 
-    def list_executions(self, limit: int | None = None) -> list[ExecutionRecord]:
-        """Executions, newest first, with their steps."""
-        if not self.path.exists():
+    def list_executions(
+        self, limit: int | None = None, pipelines: Sequence[str] | None = None
+    ) -> list[ExecutionRecord]:
+        """Executions, newest first, with their steps; only those of ``pipelines`` if given."""
+        if not self.path.exists() or (pipelines is not None and not pipelines):
             return []
         with self._connect() as conn:
-            query = "SELECT * FROM executions ORDER BY started DESC, id DESC"
+            query, values = "SELECT * FROM executions", list(pipelines or [])
+            if pipelines is not None:
+                query += f" WHERE pipeline_name IN ({', '.join('?' * len(values))})"
+            query += " ORDER BY started DESC, id DESC"
             if limit is not None:
                 query += f" LIMIT {int(limit)}"
-            return [self._record(conn, r) for r in conn.execute(query).fetchall()]
+            return [self._record(conn, r) for r in conn.execute(query, values).fetchall()]
 
     def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         """One execution, or None."""

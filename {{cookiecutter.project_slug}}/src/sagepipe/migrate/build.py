@@ -25,6 +25,7 @@ from .analysis import (
     literal_value,
     stored_names,
 )
+from .baseline import Baseline, choose_baseline
 from .classify import (
     ROLES,
     comment_heading,
@@ -174,6 +175,7 @@ class Migration:
     title: str | None = None
     registration: dict[str, str] | None = None  # {"step": train step, "model": variable}
     handler: Handler | None = None  # the registered model's inference handler
+    baseline: Baseline | None = None  # the rows its data-quality baseline is taken from
 
 
 def module_name(path: Path) -> str:
@@ -283,6 +285,7 @@ def build(
     if migration.registration:
         chosen = choose_handler(migration)
         migration.handler = wire(migration, chosen) if chosen.generated else chosen
+        migration.baseline = choose_baseline(migration)
     migration.decisions = _decisions(migration)
     return migration
 

@@ -124,6 +124,7 @@ def to_document(migration: Migration, project: Project) -> dict[str, Any]:
             {
                 **migration.registration,
                 "handler": migration.handler.decisions if migration.handler else [],
+                "baseline": migration.baseline.decision if migration.baseline else None,
                 "condition": (
                     gate.describe()
                     if (gate := find_gate(migration)) is not None

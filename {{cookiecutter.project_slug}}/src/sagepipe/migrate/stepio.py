@@ -23,6 +23,10 @@ EVALUATION_FILE = "evaluation.json"
 _TABLE = ".csv"
 _DTYPES = ".dtypes.json"
 _MODEL_ARCHIVE = "model.tar.gz"
+# The rows requests to the model carry, for its data-quality baseline. A hyphen, so no
+# variable's file (save_value names files after identifiers) can take its place.
+REQUEST_ROWS_FILE = "request-rows.csv"
+REQUEST_ROWS_SAMPLE = 10_000  # rows at most, a seeded sample of more: enough for statistics
 
 
 def _is_model(value: Any) -> bool:
@@ -278,6 +282,58 @@ def export_handler(
     recorded = {"columns": columns, "parameters": dict(parameters or {})}
     (folder / "handler.json").write_text(json.dumps(recorded) + "\n")
     return code / "inference.py"
+
+
+def export_request_rows(folder: Path, rows: Any, like: Any = None) -> Path:
+    """Write ``request-rows.csv`` (a header row, no index): the rows of ``rows`` as requests
+    to the model carry them, in ``like``'s columns and their order when ``like`` (the
+    handler's request table) has columns. More than :data:`REQUEST_ROWS_SAMPLE` rows are
+    sampled with a fixed seed, so a re-run writes the same file."""
+    import numpy as np
+    import pandas as pd
+
+    if hasattr(rows, "toarray") and not isinstance(rows, (pd.DataFrame, pd.Series)):
+        rows = rows.toarray()  # a sparse matrix: requests carry its dense rows
+    if isinstance(rows, pd.Series):
+        rows = rows.to_frame()
+    elif not isinstance(rows, pd.DataFrame):
+        array = np.asarray(rows)
+        if array.ndim not in (1, 2):
+            raise TypeError(
+                f"request rows for the data-quality baseline: a {type(rows).__name__} of shape "
+                f"{array.shape} is not a table of rows; remove export_request_rows from this "
+                "step and the RequestRows and BaselineTrainingData steps from the pipeline "
+                "module, then baseline by hand (`baseline`, `monitor --baseline DIR`)"
+            )
+        rows = pd.DataFrame(array.reshape(len(array), -1))
+        rows.columns = [f"_c{i}" for i in range(rows.shape[1])]  # the analyzer's names
+    columns = list(getattr(like, "columns", []))
+    if columns and all(c in rows.columns for c in columns):
+        rows = rows[columns]
+    if len(rows) > REQUEST_ROWS_SAMPLE:
+        picked = np.random.default_rng(0).choice(len(rows), REQUEST_ROWS_SAMPLE, replace=False)
+        rows = rows.iloc[np.sort(picked)]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / REQUEST_ROWS_FILE
+    rows.to_csv(path, index=False)
+    return path
+
+
+def copy_request_rows(model_folder: Path, output: Path) -> Path:
+    """Copy ``request-rows.csv`` out of a training step's folder (or its model.tar.gz) into
+    ``output``, where the data-quality check reads it."""
+    source = _unpacked(Path(model_folder)) / REQUEST_ROWS_FILE
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"{model_folder}: no {REQUEST_ROWS_FILE}; the training step writes it with "
+            "export_request_rows (apply the migration again, or add that line)"
+        )
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    target = output / REQUEST_ROWS_FILE
+    target.write_bytes(source.read_bytes())
+    return target
 
 
 def write_metrics(

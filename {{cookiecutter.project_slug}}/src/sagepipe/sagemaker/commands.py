@@ -87,12 +87,18 @@ def run(
     return exit_code(execution.status)
 
 
-def stop(target: Any, execution_arn: str) -> int:
-    """Stop an execution; its pipeline must be this project's."""
+def stop(
+    target: Any, execution_arn: str, project_pipelines: Callable[[], list[str]] | None = None
+) -> int:
+    """Stop an execution; its pipeline must be this project's: the target's, or one of
+    ``project_pipelines()`` (the migrated ones; asked only for another pipeline's ARN)."""
     name = pipelines.pipeline_name_of(execution_arn)
-    if name != target.pipeline_name:
+    known = [target.pipeline_name]
+    if name != target.pipeline_name and project_pipelines is not None:
+        known = project_pipelines()
+    if name not in known:
         raise AwsError(
-            f"{execution_arn} belongs to pipeline {name}, not {target.pipeline_name}; "
+            f"{execution_arn} belongs to pipeline {name}, not {' or '.join(known)}; "
             "pass --stage for the stage that started it"
         )
     pipelines.stop(target.session().sagemaker, execution_arn, echo=say)

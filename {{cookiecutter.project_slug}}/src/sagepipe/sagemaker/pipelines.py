@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -261,12 +261,20 @@ def add_steps(sm: Any, execution: RemoteExecution) -> None:
                     execution.registered.append((group, int(arn.rsplit("/", 1)[-1])))
 
 
-def list_executions(sm: Any, name: str, limit: int = 20) -> list[RemoteExecution]:
-    """The newest ``limit`` executions of pipeline ``name``, newest first, with parameters."""
+def list_executions(
+    sm: Any, name: str, limit: int = 20, *, missing_ok: bool = False
+) -> list[RemoteExecution]:
+    """The newest ``limit`` executions of pipeline ``name``, newest first, with parameters
+    (none, with ``missing_ok``, when the pipeline was never created)."""
     with calling(f"listing executions of pipeline {name}"):
-        response = sm.list_pipeline_executions(
-            PipelineName=name, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
-        )
+        try:
+            response = sm.list_pipeline_executions(
+                PipelineName=name, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
+            )
+        except Exception as error:
+            if missing_ok and _no_such_pipeline(error):
+                return []
+            raise
     records = []
     for summary in response.get("PipelineExecutionSummaries", [])[:limit]:
         arn = str(summary["PipelineExecutionArn"])
@@ -284,6 +292,17 @@ def list_executions(sm: Any, name: str, limit: int = 20) -> list[RemoteExecution
             )
         )
     return records
+
+
+def _no_such_pipeline(error: BaseException) -> bool:
+    # SageMaker says ResourceNotFound; moto (and older endpoints) a ValidationException.
+    code = error_code(error)
+    message = str((getattr(error, "response", None) or {}).get("Error", {}).get("Message", ""))
+    lowered = message.lower()
+    return code == "ResourceNotFound" or (
+        code == "ValidationException"
+        and ("could not find" in lowered or "does not exist" in lowered)
+    )
 
 
 def watch(
@@ -347,15 +366,24 @@ def step_names(definition: bytes | Mapping[str, Any]) -> list[str]:
 
 
 class SageMakerHistory:
-    """The local ``RunHistory`` methods over one pipeline's executions on SageMaker."""
+    """The local ``RunHistory`` methods over a project's pipelines' executions on SageMaker."""
 
     def __init__(self, sagemaker_client: Any, pipeline_name: str) -> None:
         self.sm = sagemaker_client
         self.pipeline_name = pipeline_name
 
-    def list_executions(self, limit: int | None = None) -> list[RemoteExecution]:
-        """Newest first, with parameters and status."""
-        return list_executions(self.sm, self.pipeline_name, limit or 20)
+    def list_executions(
+        self, limit: int | None = None, pipelines: Sequence[str] | None = None
+    ) -> list[RemoteExecution]:
+        """Newest first, with parameters and status: of ``pipelines`` (default: the one this
+        history was opened for), merged. A pipeline never created on SageMaker (a migrated
+        one only run locally) has no executions, not an error."""
+        limit = limit or 20
+        found: list[RemoteExecution] = []
+        for name in pipelines if pipelines is not None else [self.pipeline_name]:
+            found += list_executions(self.sm, name, limit, missing_ok=True)
+        found.sort(key=lambda e: e.started or "", reverse=True)
+        return found[:limit]
 
     def get_execution(self, execution_id: str) -> RemoteExecution | None:
         """One execution (by ARN) with its steps, job ARNs and log locations."""
