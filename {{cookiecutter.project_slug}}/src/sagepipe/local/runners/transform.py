@@ -33,6 +33,7 @@ class TransformRunner(JobRunner):
         """The batch-transform job of a Transform step, served in its model's runtime."""
         session = self.session
         model = session.model(str(args.get("ModelName")))
+        _refuse_unsupported(step.name, model)
         image = str(model.get("Image") or "")
         runtime = job_runtime(
             step.name, "Processing", {"AppSpecification": {"ImageUri": image}}, session.runtimes
@@ -68,3 +69,23 @@ class TransformRunner(JobRunner):
             "TransformJobArn": f"{LOCAL_ARN}:transform-job/{job_name.lower()}",
             "TransformJobStatus": "Completed",
         }
+
+
+def _refuse_unsupported(step_name: str, model: Mapping[str, Any]) -> None:
+    """One line for the models this Transform cannot serve locally, before any work."""
+    containers = model.get("Containers") or []
+    if len(containers) > 1:
+        mode = (model.get("InferenceExecutionConfig") or {}).get("Mode") or "Serial"
+        images = " -> ".join(str(c.get("Image") or "?").rpartition("/")[2] for c in containers)
+        raise JobError(
+            f"step {step_name}: model {model.get('ModelName')!r} has {len(containers)} "
+            f"containers ({mode} inference pipeline: {images}), and a local Transform serves "
+            "one container only; run the containers as separate Transform steps, each "
+            "reading the one before's output, or make one model whose inference code does both"
+        )
+    if model.get("Mode") == "MultiModel":
+        raise JobError(
+            f"step {step_name}: model {model.get('ModelName')!r} is a multi-model container "
+            "(Mode MultiModel), which serves the model each request names, and a local "
+            "Transform serves one model archive only; create the model with Mode SingleModel"
+        )
