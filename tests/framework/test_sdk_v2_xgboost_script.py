@@ -26,25 +26,13 @@ from exact_python import require_python
 from sagepipe import runtimes
 from sagepipe.local import execute
 from sagepipe.storage.archives import tar_gz_bytes
+from uv_cache import ensure_cached
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "sdk_v2" / "xgboost_script"
 SERIAL = HERE / "sdk_v2" / "serial_model"
 BUCKET = "sdk-v2-bucket"
 OFFLINE_REQUIREMENT = "appdirs==1.4.4"
-
-
-def _uv_caches(requirement: str, minor: str, tmp_path: Path) -> None:
-    """Make sure uv's cache has ``requirement`` for Python ``minor`` (the test's setup).
-
-    From the cache when it is there; otherwise uv fetches it once (the machine's package
-    index), so that the job's own install below is offline, as the engine's always is.
-    """
-    target = tmp_path / "prefetch"
-    python = str(runtimes.find_interpreter(minor).path)
-    cmd = ["uv", "pip", "install", "--quiet", "--python", python, "--target", str(target)]
-    if subprocess.run([*cmd, "--offline", requirement], capture_output=True).returncode:
-        subprocess.run([*cmd, requirement], check=True, capture_output=True)
 
 
 def _rows(count: int, seed: int) -> str:
@@ -102,7 +90,7 @@ def test_an_xgboost_script_mode_training_step_runs_its_entry_point_with_its_requ
     tmp_path: Path,
 ) -> None:
     require_python("3.8")  # the XGBoost 1.7-1 image's
-    _uv_caches(OFFLINE_REQUIREMENT, "3.8", tmp_path)
+    ensure_cached(OFFLINE_REQUIREMENT, "3.8", tmp_path / "prefetch")
     workspace = _workspace(tmp_path)
     definition = json.loads((DATA / "definition.json").read_text())
     resolver = runtimes.RuntimeResolver()
@@ -254,3 +242,23 @@ def test_framework_images_pass_hyperparameters_as_their_toolkits_do() -> None:
         "--opts",
         "x=1,y=2",
     ]
+
+
+def test_without_a_runtime_table_requirements_are_not_installed_and_the_log_says_so(
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    from sagepipe.local.jobenv import job_runtime, with_requirements
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(OFFLINE_REQUIREMENT + "\n")
+    job = job_runtime("Train", "Training", {}, None)  # the executor's own interpreter
+
+    result = with_requirements("Train", job, requirements, None)
+
+    assert result.python == sys.executable
+    assert result.notice == (
+        "requirements.txt in the source directory is not installed: this job runs in the "
+        "executor's own interpreter (no runtime table), which is never changed"
+    )

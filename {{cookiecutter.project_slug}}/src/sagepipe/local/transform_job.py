@@ -38,8 +38,8 @@ def _sklearn_code(spec: dict[str, Any], opt_ml: Path) -> tuple[Path, str]:
             )
         if source.resolve() != code_dir.resolve():
             shutil.copytree(source, code_dir, dirs_exist_ok=True)
-    if (code_dir / "requirements.txt").is_file():
-        # The image would pip install it; here nothing is installed into a runtime.
+    if (code_dir / "requirements.txt").is_file() and not spec.get("requirements_installed"):
+        # Installed into an overlay when the step was planned, unless it was not found there.
         print(
             f"notice: {code['submit']} has a requirements.txt, which is not installed "
             "locally; the model code imports the packages of its image's runtime",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import posixpath
 import sys
+import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,32 @@ def script_mode_code(step_name: str, model: Mapping[str, Any], s3_root: Path) ->
     return code
 
 
+def script_requirements(code: Mapping[str, str], model_archive: Path | None) -> bytes | None:
+    """The ``requirements.txt`` of a script-mode model's source directory, if it has one.
+
+    Read from the ``sourcedir.tar.gz`` or, for a folder such as ``/opt/ml/model/code``,
+    from the model archive that will be unpacked at ``/opt/ml/model``. Only script-mode
+    models get here, so other Transform steps never open an archive for it.
+    """
+    if code.get("archive"):
+        archive, inner = Path(code["archive"]), "requirements.txt"
+    elif str(code.get("opt_ml_path", "")).startswith("model/") and model_archive is not None:
+        archive = model_archive
+        inner = posixpath.join(str(code["opt_ml_path"])[len("model/") :], "requirements.txt")
+    else:
+        return None
+    wanted = {inner, "./" + inner}
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                if member.name in wanted and member.isfile():
+                    handle = tar.extractfile(member)
+                    return handle.read() if handle is not None else None
+    except (OSError, tarfile.TarError, EOFError):
+        return None  # the job itself reports an unreadable archive, in its own words
+    return None
+
+
 def prepare_transform(
     step_name: str,
     args: Mapping[str, Any],
@@ -64,6 +91,7 @@ def prepare_transform(
     shim: Path,
     handler: str,
     model_python: str,
+    requirements_installed: bool = False,
 ) -> JobPlan:
     """Download the input and the model archive and write the transform job's spec."""
     opt_ml, log_path = _new_job_dir(job_dir)
@@ -117,6 +145,7 @@ def prepare_transform(
     }
     if handler == "sklearn":
         spec["code"] = script_mode_code(step_name, model, s3_root)
+        spec["requirements_installed"] = requirements_installed
     spec_path = job_dir / "transform.json"
     spec_path.write_text(json.dumps(spec, indent=2, sort_keys=True))
     env = base_env(dict(model.get("Environment") or {}), opt_ml, shim)

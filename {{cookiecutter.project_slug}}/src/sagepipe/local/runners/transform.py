@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ...storage import objects as s3
 from ..cache import InputGroups, transform_inputs
 from ..execution import LOCAL_ARN
 from ..image_handlers import image_handler
-from ..jobenv import JobRuntime, job_runtime
+from ..jobenv import JobRuntime, job_runtime, with_requirements
 from ..plan import StepPlan
 from ..sandbox import JobError, JobPlan
-from ..transform_plan import prepare_transform
+from ..transform_plan import prepare_transform, script_mode_code, script_requirements
 from .jobs import JobRunner
 
 
@@ -49,6 +50,9 @@ class TransformRunner(JobRunner):
                 "interpreter's runtime; use the project image, a scikit-learn or an XGBoost "
                 "image for them"
             )
+        installed = False
+        if handler == "sklearn":
+            runtime, installed = self._requirements(step.name, model, runtime)
         plan = prepare_transform(
             step.name,
             args,
@@ -59,8 +63,27 @@ class TransformRunner(JobRunner):
             shim=session.shim,
             handler=handler,
             model_python=runtime.python,
+            requirements_installed=installed,
         )
         return runtime, plan
+
+    def _requirements(
+        self, step_name: str, model: Mapping[str, Any], runtime: JobRuntime
+    ) -> tuple[JobRuntime, bool]:
+        """The image installs the source directory's requirements.txt before serving."""
+        session = self.session
+        code = script_mode_code(step_name, model, session.s3_root)
+        url = str(model.get("ModelDataUrl") or "")
+        archive = s3.uri_to_path(session.s3_root, url) if url.startswith("s3://") else None
+        text = script_requirements(code, archive)
+        if text is None or runtime.environment is None:
+            return runtime, False
+        # Outside the job's folder, which prepare_transform starts afresh.
+        folder = session.execution.log_dir / ".requirements" / step_name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "requirements.txt").write_bytes(text)
+        path = folder / "requirements.txt"
+        return with_requirements(step_name, runtime, path, session.runtimes), True
 
     def job_properties(self, job_name: str, plan: JobPlan) -> dict[str, Any]:
         """DescribeTransformJob's name, ARN and status."""
