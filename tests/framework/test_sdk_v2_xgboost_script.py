@@ -177,30 +177,100 @@ def test_a_requirement_that_is_not_in_uvs_cache_fails_the_step_with_the_command_
     assert not (workspace / "s3" / BUCKET / "xgb" / "models").exists()
 
 
-def test_a_transform_of_an_inference_pipeline_model_is_refused_in_one_line(
+FEATURIZER = """
+import json, sys
+import joblib, numpy as np
+from sklearn.linear_model import LogisticRegression
+rows = np.array(json.loads(sys.argv[2]), dtype=float)
+model = LogisticRegression().fit(rows[:, 1:], rows[:, 0].astype(int))
+joblib.dump(model, sys.argv[1])
+print(json.dumps(model.predict_proba(json.loads(sys.argv[3]))[:, 1].tolist()))
+"""
+
+BOOSTER = """
+import json, sys
+import numpy as np, xgboost as xgb
+proba = np.array(json.loads(sys.argv[2]), dtype=float).reshape(-1, 1)
+labels = (proba[:, 0] > 0.5).astype(int)
+booster = xgb.train({"max_depth": 2, "objective": "binary:logistic"},
+                    xgb.DMatrix(proba, label=labels), 3)
+booster.save_model(sys.argv[1])
+print(json.dumps(booster.predict(xgb.DMatrix(proba)).tolist()))
+"""
+
+
+def _in(resolver: runtimes.RuntimeResolver, image: str, script: str, *args: str) -> list:
+    _runtime, environment = resolver.environment_for(image)
+    done = subprocess.run(
+        [str(environment.python), "-c", script, *args], check=True, capture_output=True, text=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_transform_of_an_inference_pipeline_runs_each_container_in_its_own_runtime(
     tmp_path: Path,
 ) -> None:
+    require_python("3.9", "3.8")  # the scikit-learn 1.2-1 and XGBoost 1.7-1 images'
+    definition = json.loads((SERIAL / "definition.json").read_text())
+    images = [c["Image"] for c in definition["Steps"][0]["Arguments"]["Containers"]]
     workspace = tmp_path / "ws"
     shutil.copytree(SERIAL / "s3", workspace / "s3")
+    bucket = workspace / "s3" / BUCKET / "serial"
+    rng = random.Random(3)
+    batch = [[round(rng.uniform(-1, 1), 4), round(rng.uniform(-1, 1), 4)] for _ in range(25)]
+    (bucket / "batch").mkdir(parents=True)
+    (bucket / "batch" / "a.csv").write_text("\n".join(f"{a},{b}" for a, b in batch) + "\n")
+    train = [[float(a + b > 0), a, b] for a, b in batch]
+    resolver = runtimes.RuntimeResolver()
+    # The featurizer (scikit-learn image) answers each record's probability; the XGBoost
+    # image's default handler reads that CSV column and scores it.
+    proba = _in(
+        resolver,
+        images[0],
+        FEATURIZER,
+        str(tmp_path / "f.joblib"),
+        json.dumps(train),
+        json.dumps(batch),
+    )
+    expected = _in(resolver, images[1], BOOSTER, str(tmp_path / "xgboost-model"), json.dumps(proba))
+    for name, files in (
+        ("featurizer", {"model.joblib": (tmp_path / "f.joblib").read_bytes()}),
+        ("xgboost", {"xgboost-model": (tmp_path / "xgboost-model").read_bytes()}),
+    ):
+        (bucket / name).mkdir(parents=True)
+        (bucket / name / "model.tar.gz").write_bytes(tar_gz_bytes(files))
+
+    execution = execute(definition, workspace=workspace, runtimes=resolver)
+
+    assert execution.status == "Succeeded", execution.failure_reason
+    scores = [float(v) for v in (bucket / "scores" / "a.csv.out").read_text().split()]
+    assert len(scores) == len(batch)
+    assert all(abs(got - want) < 1e-5 for got, want in zip(scores, expected, strict=True))
+    assert len(set(scores)) > 1  # per-record predictions through both containers
+    served = execution.steps["ScoreSerial"].properties["Runtime"]
+    assert [c["Runtime"] for c in served["Containers"]] == ["sklearn-1.2-1", "xgboost-1.7-1"]
+
+
+def test_a_transform_of_a_direct_mode_multi_container_model_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    # Hand-written in CreateModel's shape: the SDK's PipelineModel is always Serial.
+    definition = json.loads((SERIAL / "definition.json").read_text())
+    definition["Steps"][0]["Arguments"]["InferenceExecutionConfig"] = {"Mode": "Direct"}
+    workspace = tmp_path / "ws"
     (workspace / "s3" / BUCKET / "serial" / "batch").mkdir(parents=True)
     (workspace / "s3" / BUCKET / "serial" / "batch" / "a.csv").write_text("0.1,0.2\n")
 
-    execution = execute(
-        json.loads((SERIAL / "definition.json").read_text()),
-        workspace=workspace,
-        runtimes=runtimes.RuntimeResolver(),
-    )
+    execution = execute(definition, workspace=workspace, runtimes=runtimes.RuntimeResolver())
 
     assert execution.status == "Failed"
     model = execution.steps["CreateSerialModel-CreateModel"]
     assert model.status == "Succeeded"  # CreateModel itself works on SageMaker too
-    name = model.properties["ModelName"]
     assert execution.steps["ScoreSerial"].failure_reason == (
-        f"step ScoreSerial: model {name!r} has 2 containers (Serial inference pipeline: "
-        "sagemaker-scikit-learn:1.2-1-cpu-py3 -> sagemaker-xgboost:1.7-1), and a local "
-        "Transform serves one container only; run the containers as separate Transform "
-        "steps, each reading the one before's output, or make one model whose inference "
-        "code does both"
+        f"step ScoreSerial: model {model.properties['ModelName']!r} has 2 containers in "
+        "Direct mode, where each request names the container that answers it, which a "
+        "batch transform does not send; create the model with InferenceExecutionConfig "
+        "Mode Serial, or one model per container"
     )
     assert not (workspace / "s3" / BUCKET / "serial" / "scores").exists()
 

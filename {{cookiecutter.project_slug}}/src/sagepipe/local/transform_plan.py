@@ -80,6 +80,18 @@ def script_requirements(code: Mapping[str, str], model_archive: Path | None) -> 
     return None
 
 
+def model_archive(step_name: str, model: Mapping[str, Any], s3_root: Path) -> Path:
+    """The model's ``model.tar.gz`` in the workspace; a one-line error when it is missing."""
+    model_url = str(model.get("ModelDataUrl") or "")
+    archive = s3.uri_to_path(s3_root, model_url) if model_url else None
+    if archive is None or not archive.is_file():
+        raise JobError(
+            f"step {step_name}: model {model.get('ModelName')!r} has no model.tar.gz at "
+            f"{model_url or '(no ModelDataUrl)'}; create the model from a trained artifact"
+        )
+    return archive
+
+
 def prepare_transform(
     step_name: str,
     args: Mapping[str, Any],
@@ -92,8 +104,14 @@ def prepare_transform(
     handler: str,
     model_python: str,
     requirements_installed: bool = False,
+    containers: list[dict[str, Any]] | None = None,
 ) -> JobPlan:
-    """Download the input and the model archive and write the transform job's spec."""
+    """Download the input and the model archive and write the transform job's spec.
+
+    ``containers`` (an inference pipeline) lists, per container, its ``model`` (the
+    container's record: Image, ModelDataUrl, Environment), ``handler``, ``python`` and
+    ``requirements_installed``; ``model`` is then its first container.
+    """
     opt_ml, log_path = _new_job_dir(job_dir)
     source = ((args.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource")
     if not source:
@@ -109,13 +127,7 @@ def prepare_transform(
         s3.download(s3_root, str(source["S3Uri"]), input_dir)
     except (FileNotFoundError, s3.S3UriError) as exc:
         raise JobError(f"step {step_name}: input: {exc}") from None
-    model_url = str(model.get("ModelDataUrl") or "")
-    archive = s3.uri_to_path(s3_root, model_url) if model_url else None
-    if archive is None or not archive.is_file():
-        raise JobError(
-            f"step {step_name}: model {model.get('ModelName')!r} has no model.tar.gz at "
-            f"{model_url or '(no ModelDataUrl)'}; create the model from a trained artifact"
-        )
+    archive = model_archive(step_name, model, s3_root)
     output = args.get("TransformOutput") or {}
     destination = str(output.get("S3OutputPath") or "")
     if not destination:
@@ -146,9 +158,28 @@ def prepare_transform(
     if handler == "sklearn":
         spec["code"] = script_mode_code(step_name, model, s3_root)
         spec["requirements_installed"] = requirements_installed
+    job_environment = dict(model.get("Environment") or {})
+    if containers:
+        # An inference pipeline: each container has its model, code and environment.
+        spec["containers"] = [
+            {
+                "model_archive": str(model_archive(step_name, c["model"], s3_root)),
+                "handler": c["handler"],
+                "python": c["python"],
+                "env": {str(k): str(v) for k, v in (c["model"].get("Environment") or {}).items()},
+                "requirements_installed": c["requirements_installed"],
+                **(
+                    {"code": script_mode_code(step_name, c["model"], s3_root)}
+                    if c["handler"] == "sklearn"
+                    else {}
+                ),
+            }
+            for c in containers
+        ]
+        job_environment = {}
     spec_path = job_dir / "transform.json"
     spec_path.write_text(json.dumps(spec, indent=2, sort_keys=True))
-    env = base_env(dict(model.get("Environment") or {}), opt_ml, shim)
+    env = base_env(job_environment, opt_ml, shim)
     framework_src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = framework_src + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return JobPlan(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,24 +36,30 @@ class TransformRunner(JobRunner):
         session = self.session
         model = session.model(str(args.get("ModelName")))
         _refuse_unsupported(step.name, model)
-        image = str(model.get("Image") or "")
-        runtime = job_runtime(
-            step.name, "Processing", {"AppSpecification": {"ImageUri": image}}, session.runtimes
-        )
-        # The image's own handler (XGBoost's default, scikit-learn's script mode) in the
-        # image's interpreter; else code/inference.py on the serving stack of this process.
-        handler = image_handler(image)
-        if handler is None and runtime.python == sys.executable:
-            handler = "inference.py"
-        elif handler is None:
-            raise JobError(
-                f"step {step.name}: models on image {image} are served locally only in this "
-                "interpreter's runtime; use the project image, a scikit-learn or an XGBoost "
-                "image for them"
-            )
-        installed = False
-        if handler == "sklearn":
-            runtime, installed = self._requirements(step.name, model, runtime)
+        containers: list[dict[str, Any]] | None = None
+        if model.get("Containers"):
+            # An inference pipeline: every container in its own image's runtime.
+            containers = []
+            for index, raw in enumerate(model["Containers"]):
+                record = dict(raw, ModelName=f"{model.get('ModelName')} container {index + 1}")
+                served, handler, installed = self._serving(
+                    step.name, record, f"{step.name}-{index + 1}"
+                )
+                containers.append(
+                    {
+                        "model": record,
+                        "handler": handler,
+                        "python": served.python,
+                        "requirements_installed": installed,
+                        "runtime": served,
+                    }
+                )
+            runtime = containers[0].pop("runtime")
+            records = [runtime.record] + [c.pop("runtime").record for c in containers[1:]]
+            runtime = replace(runtime, record={**runtime.record, "Containers": records})
+            handler, installed = containers[0]["handler"], containers[0]["requirements_installed"]
+        else:
+            runtime, handler, installed = self._serving(step.name, model, step.name)
         plan = prepare_transform(
             step.name,
             args,
@@ -64,11 +71,39 @@ class TransformRunner(JobRunner):
             handler=handler,
             model_python=runtime.python,
             requirements_installed=installed,
+            containers=containers,
         )
         return runtime, plan
 
+    def _serving(
+        self, step_name: str, model: Mapping[str, Any], folder: str
+    ) -> tuple[JobRuntime, str, bool]:
+        """The runtime, handler and installed requirements of one model container."""
+        image = str(model.get("Image") or "")
+        runtime = job_runtime(
+            step_name,
+            "Processing",
+            {"AppSpecification": {"ImageUri": image}},
+            self.session.runtimes,
+        )
+        # The image's own handler (XGBoost's default, scikit-learn's script mode) in the
+        # image's interpreter; else code/inference.py on the serving stack of this process.
+        handler = image_handler(image)
+        if handler is None and runtime.python == sys.executable:
+            handler = "inference.py"
+        elif handler is None:
+            raise JobError(
+                f"step {step_name}: models on image {image} are served locally only in this "
+                "interpreter's runtime; use the project image, a scikit-learn or an XGBoost "
+                "image for them"
+            )
+        installed = False
+        if handler == "sklearn":
+            runtime, installed = self._requirements(step_name, model, runtime, folder)
+        return runtime, handler, installed
+
     def _requirements(
-        self, step_name: str, model: Mapping[str, Any], runtime: JobRuntime
+        self, step_name: str, model: Mapping[str, Any], runtime: JobRuntime, name: str
     ) -> tuple[JobRuntime, bool]:
         """The image installs the source directory's requirements.txt before serving."""
         session = self.session
@@ -79,7 +114,7 @@ class TransformRunner(JobRunner):
         if text is None or runtime.environment is None:
             return runtime, False
         # Outside the job's folder, which prepare_transform starts afresh.
-        folder = session.execution.log_dir / ".requirements" / step_name
+        folder = session.execution.log_dir / ".requirements" / name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "requirements.txt").write_bytes(text)
         path = folder / "requirements.txt"
@@ -97,14 +132,13 @@ class TransformRunner(JobRunner):
 def _refuse_unsupported(step_name: str, model: Mapping[str, Any]) -> None:
     """One line for the models this Transform cannot serve locally, before any work."""
     containers = model.get("Containers") or []
-    if len(containers) > 1:
-        mode = (model.get("InferenceExecutionConfig") or {}).get("Mode") or "Serial"
-        images = " -> ".join(str(c.get("Image") or "?").rpartition("/")[2] for c in containers)
+    mode = (model.get("InferenceExecutionConfig") or {}).get("Mode") or "Serial"
+    if len(containers) > 1 and mode != "Serial":
         raise JobError(
             f"step {step_name}: model {model.get('ModelName')!r} has {len(containers)} "
-            f"containers ({mode} inference pipeline: {images}), and a local Transform serves "
-            "one container only; run the containers as separate Transform steps, each "
-            "reading the one before's output, or make one model whose inference code does both"
+            f"containers in {mode} mode, where each request names the container that answers "
+            "it, which a batch transform does not send; create the model with "
+            "InferenceExecutionConfig Mode Serial, or one model per container"
         )
     if model.get("Mode") == "MultiModel":
         raise JobError(
