@@ -8,7 +8,8 @@ job in script mode (sagemaker-containers' ``run_module``: ``pip install -r
 requirements.txt``, then ``python -m train`` with the hyperparameters as arguments), not as
 the built-in algorithm; locally it runs in the image's Python 3.8 runtime with the
 requirements in an overlay. ``sdk_v2/serial_model`` is an SDK-made ``PipelineModel``
-(scikit-learn featurizer -> XGBoost) used by a TransformStep, which is refused in one line.
+(scikit-learn featurizer -> XGBoost) used by a TransformStep: each container answers in its
+own image's runtime, checked against both models' own predictions.
 """
 
 from __future__ import annotations
