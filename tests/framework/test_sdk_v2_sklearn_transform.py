@@ -26,6 +26,7 @@ from exact_python import require_python
 from sagepipe import runtimes
 from sagepipe.local import execute
 from sagepipe.storage.archives import tar_gz_bytes
+from uv_cache import ensure_cached
 
 DATA = Path(__file__).resolve().parent / "sdk_v2" / "sklearn_transform"
 BUCKET = "sdk-v2-bucket"
@@ -146,7 +147,7 @@ NO_MODEL_FN = b"def predict_fn(input_data, model):\n    return model.predict(inp
     [
         (
             "nomodel.py",
-            {"nomodel.py": NO_MODEL_FN, "requirements.txt": b"lightgbm\n"},
+            {"nomodel.py": NO_MODEL_FN},
             "the model server could not start: nomodel.py (SAGEMAKER_PROGRAM) defines no "
             "model_fn, and the scikit-learn image has no default one: add model_fn(model_dir) "
             "returning the loaded model",
@@ -192,9 +193,57 @@ def test_a_broken_script_mode_model_fails_its_transform_step_with_one_line(
     name = execution.steps["LabelModel-CreateModel"].properties["ModelName"]
     assert step.failure_reason == reason.format(name=name, path=broken / "sourcedir.tar.gz")
     assert not (workspace / "s3" / BUCKET / "sklearn" / "labels").exists()
-    if sourcedir and "requirements.txt" in sourcedir:  # said in the log, not silently skipped
-        log = Path(str(step.log_path)).read_text()
-        assert "has a requirements.txt, which is not installed locally" in log
+
+
+VERSIONS = b"""
+import appdirs
+
+
+class Versions:
+    # Answers every record with the version of a package only requirements.txt installs.
+    def predict(self, data):
+        return [appdirs.__version__] * len(data)
+
+
+def model_fn(model_dir):
+    return Versions()
+"""
+
+
+@pytest.mark.parametrize("where", ["sourcedir", "model-archive"])
+def test_a_script_mode_models_requirements_txt_is_installed_before_it_is_served(
+    tmp_path: Path, where: str
+) -> None:
+    require_python("3.9")
+    ensure_cached("appdirs==1.4.4", "3.9", tmp_path / "prefetch")
+    workspace = _workspace(tmp_path)
+    _put(workspace, "sklearn/batch/a.csv", "a0,0.1,0.2\na1,0.3,0.4\n")
+    folder = workspace / "s3" / BUCKET / "broken"
+    folder.mkdir(parents=True)
+    code = {"versions.py": VERSIONS, "requirements.txt": b"appdirs==1.4.4\n"}
+    definition = _definition_on("versions.py")
+    if where == "sourcedir":
+        (folder / "model.tar.gz").write_bytes(tar_gz_bytes({"model.joblib": b"unused"}))
+        (folder / "sourcedir.tar.gz").write_bytes(tar_gz_bytes(code))
+    else:  # a repacked model: its code under /opt/ml/model/code
+        files = {f"code/{name}": data for name, data in code.items()}
+        (folder / "model.tar.gz").write_bytes(tar_gz_bytes({"model.joblib": b"", **files}))
+        container = definition["Steps"][0]["Arguments"]["PrimaryContainer"]
+        container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] = "/opt/ml/model/code"
+
+    execution = execute(
+        definition,
+        workspace=workspace,
+        runtimes=runtimes.RuntimeResolver(),
+        pipeline_name="sdk-v2-sklearn-requirements",
+    )
+
+    assert execution.status == "Succeeded", execution.failure_reason
+    labels = (workspace / "s3" / BUCKET / "sklearn" / "labels" / "a.csv.out").read_text()
+    assert [json.loads(line) for line in labels.splitlines()] == ["1.4.4", "1.4.4"]
+    served = execution.steps["LabelBatch"].properties["Runtime"]
+    assert served["Requirements"]["Installed"] == {"appdirs": "1.4.4"}
+    assert served["Python"].startswith("3.9.")
 
 
 SHAPES = b"""

@@ -9,7 +9,8 @@ from sklearn.linear_model import LogisticRegression
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--C", type=float, default=1.0)
+    # The toolkit passes a one-letter hyperparameter as "-C 0.5" (to_cmd_args), not "--C".
+    parser.add_argument("-C", type=float, default=1.0)
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR"))
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
     args = parser.parse_args()

@@ -243,18 +243,31 @@ def transform_inputs(
         d = digest(str(source["S3Uri"]))
         source["S3Uri"] = f"content:{d}"
         groups["data"]["input"] = d
-    keyed["Model"] = {k: v for k, v in model.items() if k != "ModelName"}
-    if model.get("ModelDataUrl"):
-        d = digest(str(model["ModelDataUrl"]))
-        keyed["Model"]["ModelDataUrl"] = f"content:{d}"
-        groups["upstream"]["model"] = d
-    environment = dict(model.get("Environment") or {})
+    keyed["Model"] = _content_keyed_container(model, groups, digest, "")
+    if model.get("Containers"):
+        # An inference pipeline: every container's model and code, by content.
+        keyed["Model"]["Containers"] = [
+            _content_keyed_container(c, groups, digest, f" {i + 1}")
+            for i, c in enumerate(model["Containers"])
+        ]
+    keyed.pop("ModelName", None)
+    return keyed, groups
+
+
+def _content_keyed_container(
+    container: Mapping[str, Any], groups: InputGroups, digest: Digest, suffix: str
+) -> dict[str, Any]:
+    keyed = {k: v for k, v in container.items() if k not in ("ModelName", "Containers")}
+    if container.get("ModelDataUrl"):
+        d = digest(str(container["ModelDataUrl"]))
+        keyed["ModelDataUrl"] = f"content:{d}"
+        groups["upstream"][f"model{suffix}"] = d
+    environment = dict(container.get("Environment") or {})
     submit = str(environment.get("SAGEMAKER_SUBMIT_DIRECTORY") or "")
     if submit.startswith("s3://"):
         # A script-mode model's code (sourcedir.tar.gz): by content, like a training job's.
         d = digest(submit)
         environment["SAGEMAKER_SUBMIT_DIRECTORY"] = f"content:{d}"
-        keyed["Model"]["Environment"] = environment
-        groups["code"]["SAGEMAKER_SUBMIT_DIRECTORY"] = d
-    keyed.pop("ModelName", None)
-    return keyed, groups
+        keyed["Environment"] = environment
+        groups["code"][f"SAGEMAKER_SUBMIT_DIRECTORY{suffix}"] = d
+    return keyed

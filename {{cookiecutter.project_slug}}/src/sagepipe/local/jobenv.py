@@ -10,17 +10,21 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..runtimes import (
     BuildError,
+    Environment,
     Runtime,
     RuntimeResolver,
     UnknownImage,
     build_environment,
     describe,
     find_interpreter,
+    overlay_packages,
+    requirements_overlay,
 )
 from .sandbox import JobError
 
@@ -34,6 +38,9 @@ class JobRuntime:
     notice: str | None = None
     # Set in the job's environment (``None`` removes the variable).
     env: dict[str, str | None] = field(default_factory=dict)
+    # The runtime and its built environment (None: the executor's own interpreter).
+    runtime: Runtime | None = None
+    environment: Environment | None = None
 
 
 def image_of(step_type: str, args: Mapping[str, Any]) -> str:
@@ -121,4 +128,67 @@ def job_runtime(
     except (UnknownImage, BuildError) as exc:
         raise JobError(f"step {step_name}: {exc}") from None
     record = describe(runtime, environment, image)
-    return JobRuntime(str(environment.python), record, environment.notice)
+    return JobRuntime(
+        str(environment.python),
+        record,
+        environment.notice,
+        runtime=runtime,
+        environment=environment,
+    )
+
+
+def with_requirements(
+    step_name: str, job: JobRuntime, requirements: Path, resolver: RuntimeResolver | None
+) -> JobRuntime:
+    """``job``'s runtime with a source directory's ``requirements.txt`` installed on top.
+
+    The framework containers ``pip install -r requirements.txt`` before the entry point;
+    here it goes into a cached overlay of the runtime's environment (never into the
+    runtime itself, nor into the executor's environment). Without a runtime table the job
+    runs in the executor's interpreter, so nothing is installed and the job's log says so.
+    """
+    what = f"step {step_name}: {requirements.name} of the source directory"
+    if job.runtime is None or job.environment is None:
+        notice = (
+            f"{requirements.name} in the source directory is not installed: this job runs "
+            "in the executor's own interpreter (no runtime table), which is never changed"
+        )
+        return replace(job, notice="; ".join(n for n in (job.notice, notice) if n))
+    base = job.environment
+    try:
+        if base.folder is None:
+            # The executor's own interpreter stands for the project image: overlay the
+            # lock's cached environment instead, never the executor's.
+            base = build_environment(
+                find_interpreter(job.runtime.python),
+                list(job.runtime.packages),
+                what=str(job.record.get("Image")),
+                root=resolver.cache if resolver is not None else None,
+            )
+        overlay = requirements_overlay(
+            base, requirements, what=what, root=resolver.cache if resolver is not None else None
+        )
+    except (LookupError, BuildError) as exc:
+        message = str(exc)
+        raise JobError(
+            message if message.startswith("step ") else f"step {step_name}: {message}"
+        ) from None
+    record = describe(job.runtime, overlay, str(job.record.get("Image")))
+    added = overlay_packages(base, overlay)
+    record["Requirements"] = {
+        "File": requirements.name,
+        "Environment": str(overlay.folder),
+        "Installed": added,
+    }
+    installed = ", ".join(f"{k}=={v}" for k, v in added.items())
+    notice = (
+        f"{requirements.name} of the source directory installed (offline, with uv) into "
+        f"{overlay.folder}: {installed or 'nothing new'}"
+    )
+    return replace(
+        job,
+        python=str(overlay.python),
+        record=record,
+        environment=overlay,
+        notice="; ".join(n for n in (job.notice, notice) if n),
+    )

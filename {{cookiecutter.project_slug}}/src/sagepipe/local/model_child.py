@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..serving.batch import TransformError
 from ..serving.handler import Invocation
@@ -40,9 +41,10 @@ class ChildHandler:
     Raises :class:`TransformError` (one line) when the child cannot start or a request fails.
     """
 
-    def __init__(self, command: Sequence[str]) -> None:
+    def __init__(self, command: Sequence[str], env: Mapping[str, str] | None = None) -> None:
         # The child is the image's interpreter: the engine's import path must not leak in.
-        env = {k: v for k, v in os.environ.items() if k not in _ENGINE_VARIABLES}
+        # ``env``: its container's own Environment (one container of an inference pipeline).
+        env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in _ENGINE_VARIABLES}
         self.proc = subprocess.Popen(
             list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
@@ -81,3 +83,34 @@ class ChildHandler:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+class SerialHandler:
+    """An inference pipeline (CreateModel with several ``Containers``, Mode Serial).
+
+    Each container's response is the next one's request, with its content type; the
+    request's ``Accept`` goes to the last container, the others answer in their default
+    (``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``), as AWS's featurizer examples rely on.
+    """
+
+    def __init__(self, handlers: Sequence[Any]) -> None:
+        self.handlers = list(handlers)
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> Invocation:
+        """Send ``body`` through every container in order; the last one's answer."""
+        seconds = 0.0
+        for index, handler in enumerate(self.handlers):
+            last = index == len(self.handlers) - 1
+            try:
+                answer = handler.invoke(body, content_type, accept if last else None)
+            except TransformError as exc:
+                raise TransformError(f"container {index + 1}: {exc}") from None
+            body, content_type = answer.body, answer.content_type
+            seconds += answer.seconds
+        return Invocation(body, content_type, seconds)
+
+    def close(self) -> None:
+        """End every child."""
+        for handler in self.handlers:
+            if isinstance(handler, ChildHandler):
+                handler.close()

@@ -28,11 +28,37 @@ _PYTHONS = ("python", "python3", f"python3.{sys.version_info.minor}")
 _XGBOOST_ALGORITHM = Path(__file__).resolve().parent / "algorithms" / "xgboost_train.py"
 
 
-def _is_xgboost_image(image: Any) -> bool:
+def _repository(image: Any) -> str | None:
     from ..runtimes.table import parse_image
 
     ref = parse_image(str(image or ""))
-    return ref is not None and ref.repository == "sagemaker-xgboost"
+    return ref.repository if ref is not None else None
+
+
+def _is_xgboost_image(image: Any) -> bool:
+    return _repository(image) == "sagemaker-xgboost"
+
+
+# AWS's framework images, whose toolkits (sagemaker-containers, sagemaker-training) turn
+# hyperparameters into the entry point's arguments with their own to_cmd_args().
+_TOOLKIT_IMAGES = ("sagemaker-xgboost", "sagemaker-scikit-learn")
+
+
+def toolkit_args(hyperparameters: Mapping[str, Any]) -> list[str]:
+    """The toolkits' ``to_cmd_args``: sorted keys, ``-k`` for one letter, ``str()`` values.
+
+    A dict becomes ``k=v,k2=v2``; ``None`` an empty string; everything else ``str(value)``
+    (so ``True`` is ``True``, as the containers pass it).
+    """
+    args: list[str] = []
+    for key in sorted(hyperparameters):
+        value = hyperparameters[key]
+        args.append(f"-{key}" if len(str(key)) == 1 else f"--{key}")
+        if isinstance(value, dict):
+            args.append(",".join(f"{k}={v}" for k, v in sorted(value.items())))
+        else:
+            args.append("" if value is None else str(value))
+    return args
 
 
 class JobError(Exception):
@@ -60,6 +86,8 @@ class JobPlan:
     properties: dict[str, Any] = field(default_factory=dict)
     # (sandbox, scratch) when the job gets a private mount namespace with /opt/ml.
     mount: tuple[Path, Path] | None = None
+    # The source directory's requirements.txt, which the container would pip install.
+    requirements: Path | None = None
 
 
 def remap(value: Any, opt_ml: Path) -> Any:
@@ -273,7 +301,8 @@ def prepare_training(
     config = opt_ml / "input" / "config"
     _write_json(config / "hyperparameters.json", raw_hps)
     _write_json(config / "inputdataconfig.json", input_config)
-    _write_json(config / "resourceconfig.json", resource_config(args.get("ResourceConfig")))
+    resources = resource_config(args.get("ResourceConfig"))
+    _write_json(config / "resourceconfig.json", resources)
     _write_json(config / "trainingjobconfig.json", dict(args, TrainingJobName=job_name))
     model_dir = opt_ml / "model"
     output_data = opt_ml / "output" / "data"
@@ -281,6 +310,7 @@ def prepare_training(
     output_data.mkdir(parents=True)
     code_dir = opt_ml / "code"
     code_dir.mkdir(parents=True)
+    requirements: Path | None = None
 
     env = base_env(args.get("Environment"), opt_ml, shim, python)
     env.update(
@@ -300,6 +330,12 @@ def prepare_training(
             "SM_HOSTS": json.dumps(["algo-1"]),
             "SM_NUM_CPUS": str(os.cpu_count() or 1),
             "SM_NUM_GPUS": "0",
+            # The rest of what the toolkits' to_env_vars() gives a user script.
+            "SM_NETWORK_INTERFACE_NAME": str(resources["network_interface_name"]),
+            "SM_RESOURCE_CONFIG": json.dumps(resources, sort_keys=True),
+            "SM_INPUT_DATA_CONFIG": json.dumps(input_config, sort_keys=True),
+            "SM_FRAMEWORK_PARAMS": "{}",
+            "SM_LOG_LEVEL": "20",
             "SM_TRAINING_ENV": json.dumps(
                 {
                     "job_name": job_name,
@@ -357,16 +393,25 @@ def prepare_training(
             p for p in (str(code_dir), env.get("PYTHONPATH", "")) if p
         )
         user_args: list[str] = []
-        for key in sorted(user_hps):
-            value = user_hps[key]
-            user_args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+        if _repository(algo.get("TrainingImage")) in _TOOLKIT_IMAGES:
+            user_args = toolkit_args(user_hps)
+        else:  # the project image's own entry (sagepipe.container) passes JSON values
+            for key in sorted(user_hps):
+                value = user_hps[key]
+                user_args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
         env["SM_USER_ARGS"] = json.dumps(user_args)
         if program is None:
             command = [python or sys.executable, str(_XGBOOST_ALGORITHM)]
         elif str(program).endswith(".sh"):
             command = ["/bin/sh", str(program), *user_args]
+        elif _is_xgboost_image(algo.get("TrainingImage")) and str(program).endswith(".py"):
+            # The XGBoost image's script mode (sagemaker-containers' run_module): the
+            # entry point runs as a module, `python -m <name> <args>`.
+            command = [python or sys.executable, "-m", Path(str(program)).stem, *user_args]
         else:
             command = [python or sys.executable, str(program), *user_args]
+        if program is not None and (code_dir / "requirements.txt").is_file():
+            requirements = code_dir / "requirements.txt"
         cwd = code_dir
 
     output_path = str((args.get("OutputDataConfig") or {}).get("S3OutputPath") or "")
@@ -385,6 +430,7 @@ def prepare_training(
         log_path=log_path,
         model_uri=model_uri,
         output_data_uri=s3.join_uri(output_path, job_name, "output", "output.tar.gz"),
+        requirements=requirements,
     )
 
 

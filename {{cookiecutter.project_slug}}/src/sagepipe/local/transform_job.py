@@ -19,7 +19,7 @@ from typing import Any
 from ..serving import batch
 from ..serving.handler import load_handler
 from ..storage import archives
-from .model_child import ChildHandler, sklearn_command, xgboost_command
+from .model_child import ChildHandler, SerialHandler, sklearn_command, xgboost_command
 
 
 def _sklearn_code(spec: dict[str, Any], opt_ml: Path) -> tuple[Path, str]:
@@ -38,8 +38,8 @@ def _sklearn_code(spec: dict[str, Any], opt_ml: Path) -> tuple[Path, str]:
             )
         if source.resolve() != code_dir.resolve():
             shutil.copytree(source, code_dir, dirs_exist_ok=True)
-    if (code_dir / "requirements.txt").is_file():
-        # The image would pip install it; here nothing is installed into a runtime.
+    if (code_dir / "requirements.txt").is_file() and not spec.get("requirements_installed"):
+        # Installed into an overlay when the step was planned, unless it was not found there.
         print(
             f"notice: {code['submit']} has a requirements.txt, which is not installed "
             "locally; the model code imports the packages of its image's runtime",
@@ -54,13 +54,29 @@ def _sklearn_code(spec: dict[str, Any], opt_ml: Path) -> tuple[Path, str]:
     return code_dir, program
 
 
-def _handler(spec: dict[str, Any], opt_ml: Path, model_dir: Path) -> Any:
+def _handler(
+    spec: dict[str, Any], opt_ml: Path, model_dir: Path, env: dict[str, str] | None = None
+) -> Any:
     if spec["handler"] == "xgboost":
-        return ChildHandler(xgboost_command(spec["python"], model_dir))
+        return ChildHandler(xgboost_command(spec["python"], model_dir), env)
     if spec["handler"] == "sklearn":
         code_dir, program = _sklearn_code(spec, opt_ml)
-        return ChildHandler(sklearn_command(spec["python"], model_dir, code_dir, program))
+        return ChildHandler(sklearn_command(spec["python"], model_dir, code_dir, program), env)
     return load_handler(model_dir)
+
+
+def _serial(spec: dict[str, Any], opt_ml: Path, started: list[Any]) -> SerialHandler:
+    """Each container of an inference pipeline in its own ``/opt/ml`` stand-in."""
+    for index, container in enumerate(spec["containers"]):
+        root = opt_ml / "containers" / str(index + 1)
+        model_dir = root / "model"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        archives.extract(Path(container["model_archive"]), model_dir)
+        try:
+            started.append(_handler(container, root, model_dir, container["env"]))
+        except batch.TransformError as exc:
+            raise batch.TransformError(f"container {index + 1}: {exc}") from None
+    return SerialHandler(started)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,11 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     spec: dict[str, Any] = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
     opt_ml = Path(spec["opt_ml"])
     handler: Any = None
+    started: list[Any] = []
     try:
-        model_dir = opt_ml / "model"
-        model_dir.mkdir(parents=True, exist_ok=True)
-        archives.extract(Path(spec["model_archive"]), model_dir)
-        handler = _handler(spec, opt_ml, model_dir)
+        if spec.get("containers"):
+            handler = _serial(spec, opt_ml, started)
+        else:
+            model_dir = opt_ml / "model"
+            model_dir.mkdir(parents=True, exist_ok=True)
+            archives.extract(Path(spec["model_archive"]), model_dir)
+            handler = _handler(spec, opt_ml, model_dir)
         config = batch.TransformConfig(**spec["config"])
         result = batch.transform(
             handler, Path(spec["input"]), Path(spec["output"]), config, progress=False
@@ -85,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 1
     finally:
-        if isinstance(handler, ChildHandler):
-            handler.close()
+        for child in [handler, *started]:
+            if isinstance(child, ChildHandler):
+                child.close()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import posixpath
 import sys
+import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,44 @@ def script_mode_code(step_name: str, model: Mapping[str, Any], s3_root: Path) ->
     return code
 
 
+def script_requirements(code: Mapping[str, str], model_archive: Path | None) -> bytes | None:
+    """The ``requirements.txt`` of a script-mode model's source directory, if it has one.
+
+    Read from the ``sourcedir.tar.gz`` or, for a folder such as ``/opt/ml/model/code``,
+    from the model archive that will be unpacked at ``/opt/ml/model``. Only script-mode
+    models get here, so other Transform steps never open an archive for it.
+    """
+    if code.get("archive"):
+        archive, inner = Path(code["archive"]), "requirements.txt"
+    elif str(code.get("opt_ml_path", "")).startswith("model/") and model_archive is not None:
+        archive = model_archive
+        inner = posixpath.join(str(code["opt_ml_path"])[len("model/") :], "requirements.txt")
+    else:
+        return None
+    wanted = {inner, "./" + inner}
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                if member.name in wanted and member.isfile():
+                    handle = tar.extractfile(member)
+                    return handle.read() if handle is not None else None
+    except (OSError, tarfile.TarError, EOFError):
+        return None  # the job itself reports an unreadable archive, in its own words
+    return None
+
+
+def model_archive(step_name: str, model: Mapping[str, Any], s3_root: Path) -> Path:
+    """The model's ``model.tar.gz`` in the workspace; a one-line error when it is missing."""
+    model_url = str(model.get("ModelDataUrl") or "")
+    archive = s3.uri_to_path(s3_root, model_url) if model_url else None
+    if archive is None or not archive.is_file():
+        raise JobError(
+            f"step {step_name}: model {model.get('ModelName')!r} has no model.tar.gz at "
+            f"{model_url or '(no ModelDataUrl)'}; create the model from a trained artifact"
+        )
+    return archive
+
+
 def prepare_transform(
     step_name: str,
     args: Mapping[str, Any],
@@ -64,8 +103,15 @@ def prepare_transform(
     shim: Path,
     handler: str,
     model_python: str,
+    requirements_installed: bool = False,
+    containers: list[dict[str, Any]] | None = None,
 ) -> JobPlan:
-    """Download the input and the model archive and write the transform job's spec."""
+    """Download the input and the model archive and write the transform job's spec.
+
+    ``containers`` (an inference pipeline) lists, per container, its ``model`` (the
+    container's record: Image, ModelDataUrl, Environment), ``handler``, ``python`` and
+    ``requirements_installed``; ``model`` is then its first container.
+    """
     opt_ml, log_path = _new_job_dir(job_dir)
     source = ((args.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource")
     if not source:
@@ -81,13 +127,7 @@ def prepare_transform(
         s3.download(s3_root, str(source["S3Uri"]), input_dir)
     except (FileNotFoundError, s3.S3UriError) as exc:
         raise JobError(f"step {step_name}: input: {exc}") from None
-    model_url = str(model.get("ModelDataUrl") or "")
-    archive = s3.uri_to_path(s3_root, model_url) if model_url else None
-    if archive is None or not archive.is_file():
-        raise JobError(
-            f"step {step_name}: model {model.get('ModelName')!r} has no model.tar.gz at "
-            f"{model_url or '(no ModelDataUrl)'}; create the model from a trained artifact"
-        )
+    archive = model_archive(step_name, model, s3_root)
     output = args.get("TransformOutput") or {}
     destination = str(output.get("S3OutputPath") or "")
     if not destination:
@@ -117,9 +157,29 @@ def prepare_transform(
     }
     if handler == "sklearn":
         spec["code"] = script_mode_code(step_name, model, s3_root)
+        spec["requirements_installed"] = requirements_installed
+    job_environment = dict(model.get("Environment") or {})
+    if containers:
+        # An inference pipeline: each container has its model, code and environment.
+        spec["containers"] = [
+            {
+                "model_archive": str(model_archive(step_name, c["model"], s3_root)),
+                "handler": c["handler"],
+                "python": c["python"],
+                "env": {str(k): str(v) for k, v in (c["model"].get("Environment") or {}).items()},
+                "requirements_installed": c["requirements_installed"],
+                **(
+                    {"code": script_mode_code(step_name, c["model"], s3_root)}
+                    if c["handler"] == "sklearn"
+                    else {}
+                ),
+            }
+            for c in containers
+        ]
+        job_environment = {}
     spec_path = job_dir / "transform.json"
     spec_path.write_text(json.dumps(spec, indent=2, sort_keys=True))
-    env = base_env(dict(model.get("Environment") or {}), opt_ml, shim)
+    env = base_env(job_environment, opt_ml, shim)
     framework_src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = framework_src + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return JobPlan(

@@ -25,7 +25,7 @@ from ..cache import (
 from ..containment import TIMED_OUT, remove_tree, runtime_limit
 from ..execution import LOCAL_ARN, now
 from ..expressions import ExpressionError, resolve
-from ..jobenv import JobRuntime, job_runtime
+from ..jobenv import JobRuntime, job_runtime, with_requirements
 from ..plan import StepPlan
 from ..sandbox import (
     JobError,
@@ -97,7 +97,22 @@ class JobRunner(BaseRunner):
             shim=session.shim_for(runtime.python),
             python=runtime.python,
         )
+        if plan.requirements is not None:
+            # Only a source directory with a requirements.txt pays for this.
+            runtime = self._with_requirements(step.name, runtime, plan)
         return runtime, plan
+
+    def _with_requirements(self, step_name: str, runtime: JobRuntime, plan: JobPlan) -> JobRuntime:
+        """Install the plan's requirements.txt into an overlay and point the job at it."""
+        assert plan.requirements is not None
+        before = runtime.python
+        runtime = with_requirements(step_name, runtime, plan.requirements, self.session.runtimes)
+        if runtime.python != before:
+            plan.command = [runtime.python if part == before else part for part in plan.command]
+            old_shim = str(self.session.shim_for(before))
+            new_shim = str(self.session.shim_for(runtime.python))
+            plan.env["PATH"] = plan.env["PATH"].replace(old_shim, new_shim, 1)
+        return runtime
 
     @abstractmethod
     def job_properties(self, job_name: str, plan: JobPlan) -> dict[str, Any]:

@@ -24,7 +24,8 @@ class ModelRunner(InlineRunner):
         """Record the step's primary container under the model's generated name."""
         args = resolve(step.arguments, self.session.context())
         name = self.session.job_name(step)
-        container = dict(args.get("PrimaryContainer") or (args.get("Containers") or [{}])[0])
+        containers = [dict(c) for c in args.get("Containers") or []]
+        container = dict(args.get("PrimaryContainer") or (containers or [{}])[0])
         record = {
             "ModelName": name,
             "Image": container.get("Image"),
@@ -32,6 +33,14 @@ class ModelRunner(InlineRunner):
             "Environment": container.get("Environment") or {},
             "ExecutionRoleArn": args.get("ExecutionRoleArn"),
         }
+        # Kept so that a Transform step can say why it cannot serve such a model here.
+        if len(containers) > 1:
+            record["Containers"] = containers
+            record["InferenceExecutionConfig"] = args.get("InferenceExecutionConfig") or {
+                "Mode": "Serial"
+            }
+        if container.get("Mode"):
+            record["Mode"] = container["Mode"]
         folder = self.session.workspace / CREATED_MODELS
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.json").write_text(json.dumps(record, indent=2, sort_keys=True))
