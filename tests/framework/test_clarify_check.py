@@ -105,6 +105,24 @@ def test_flip_test_counts_flips_against_the_nearest_rows_of_the_other_facet() ->
     assert bias.ft(g) == pytest.approx(0.25)
 
 
+def test_flip_test_on_many_rows_matches_comparing_every_pair() -> None:
+    """The tree search finds the neighbours an all-pairs comparison finds."""
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(600, 3))
+    facet = rng.random(600) < 0.4
+    predicted = features[:, 0] + 0.3 * rng.normal(size=600) > 0
+    g = bias.Groups(facet=facet, label=predicted, predicted=predicted, features=features)
+    x_a, y_a = features[~facet], predicted[~facet]
+    up = down = 0
+    for row, own in zip(features[facet], predicted[facet], strict=True):
+        nearest = np.argsort(np.sum((x_a - row) ** 2, axis=1))[: bias.FT_NEIGHBOURS]
+        as_a = y_a[nearest].sum() * 2 > bias.FT_NEIGHBOURS
+        up += int(as_a and not own)
+        down += int(own and not as_a)
+    assert bias.ft(g) == pytest.approx((up - down) / facet.sum())
+    assert up + down > 0  # the data does flip some rows: the comparison means something
+
+
 def test_metrics_that_cannot_be_computed_are_reported_with_the_reason() -> None:
     entries = bias.report(["CDDL", "CI"], bias.Groups(facet=FACET, label=LABEL))
     assert entries[0] == {

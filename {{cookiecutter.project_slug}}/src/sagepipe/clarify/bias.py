@@ -234,24 +234,30 @@ def ft(g: Groups) -> float:
 
     For each row of d, the majority predicted label of its k nearest rows of a (Euclidean
     distance on the numeric features) is what d "would have got as a"; F+ counts rows
-    flipped from negative to positive, F- the reverse.
+    flipped from negative to positive, F- the reverse; rows with a missing feature are
+    left out (n_d counts the rows of d that take part). The neighbours come from
+    scikit-learn's KNeighborsClassifier, as in smclarify: a tree search, where comparing
+    every row of d with every row of a took hours on a 200,000-row test split.
     """
-    p = _predicted(g)
+    p = np.asarray(_predicted(g), dtype=bool)
     if g.features is None or g.features.size == 0:
         raise MetricError("FlipTest needs numeric features besides the facet and the label")
-    x_a, y_a = g.features[~g.facet], p[~g.facet]
-    x_d, y_d = g.features[g.facet], p[g.facet]
+    try:
+        from sklearn.neighbors import KNeighborsClassifier
+    except ImportError:
+        raise MetricError("FlipTest needs scikit-learn (pip install scikit-learn)") from None
+    # A row with a missing feature has no distance to anything: it takes no part.
+    whole = ~np.isnan(g.features).any(axis=1)
+    x_a, y_a = g.features[~g.facet & whole], p[~g.facet & whole]
+    x_d, y_d = g.features[g.facet & whole], p[g.facet & whole]
+    if not len(x_a) or not len(x_d):
+        raise MetricError("FlipTest needs rows of both facet groups with every feature present")
     k = FT_NEIGHBOURS if len(x_a) > FT_FEW_ROWS else FT_FEW_NEIGHBOURS
     k = min(k, len(x_a))
-    flipped_up = flipped_down = 0
-    for row, own in zip(x_d, y_d, strict=True):
-        distance = np.sum((x_a - row) ** 2, axis=1)
-        nearest = np.argsort(distance, kind="stable")[:k]
-        votes = int(y_a[nearest].sum())
-        # sklearn's KNeighborsClassifier breaks ties towards the smaller class label (False).
-        as_a = votes * 2 > k
-        flipped_up += int(as_a and not own)
-        flipped_down += int(own and not as_a)
+    # predict() breaks a tie towards the smaller class label (False), as smclarify does.
+    as_a = KNeighborsClassifier(n_neighbors=k).fit(x_a, y_a).predict(x_d).astype(bool)
+    flipped_up = int(np.sum(as_a & ~y_d))
+    flipped_down = int(np.sum(y_d & ~as_a))
     return (flipped_up - flipped_down) / len(x_d)
 
 
