@@ -2,9 +2,11 @@
 
 Wall time comes from ``time.perf_counter`` around a whole child process, so Python start-up,
 imports and the framework's own work are all inside the number, as a user would feel them.
-Peak memory is the largest sum of RSS over the child's whole process tree, sampled by
-polling, because the pipeline runs each step as its own subprocess and ``ru_maxrss`` would
-only report the largest single process.
+Peak memory is the largest sum of PSS (proportional set size: a page shared by N processes
+counts 1/N in each) over the child's whole process tree, sampled by polling, because the
+pipeline runs each step as its own subprocess and ``ru_maxrss`` would only report the
+largest single process. A sum of RSS would count every page a forked job shares with its
+warm interpreter once per process; where the kernel has no ``smaps_rollup``, RSS it is.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True)
 class Timed:
-    """One measured child process: wall seconds and peak RSS of its process tree."""
+    """One measured child process: wall seconds and peak memory (PSS) of its process tree."""
 
     seconds: float
     peak_rss_bytes: int
@@ -39,7 +41,7 @@ class Timed:
 
 
 class _TreeMemoryPoller:
-    """Poll the RSS of a process and all its descendants until stopped."""
+    """Poll the memory (PSS) of a process and all its descendants until stopped."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -69,13 +71,25 @@ class _TreeMemoryPoller:
                 return
             for process in processes:
                 try:
-                    rss = process.memory_info().rss
+                    rss = _proportional_bytes(process.pid) or process.memory_info().rss
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 total += rss
                 self.peak_single = max(self.peak_single, rss)
             self.peak_tree = max(self.peak_tree, total)
             self._stop.wait(_POLL_SECONDS)
+
+
+def _proportional_bytes(pid: int) -> int:
+    """The process's PSS from ``/proc/PID/smaps_rollup`` (0 where there is none)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
 
 
 def run_timed(

@@ -10,7 +10,7 @@ job (``sagepipe.monitor.job.monitor``: all checks, drift, ``statistics.json``) a
 pandas script that computes the same per-feature statistics (counts, missing values,
 mean, std, min, max, histogram on the baseline's edges, category counts) by loading every
 line into DataFrames. Wall time includes interpreter start-up; peak memory is the largest
-RSS of the child's process tree (see ``measure.py``).
+PSS of the child's process tree (see ``measure.py``).
 """
 
 from __future__ import annotations

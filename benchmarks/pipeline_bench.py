@@ -327,6 +327,7 @@ def peer_rows(result: DatasetResult) -> list[Row]:
     for peer in result.peers:
         theirs = _med(peer.runs)
         value = ours / theirs
+        their_peak = max(t.peak_rss_bytes for t in peer.runs)
         rows.append(
             Row(
                 f"Cold run: ours / {peer.name}",
@@ -336,8 +337,8 @@ def peer_rows(result: DatasetResult) -> list[Row]:
                 ratio(value),
                 f"<= {PEER_TARGET:.1f}",
                 value <= PEER_TARGET,
-                f"{_reps(len(peer.runs))}; " + "; ".join(peer.notes) + f"; peak RSS (tree) ours "
-                f"{mib(ours_peak)}, {peer.name} {mib(max(t.peak_rss_bytes for t in peer.runs))}; "
+                f"{_reps(len(peer.runs))}; " + "; ".join(peer.notes) + "; peak memory (tree, PSS) "
+                f"ours {mib(ours_peak)}, {peer.name} {mib(their_peak)}; "
                 f"its venv (project + {peer.name}): {mib(peer.venv_bytes)}, made in "
                 f"{peer.install_seconds:.1f} s",
             )
@@ -374,7 +375,7 @@ def peer_rows(result: DatasetResult) -> list[Row]:
 
 
 def memory_rows(result: DatasetResult) -> list[Row]:
-    """The large run's wall time and peak memory (process tree RSS)."""
+    """The large run's wall time and peak memory (process tree PSS)."""
     ours = _med(result.pipeline)
     peak = max(t.peak_rss_bytes for t in result.pipeline)
     single = max(t.peak_single_rss_bytes for t in result.pipeline)
@@ -388,7 +389,7 @@ def memory_rows(result: DatasetResult) -> list[Row]:
             "-",
             "-",
             None,
-            f"peak = largest sum of RSS over the whole process tree (sampled every "
+            f"peak = largest sum of PSS over the whole process tree (sampled every "
             f"20 ms); largest single process {mib(single)}",
         )
     ]
@@ -396,7 +397,7 @@ def memory_rows(result: DatasetResult) -> list[Row]:
 
 def detail_table(results: list[DatasetResult]) -> str:
     """Every repetition's time, so readers can see the spread."""
-    lines = ["| Data | Side | Runs (s) | Peak RSS (tree) |", "| --- | --- | --- | --- |"]
+    lines = ["| Data | Side | Runs (s) | Peak memory (tree, PSS) |", "| --- | --- | --- | --- |"]
     for result in results:
         sides = [
             ("pipeline (cold)", result.pipeline),

@@ -76,7 +76,9 @@ METHOD_NOTES = [
     "library functions, in-process); each in its own venv made by uv (the project plus the "
     "peer), run cold from the command line after one warm-up run, interleaved with our "
     "repetitions. The notebook and the replayed job command lines do not run the checks.",
-    "Peak memory: the largest sum of RSS over the whole process tree, sampled every 20 ms.",
+    "Peak memory: the largest sum of PSS (a page shared by N processes counts 1/N in each; "
+    "a sum of RSS would count each page a forked job shares with its warm interpreter once "
+    "per process) over the whole process tree, sampled every 20 ms.",
     "Noise: on a shared 2-core machine the training step (OpenMP) has varied up to 3x between "
     "identical runs (1M rows: 26 s to 82 s), so single-repetition ratios on the large data are "
     "noise-dominated; compare the load average above and use `--large-reps 3` on a quiet "
