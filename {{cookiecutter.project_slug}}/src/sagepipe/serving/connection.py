@@ -24,10 +24,18 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import unquote
 
-from .http1 import MAX_HEADER_BYTES, ChunkedBody, Refuse, body_length, keep_alive, parse_head
+from .http1 import (
+    MAX_HEADER_BYTES,
+    ChunkedBody,
+    Refuse,
+    body_length,
+    check_size,
+    keep_alive,
+    parse_head,
+)
 from .http1 import refusal as refusal_bytes
 
 # A lingering close reads (and drops) what the client still sends for at most this long.
@@ -37,8 +45,74 @@ LINGER_SECONDS = 2.0
 # cleared when full, so varied headers only cost the building they would anyway.
 HEAD_CACHE_SIZE = 512
 _heads: dict[tuple[str, tuple[tuple[str, str], ...], bool, int], bytes] = {}
+# Parsed request heads by their exact bytes, for the same reason: a client pool sends the
+# same head (method, path, Host, Content-Type, Content-Length) request after request.
+# Only heads that parsed cleanly are kept, and only short ones, so the cache stays small.
+REQUEST_CACHE_SIZE = 512
+REQUEST_CACHE_MAX_BYTES = 2048
+_requests: dict[bytes, Request] = {}
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+class Request(NamedTuple):
+    """A parsed request head and what the connection derives from it, once per head."""
+
+    method: str
+    target: str
+    version: str
+    headers: dict[str, str]  # lower-cased names; shared by every request with this head
+    length: int | None  # body bytes announced, None for chunked
+    keep_alive: bool  # what the client asked for (a stopping worker closes anyway)
+    expect_continue: bool
+    environ: dict[str, Any]  # the WSGI keys that come from the head alone
+
+
+def read_request(raw: bytes) -> Request:
+    """The :class:`Request` of a whole head (ending in a blank line); :class:`Refuse`
+    for a malformed one. The worker's own body limit is checked by the caller."""
+    request = _requests.get(raw)
+    if request is not None:
+        return request
+    method, target, version, headers = parse_head(raw)
+    length = body_length(headers, sys.maxsize)  # framing rules only: no size limit here
+    request = Request(
+        method,
+        target,
+        version,
+        headers,
+        length,
+        keep_alive(version, headers),
+        length != 0
+        and version == "HTTP/1.1"
+        and headers.get("expect", "").lower() == "100-continue",
+        _head_environ(method, target, version, headers, length),
+    )
+    if len(raw) <= REQUEST_CACHE_MAX_BYTES:
+        if len(_requests) >= REQUEST_CACHE_SIZE:
+            _requests.clear()
+        _requests[raw] = request
+    return request
+
+
+def _head_environ(
+    method: str, target: str, version: str, headers: dict[str, str], length: int | None
+) -> dict[str, Any]:
+    path, _, query = target.partition("?")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": unquote(path, encoding="latin-1") if "%" in path else path,
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": version,
+    }
+    if length is not None:
+        environ["CONTENT_LENGTH"] = str(length)
+    for name, value in headers.items():
+        if name == "content-type":
+            environ["CONTENT_TYPE"] = value
+        elif name != "content-length" and name != "transfer-encoding":
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+    return environ
 
 
 @dataclass(frozen=True)
@@ -81,11 +155,17 @@ class HttpConnection(asyncio.Protocol):
         self.since = time.monotonic()  # when the current phase started
         self.deadline = self.since + limits.header_timeout
         self.write_deadline: float | None = None  # set while the client does not read
-        self.request: tuple[str, str, str, dict[str, str]] | None = None
+        self.request: Request | None = None
         self.length: int | None = 0  # body bytes expected, None for chunked
         self.chunked: ChunkedBody | None = None
         self.discard_left = 0
         self.environ_base: dict[str, Any] = {}
+        # The environ of the last head seen (base and head keys merged): a connection
+        # usually repeats its head, and then one dict copy makes a request's environ.
+        self.last_request: Request | None = None
+        self.last_environ: dict[str, Any] = {}
+        self.status = ""  # of the answer being made (start_response)
+        self.response_headers: list[tuple[str, str]] = []
 
     # -- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -211,12 +291,15 @@ class HttpConnection(asyncio.Protocol):
             raise Refuse(431, f"request headers exceed {MAX_HEADER_BYTES} bytes")
         head = bytes(self.buffer[: end + 4])
         del self.buffer[: end + 4]
-        self.request = parse_head(head)
-        _, _, version, headers = self.request
-        self.length = body_length(headers, self.limits.max_body)
-        self.chunked = ChunkedBody(self.limits.max_body) if self.length is None else None
-        if self.length != 0:
-            if headers.get("expect", "").lower() == "100-continue" and version == "HTTP/1.1":
+        self.request = request = read_request(head)
+        self.length = request.length
+        if request.length is None:
+            self.chunked = ChunkedBody(self.limits.max_body)
+        else:
+            self.chunked = None
+            check_size(request.length, self.limits.max_body)
+        if request.length != 0:
+            if request.expect_continue:
                 assert self.transport is not None
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self._enter("body", self.limits.body_timeout)
@@ -238,12 +321,10 @@ class HttpConnection(asyncio.Protocol):
 
     def _answer(self, body: bytes) -> bool:
         """Run the app on the request just read and write its answer; False: close after."""
-        assert self.request is not None and self.transport is not None
-        method, target, version, headers = self.request
-        keep = keep_alive(version, headers) and self.owner.alive
-        status, response_headers, payload, close = self._call_app(
-            self._environ(method, target, version, headers, body)
-        )
+        request = self.request
+        assert request is not None and self.transport is not None
+        keep = request.keep_alive and self.owner.alive
+        status, response_headers, payload, close = self._call_app(self._environ(request, body))
         key = (status, tuple(response_headers), keep, len(payload))
         try:
             data = _heads.get(key)
@@ -254,7 +335,7 @@ class HttpConnection(asyncio.Protocol):
             if len(_heads) >= HEAD_CACHE_SIZE:
                 _heads.clear()
             _heads[key] = data
-        self.transport.write(data + payload if method != "HEAD" else data)  # one send
+        self.transport.write(data + payload if request.method != "HEAD" else data)  # one send
         self.first = False
         self.request = None
         self._enter("idle", self.limits.keepalive)
@@ -264,50 +345,43 @@ class HttpConnection(asyncio.Protocol):
             except Exception:
                 self.owner.log_exception("closing the response failed")
         if self.owner.access_log:
-            print(f'"{method} {target} {version}" {status.split(" ", 1)[0]} {len(payload)}')
+            line = f"{request.method} {request.target} {request.version}"
+            print(f'"{line}" {status.split(" ", 1)[0]} {len(payload)}')
             sys.stdout.flush()
         return keep
 
-    def _environ(
-        self, method: str, target: str, version: str, headers: dict[str, str], body: bytes
-    ) -> dict[str, Any]:
-        path, _, query = target.partition("?")
-        environ = dict(self.environ_base)
-        environ["REQUEST_METHOD"] = method
-        environ["PATH_INFO"] = unquote(path, encoding="latin-1") if "%" in path else path
-        environ["QUERY_STRING"] = query
-        environ["SERVER_PROTOCOL"] = version
-        environ["CONTENT_LENGTH"] = str(len(body))
+    def _environ(self, request: Request, body: bytes) -> dict[str, Any]:
+        if request is not self.last_request:
+            self.last_environ = {**self.environ_base, **request.environ}
+            self.last_request = request
+        environ = self.last_environ.copy()
+        if request.length is None:  # chunked: the length is known now
+            environ["CONTENT_LENGTH"] = str(len(body))
         environ["wsgi.input"] = io.BytesIO(body)
-        for name, value in headers.items():
-            if name == "content-type":
-                environ["CONTENT_TYPE"] = value
-            elif name != "content-length" and name != "transfer-encoding":
-                environ["HTTP_" + name.upper().replace("-", "_")] = value
         return environ
 
     def _call_app(
         self, environ: dict[str, Any]
     ) -> tuple[str, list[tuple[str, str]], bytes, Callable[[], None] | None]:
-        answer: list[Any] = []
-
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            answer[:] = (status, headers)
-            return _no_write
-
         try:
-            result = self.app(environ, start_response)
+            result = self.app(environ, self._start_response)
             if type(result) is list and len(result) == 1 and type(result[0]) is bytes:
-                payload = result[0]  # what the inference app returns: no copy, no generator
-            else:
-                payload = b"".join(bytes(chunk) for chunk in result)
+                # What the inference app returns: no copy, no generator, nothing to close.
+                return self.status, self.response_headers, result[0], None
+            payload = b"".join(bytes(chunk) for chunk in result)
         except Exception as err:  # the app answers its own errors; this is a last resort
             self.owner.log_exception("request failed")
             message = f"internal error: {type(err).__name__}\n".encode()
             return "500 Internal Server Error", [("Content-Type", "text/plain")], message, None
-        return answer[0], answer[1], payload, getattr(result, "close", None)
+        return self.status, self.response_headers, payload, getattr(result, "close", None)
+
+    def _start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        """WSGI's ``start_response``: keep the status and headers for :meth:`_answer`."""
+        self.status = status
+        self.response_headers = headers
+        return _no_write
 
     # -- refusing and closing --------------------------------------------------------------------
     def refuse(self, status: int, message: str, discard: int = 0) -> None:

@@ -64,7 +64,7 @@ def default_output_fn(prediction: Any, accept: str) -> bytes:
     return content_types.encode(prediction, accept)
 
 
-@dataclass
+@dataclass(slots=True)
 class Invocation:
     """The outcome of one inference: body, its content type, and how long it took."""
 

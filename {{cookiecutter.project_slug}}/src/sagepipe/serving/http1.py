@@ -90,13 +90,18 @@ def body_length(headers: dict[str, str], max_body: int) -> int | None:
     if not text.isdigit() or len(text) > 18:
         raise Refuse(400, f"Content-Length {length_header[:40]!r} is not a byte count")
     length = int(text)
+    check_size(length, max_body)
+    return length
+
+
+def check_size(length: int, max_body: int) -> None:
+    """Refuse a body of ``length`` bytes over ``max_body`` (413, reading the body away first)."""
     if length > max_body:
         raise Refuse(
             413,
             f"payload of {length} bytes exceeds the {max_body} byte limit",
             discard=min(length, 4 * max_body),
         )
-    return length
 
 
 class ChunkedBody:
