@@ -37,7 +37,14 @@ KEEPALIVE_SECONDS = 60.0
 # On a graceful stop, idle keep-alive connections are still answered (with
 # `Connection: close`) for this long, then closed with a lingering close.
 DRAIN_GRACE_SECONDS = 1.0
-ACCEPT_BATCH = 64  # connections taken per wake-up, so one busy listener cannot starve the rest
+# Connections taken per wake-up. One, like nginx's `multi_accept off`: every idle worker
+# wakes for a waiting connection, so taking one and going back to the loop leaves the next
+# to a sibling. Taking all (64) let the first worker awake take every connection of a
+# client's pool: wrk's 8 keep-alive connections all went to one of two workers (one core's
+# throughput) in 4 of 6 runs, against 1 of 6 with one per wake-up
+# (benchmarks/worker_ab.py, 3 rounds: 1.27x CSV and 2.07x JSON requests/s, 0.83x and
+# 0.82x CPU per request, against 64).
+ACCEPT_BATCH = 1
 WRITE_TIMEOUT_SECONDS = 30.0
 MAX_CONNECTIONS = 256  # per worker; slow clients beyond it get 503 at once
 DEFAULT_MAX_BODY = 6 * 1024 * 1024
