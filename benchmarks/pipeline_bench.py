@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from measure import BenchError, Timed, median, mib, run_timed
-from peer_bench import PEER_TITLES, SETUPS, Peer
+from peer_bench import PEER_TITLES, PEERS_DIR, SETUPS, Peer
 from project import Project
 from report import Row, Section, ratio, seconds
 
@@ -153,6 +153,7 @@ def run_notebook(
         BENCH_RAW=str(raw),
         BENCH_WORK=str(work),
         BENCH_ARGS=json.dumps(args),
+        BENCH_HELPERS=str(PEERS_DIR),
     )
     return run_timed(
         [

@@ -67,7 +67,8 @@ METHOD_NOTES = [
     "(`SAGEPIPE_WARM_LAUNCH=0`) so that the audit hook sees every job.",
     "The notebook baseline (`benchmarks/pipeline_notebook.ipynb`) calls the project's own step "
     "functions (preprocess, the great-expectations gate, train, evaluate, the metric condition) "
-    "with the pipeline's arguments in one kernel, run by `jupyter nbconvert --execute`.",
+    "with the pipeline's arguments in one kernel, then the five baseline checks as the peers "
+    "run them (`peer_baselines.py`), run by `jupyter nbconvert --execute`.",
     "Peers (`benchmarks/peers/`): the same steps as a Kedro project (`kedro run`) and a "
     "ZenML pipeline (local orchestrator, SQLite store), calling the project's own step "
     "functions with the arguments of our compiled pipeline, and as their last step the "
@@ -75,7 +76,8 @@ METHOD_NOTES = [
     "`benchmarks/peers/peer_baselines.py`, the project's own check configurations and the same "
     "library functions, in-process); each in its own venv made by uv (the project plus the "
     "peer), run cold from the command line after one warm-up run, interleaved with our "
-    "repetitions. The notebook and the replayed job command lines do not run the checks.",
+    "repetitions. The replayed job command lines hold the three Clarify analysis jobs but "
+    "not the two Model Monitor checks, which the executor runs in-process.",
     "Peak memory: the largest sum of PSS (a page shared by N processes counts 1/N in each; "
     "a sum of RSS would count each page a forked job shares with its warm interpreter once "
     "per process) over the whole process tree, sampled every 20 ms.",
