@@ -176,6 +176,26 @@ def called_name(call: ast.Call) -> str | None:
     return None
 
 
+def calls_preparation(
+    statement: ast.stmt, helpers: set[str], fitted: set[str], not_methods: frozenset[str]
+) -> bool:
+    """True when ``statement`` calls one of the notebook's ``helpers`` or a method of a
+    ``fitted`` object other than ``not_methods``: feature preparation a request goes through."""
+    for node in ast.walk(statement):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id in helpers:
+            return True
+        if (
+            isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in fitted
+            and node.func.attr not in not_methods
+        ):
+            return True
+    return False
+
+
 def free_loads(node: ast.AST) -> list[str]:
     """Names ``node`` reads from the enclosing scope (comprehension and lambda locals excluded)."""
     found: list[str] = []

@@ -22,7 +22,7 @@ import ast
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .analysis import BUILTINS, base_name, effects, free_loads
+from .analysis import BUILTINS, base_name, calls_preparation, effects, free_loads
 
 if TYPE_CHECKING:
     from .build import Migration, Step
@@ -183,19 +183,7 @@ def _prepares(statement: ast.stmt, helpers: set[str], fitted: set[str]) -> bool:
     """True for the handler's kind of preparation: a helper call or a method of a packed
     fitted object (``scaler.fit_transform(...)`` too: on the training side it both fits
     and prepares)."""
-    for node in ast.walk(statement):
-        if not isinstance(node, ast.Call):
-            continue
-        if isinstance(node.func, ast.Name) and node.func.id in helpers:
-            return True
-        if (
-            isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in fitted
-            and node.func.attr != "fit"
-        ):
-            return True
-    return False
+    return calls_preparation(statement, helpers, fitted, frozenset({"fit"}))
 
 
 def _wire(migration: Migration, train: Step, name: str) -> bool:

@@ -15,7 +15,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .analysis import BUILTINS, effects, free_loads
+from .analysis import BUILTINS, calls_preparation, effects, free_loads
 from .rewrite import add_keyword_parameters, pass_globals
 
 if TYPE_CHECKING:
@@ -205,18 +205,7 @@ def _prepares(statement: ast.stmt, helpers: set[str], fitted: set[str]) -> bool:
     """True for code a request must go through: a helper call or a fitted object's method."""
     if "record_metric" in free_loads(statement):
         return False
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Name) and node.func.id in helpers:
-                return True
-            if (
-                isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name)
-                and node.func.value.id in fitted
-                and node.func.attr not in ("fit", "fit_transform")
-            ):
-                return True
-    return False
+    return calls_preparation(statement, helpers, fitted, frozenset({"fit", "fit_transform"}))
 
 
 def _helper_closure(migration: Migration, names: list[str]) -> list[str]:
