@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .analysis import BUILTINS, base_name, calls_preparation, effects, free_loads
+from .handler import wire_input
 
 if TYPE_CHECKING:
     from .build import Migration, Step
@@ -87,7 +88,7 @@ def _choose(migration: Migration) -> Baseline:
         )
     like = handler.source
     raw = _raw_table(migration, train, position, rows)
-    if raw is not None and raw != like and _wire(migration, train, raw):
+    if raw is not None and raw != like and wire_input(migration, train, raw):
         return Baseline(
             raw,
             f"data quality (BaselineTrainingData): the raw rows of {raw}, which "
@@ -184,26 +185,6 @@ def _prepares(statement: ast.stmt, helpers: set[str], fitted: set[str]) -> bool:
     fitted object (``scaler.fit_transform(...)`` too: on the training side it both fits
     and prepares)."""
     return calls_preparation(statement, helpers, fitted, frozenset({"fit"}))
-
-
-def _wire(migration: Migration, train: Step, name: str) -> bool:
-    """Make ``train`` read ``name`` from the step before it that makes it; False if none."""
-    have = {v for vs in train.inputs.values() for v in vs}
-    have |= set(effects([s for _, s in train.statements]).defines)
-    if name in have:
-        return True
-    names = [s.name for s in migration.steps]
-    producer = None
-    for step in migration.steps[: names.index(train.name)]:
-        found = effects([s for _, s in step.statements])
-        if name in found.defines or name in found.mutates:
-            producer = step
-    if producer is None:
-        return False
-    if name not in producer.outputs:
-        producer.outputs.append(name)
-    train.inputs.setdefault(producer.name, []).append(name)
-    return True
 
 
 def step_name(migration: Migration) -> str:

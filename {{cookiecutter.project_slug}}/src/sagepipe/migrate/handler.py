@@ -19,7 +19,7 @@ from .analysis import BUILTINS, calls_preparation, effects, free_loads
 from .rewrite import add_keyword_parameters, pass_globals
 
 if TYPE_CHECKING:
-    from .build import Migration
+    from .build import Migration, Step
 
 PROGRAM = "_inference.py"  # in the steps folder; the train step copies it to code/
 METHODS = ("predict", "predict_proba")
@@ -225,30 +225,38 @@ def wire(migration: Migration, handler: Handler) -> Handler:
     assert registered is not None
     names = [s.name for s in migration.steps]
     train = migration.steps[names.index(registered["step"])]
-    have = {v for vs in train.inputs.values() for v in vs}
-    have |= set(effects([s for _, s in train.statements]).defines)
     # The run's parameter values (`--param`), not the notebook's, must reach serving too.
     parameters = {p.name for p in migration.parameters}
     for name in handler.constants:
         if name in parameters and name not in train.parameters:
             train.parameters.append(name)
     for name in [*handler.fitted, handler.source]:
-        if name in have:
-            continue
-        producer = None
-        for step in migration.steps[: names.index(train.name)]:
-            found = effects([s for _, s in step.statements])
-            if name in found.defines or name in found.mutates:
-                producer = step
-        if producer is None:
+        if not wire_input(migration, train, name):
             return _default(
                 f"{name}, which {handler.call} needs, is made only after the training step "
                 f"{train.name}, so model.tar.gz cannot carry it; move its cell before training"
             )
-        if name not in producer.outputs:
-            producer.outputs.append(name)
-        train.inputs.setdefault(producer.name, []).append(name)
     return handler
+
+
+def wire_input(migration: Migration, train: Step, name: str) -> bool:
+    """Make ``train`` read ``name`` from the step before it that makes it; False if none."""
+    have = {v for vs in train.inputs.values() for v in vs}
+    have |= set(effects([s for _, s in train.statements]).defines)
+    if name in have:
+        return True
+    names = [s.name for s in migration.steps]
+    producer = None
+    for step in migration.steps[: names.index(train.name)]:
+        found = effects([s for _, s in step.statements])
+        if name in found.defines or name in found.mutates:
+            producer = step
+    if producer is None:
+        return False
+    if name not in producer.outputs:
+        producer.outputs.append(name)
+    train.inputs.setdefault(producer.name, []).append(name)
+    return True
 
 
 def program_source(migration: Migration, handler: Handler, notebook: str) -> str:
