@@ -10,6 +10,7 @@ from pathlib import Path
 from compiled_example import compile_example
 from sagepipe.local import execute
 from sagepipe.registry import ModelRegistry
+from sagepipe_example.pipeline import ROLE
 
 
 def stage(workspace: Path, rows: int = 40) -> dict:
@@ -56,3 +57,49 @@ def test_step_exception_reason_reaches_the_execution(tmp_path: Path) -> None:
     reason = execution.steps["Preprocess"].failure_reason or ""
     assert reason.startswith("ValueError: no CSV rows under"), reason
     assert execution.steps["Train"].status != "Succeeded"
+
+
+def test_a_training_steps_output_data_reaches_a_later_step_but_not_its_model(
+    tmp_path: Path,
+) -> None:
+    import tarfile
+
+    from sagepipe import Pipeline, Processing, Training, compile_pipeline
+    from sagepipe_example import odd_steps
+
+    fit = Training("Fit", odd_steps.train_with_notes, channels={"train": "s3://notes-bucket/raw"})
+    notes = Processing(
+        "Notes", odd_steps.read_notes, inputs={"notes": fit.output_data}, outputs=["out"]
+    )
+    compiled = compile_pipeline(
+        Pipeline("notes", steps=[fit, notes]),
+        bucket="notes-bucket",
+        prefix="p",
+        role=ROLE,
+        region="eu-west-1",
+    )
+    definition = json.loads(compiled.to_json())
+    notes_input = definition["Steps"][1]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
+    assert notes_input == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {"Get": "Steps.Fit.OutputDataConfig.S3OutputPath"},
+                {"Get": "Steps.Fit.TrainingJobName"},
+                "output",
+                "output.tar.gz",
+            ],
+        }
+    }
+    compiled.write_artifacts(tmp_path / "s3")
+    raw = tmp_path / "s3" / "notes-bucket" / "raw" / "rows.csv"
+    raw.parent.mkdir(parents=True)
+    raw.write_text("a\nb\nc\n")
+
+    execution = execute(definition, workspace=tmp_path)
+    assert execution.status == "Succeeded", execution.failure_reason
+    (run,) = (tmp_path / "s3" / "notes-bucket" / "p").glob("exec-*")
+    assert (next(run.glob("Notes/output/out")) / "notes.csv").read_text() == "seen\n3\n"
+    (model,) = run.glob("Fit/*/output/model.tar.gz")
+    with tarfile.open(model) as packed:
+        assert packed.getnames() == ["model.txt"]

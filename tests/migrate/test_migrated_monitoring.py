@@ -110,9 +110,12 @@ def test_the_plan_baselines_the_fitted_table_or_the_raw_rows_before_the_features
     (train,) = [s for s in generated["steps"] if s["name"] == "train"]
     assert "X_train" in train["inputs"]["from preprocess"]
     steps = next((root / "src").glob("*/steps/prepared_features"))
-    assert "export_request_rows(model_dir, X_train, X_test)" in (steps / "train.py").read_text()
+    assert (
+        "export_request_rows(output_data_dir, X_train, X_test)" in (steps / "train.py").read_text()
+    )
     module = next((root / "src").glob("*/pipeline_prepared_features.py")).read_text()
     assert "DataQualityCheckConfig(request_rows_step.outputs.output_dir)" in module
+    assert 'inputs={"train_dir": train_step.output_data}' in module
     assert "data_quality_check.baseline_used_for_drift_check_statistics" in module
 
 

@@ -116,6 +116,11 @@ def test_run_pipeline_reproduces_the_chained_fit_notebook_and_registers_its_mode
     with tarfile.open(archive) as packed:
         packed.extractall(tmp_path / "model", filter="data")
     served = joblib.load(tmp_path / "model" / "model.joblib")
+    # the baseline's request rows (training rows) leave in output.tar.gz, never the model
+    assert not list((tmp_path / "model").rglob("request-rows.csv"))
+    (output_data,) = run_folder.glob("Train/*/output/output.tar.gz")
+    with tarfile.open(output_data) as packed:
+        assert packed.getnames() == ["request-rows.csv"]
     notebook = _notebook_namespace(project / "notebooks" / "chained_fit.ipynb")
     assert type(served).__name__ == "RandomForestClassifier"
     assert served.get_params()["max_depth"] == notebook["forest"].get_params()["max_depth"]

@@ -428,7 +428,9 @@ class Training(FunctionStep):
 
     ``channels`` maps Path parameters of ``fn`` to S3 URIs or expressions. Path
     parameters named ``model_dir`` and ``output_data_dir`` are the job's model and
-    output folders. ``step.model_artifacts`` is the S3 URI of the packed model.
+    output folders. ``step.model_artifacts`` is the S3 URI of the packed model and
+    ``step.output_data`` the S3 URI of ``output.tar.gz``, the packed ``output_data_dir``
+    (files a later step reads that should not ship inside the model).
     """
 
     type_name = "Training"
@@ -490,6 +492,17 @@ class Training(FunctionStep):
         self._check_values("hyperparameter", self.hyperparameters)
         self.model_artifacts = StepProperty(
             self, "ModelArtifacts.S3ModelArtifacts", f"{name}.model_artifacts"
+        )
+        # SageMaker has no property for output.tar.gz; the container writes it at
+        # <S3OutputPath>/<TrainingJobName>/output/output.tar.gz, as the SDK documents.
+        self.output_data = Join(
+            on="/",
+            values=[
+                StepProperty(self, "OutputDataConfig.S3OutputPath", f"{name}.output_path"),
+                StepProperty(self, "TrainingJobName", f"{name}.job_name"),
+                "output",
+                "output.tar.gz",
+            ],
         )
 
     def values(self) -> list[Any]:

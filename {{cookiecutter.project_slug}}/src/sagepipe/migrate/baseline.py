@@ -11,9 +11,10 @@ that preparation to the raw table it came from (``X_train`` for
 table the notebook predicted on stands in for it.
 
 The training step writes those rows (a seeded sample of at most
-:data:`~.stepio.REQUEST_ROWS_SAMPLE`) as ``request-rows.csv`` into the model folder, a
-generated Processing step copies them out of ``model.tar.gz`` and a ``QualityCheck``
-baselines them, as the project pipeline's ``BaselineTrainingData`` does its train split.
+:data:`~.stepio.REQUEST_ROWS_SAMPLE`) as ``request-rows.csv`` into its output data folder
+(``output.tar.gz``, so the model archive that is deployed and shared carries none of
+them), a generated Processing step copies them out and a ``QualityCheck`` baselines
+them, as the project pipeline's ``BaselineTrainingData`` does its train split.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .handler import wire_input
 if TYPE_CHECKING:
     from .build import Migration, Step
 
-STEP = "request_rows"  # the generated step that copies the rows out of model.tar.gz
+STEP = "request_rows"  # the generated step that copies the rows out of output.tar.gz
 
 
 @dataclass

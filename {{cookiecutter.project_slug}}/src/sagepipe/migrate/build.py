@@ -826,11 +826,12 @@ def _data_flow(migration: Migration) -> None:
             step.printed.extend(k for k in cell.printed if k not in step.printed)
     for step in migration.steps:
         seen = {n.id for _, s in step.statements for n in ast.walk(s) if isinstance(n, ast.Name)}
-        if step.role == "train" and "model_dir" in seen:
-            migration.warnings.append(
-                f"step {step.name}: the notebook uses a variable 'model_dir', which is also the "
-                "training job's model folder; rename the variable in the generated step"
-            )
+        for folder, what in (("model_dir", "model"), ("output_data_dir", "output data")):
+            if step.role == "train" and folder in seen:
+                migration.warnings.append(
+                    f"step {step.name}: the notebook uses a variable {folder!r}, which is also "
+                    f"the training job's {what} folder; rename the variable in the generated step"
+                )
     by_name = {s.name: s for s in migration.steps}
     for step in migration.steps:
         for producer, names in step.inputs.items():

@@ -23,6 +23,7 @@ EVALUATION_FILE = "evaluation.json"
 _TABLE = ".csv"
 _DTYPES = ".dtypes.json"
 _MODEL_ARCHIVE = "model.tar.gz"
+_OUTPUT_ARCHIVE = "output.tar.gz"  # a Training job's output_data_dir, packed
 # The rows requests to the model carry, for its data-quality baseline. A hyphen, so no
 # variable's file (save_value names files after identifiers) can take its place.
 REQUEST_ROWS_FILE = "request-rows.csv"
@@ -320,14 +321,15 @@ def export_request_rows(folder: Path, rows: Any, like: Any = None) -> Path:
     return path
 
 
-def copy_request_rows(model_folder: Path, output: Path) -> Path:
-    """Copy ``request-rows.csv`` out of a training step's folder (or its model.tar.gz) into
-    ``output``, where the data-quality check reads it."""
-    source = _unpacked(Path(model_folder)) / REQUEST_ROWS_FILE
+def copy_request_rows(folder: Path, output: Path) -> Path:
+    """Copy ``request-rows.csv`` out of a training job's output data (a folder, or the
+    job's output.tar.gz in it) into ``output``, where the data-quality check reads it."""
+    source = _unpacked(Path(folder), _OUTPUT_ARCHIVE) / REQUEST_ROWS_FILE
     if not source.is_file():
         raise FileNotFoundError(
-            f"{model_folder}: no {REQUEST_ROWS_FILE}; the training step writes it with "
-            "export_request_rows (apply the migration again, or add that line)"
+            f"{folder}: no {REQUEST_ROWS_FILE}; the training step writes it into its "
+            "output_data_dir with export_request_rows (apply the migration again, or add "
+            "that line)"
         )
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -453,9 +455,10 @@ def describe_value(value: Any) -> dict[str, Any]:
     return {"type": type(value).__name__, "shape": None}
 
 
-def _unpacked(folder: Path) -> Path:
-    # A training step's model folder arrives packed as model.tar.gz (SageMaker contract).
-    archive = folder / _MODEL_ARCHIVE
+def _unpacked(folder: Path, name: str = _MODEL_ARCHIVE) -> Path:
+    # A training step's folders arrive packed (SageMaker contract): model.tar.gz, and the
+    # output data as output.tar.gz.
+    archive = folder / name
     if not archive.is_file() or any(
         p.suffix in (_TABLE, ".json", ".npy", ".joblib") for p in folder.iterdir()
     ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import json
 import math
 import re
@@ -23,7 +24,7 @@ from typing import Any
 from . import MigrationError, require
 from .apply import load_migration
 from .build import Migration
-from .generate import Layout, camel, input_folder, output_folder
+from .generate import OUTPUT_DATA_FOLDER, Layout, camel, input_folder, output_folder
 from .project import Project
 from .stepio import describe_value, load_value, read_metrics
 
@@ -248,6 +249,8 @@ def run_direct(
             kwargs[input_folder(producer, taken)] = done[producer]
         out = work / step.name
         kwargs[output_folder(step)] = out
+        if OUTPUT_DATA_FOLDER in inspect.signature(function).parameters:
+            kwargs[OUTPUT_DATA_FOLDER] = work / f"{step.name}_output_data"  # output.tar.gz's
         try:
             # What the notebook code prints is log output, not the report (which may be JSON).
             with contextlib.redirect_stdout(sys.stderr):

@@ -228,10 +228,16 @@ class TrainingRunner(JobRunner):
     prepare_sandbox = staticmethod(prepare_training)
 
     def job_properties(self, job_name: str, plan: JobPlan) -> dict[str, Any]:
-        """DescribeTrainingJob's name, ARN, status and model artifact."""
+        """DescribeTrainingJob's name, ARN, status, output path and model artifact."""
+        assert plan.output_data_uri is not None
+        # <S3OutputPath>/<job>/output/output.tar.gz: the path as the job used it, so a
+        # Join of these properties (Training.output_data) names the archive it wrote.
+        suffix = f"/{job_name}/output/output.tar.gz"
+        assert plan.output_data_uri.endswith(suffix)
         return {
             "TrainingJobName": job_name,
             "TrainingJobArn": f"{LOCAL_ARN}:training-job/{job_name.lower()}",
             "TrainingJobStatus": "Completed",
+            "OutputDataConfig": {"S3OutputPath": plan.output_data_uri.removesuffix(suffix)},
             "ModelArtifacts": {"S3ModelArtifacts": plan.model_uri},
         }
