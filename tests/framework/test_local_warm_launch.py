@@ -452,3 +452,104 @@ def test_jobs_starting_together_all_get_their_runtimes_python3_shim(tmp_path):
         assert (folder / "python3").read_text() == f'#!/bin/sh\nexec "{runtime}" "$@"\n'
         assert os.access(folder / "python3", os.X_OK)
         assert not list(folder.glob(".*.tmp"))
+
+
+def _venv_with_modules(tmp_path: Path, modules: dict[str, str]) -> Path:
+    """A venv of this interpreter whose site-packages hold ``modules`` (name: source)."""
+    import subprocess
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    del sysconfig
+    for name, source in modules.items():
+        (Path(purelib) / f"{name}.py").write_text(source)
+    return python
+
+
+SEEN = (
+    "import json, os, sys\n"
+    "import quick_first\n"
+    "json.dump({'tail': 'slow_tail' in sys.modules, 'parent': os.getppid()},\n"
+    "          open('seen.json', 'w'))\n"
+)
+
+
+def test_the_first_job_forks_before_the_tail_warm_up_and_the_rest_from_the_tail(tmp_path):
+    # The slow module stands for `import great_expectations`: one import of seconds.
+    python = _venv_with_modules(
+        tmp_path, {"quick_first": "VALUE = 1\n", "slow_tail": "import time\ntime.sleep(4)\n"}
+    )
+    learned = learned_file(str(python))
+    learned.parent.mkdir(parents=True)
+    learned.write_text(
+        json.dumps(
+            {
+                "jobs": 2,
+                "modules": {"quick_first": 1, "slow_tail": 2},
+                "first": "first.py",
+                "needs": {"first.py": ["quick_first"]},
+            }
+        )
+    )
+
+    def job(name: str, script: str, source: str) -> JobPlan:
+        plan = _plan(tmp_path, name, source)
+        code = plan.command[1]
+        renamed = str(Path(code).with_name(script))
+        os.rename(code, renamed)
+        plan.command[:2] = [str(python), renamed]
+        return plan
+
+    first = job("First", "first.py", SEEN)
+    later = job("Later", "later.py", SEEN)
+    failing = job("Failing", "failing.py", "import sys\nsys.exit(3)\n")
+    launcher = _launcher(tmp_path)
+    try:
+        assert launcher.spawn(first) == 0
+        assert launcher.spawn(later) == 0
+        assert launcher.spawn(failing) == 3  # the exit code comes back through the relay
+    finally:
+        launcher.close()
+
+    early = json.loads((first.job_dir / "seen.json").read_text())
+    late = json.loads((later.job_dir / "seen.json").read_text())
+    assert early["tail"] is False  # forked from the first part, before the slow import
+    assert late["tail"] is True  # forked from the tail server, which holds everything
+    assert early["parent"] != late["parent"]
+    assert FORKED in first.log_path.read_text() and FORKED in later.log_path.read_text()
+    # what the first job needed is kept for the next run's first part
+    data = json.loads(learned.read_text())
+    assert data["first"] == "first.py"
+    assert "quick_first" in data["needs"]["first.py"]
+    assert "slow_tail" not in data["needs"]["first.py"]
+
+
+def test_a_first_job_records_what_it_imported_and_kept_of_its_warm_modules(tmp_path):
+    target = tmp_path / "learned.json"
+    record = tmp_path / "job.json"
+
+    def report(script: str, first: bool, modules: list[str], new: list[str]) -> None:
+        record.write_text(
+            json.dumps({"modules": modules, "script": script, "first": first, "new": new})
+        )
+        merge_learned(target, record)
+
+    # forked from a server that had everything: nothing is known to be needed yet
+    report("prep.py", True, ["pandas", "great_expectations"], [])
+    assert json.loads(target.read_text())["needs"] == {"prep.py": []}
+    # forked from an empty first part: it imports what it needs itself
+    report("prep.py", True, ["pandas", "great_expectations"], ["pandas"])
+    # forked warm: pandas was handed to it and stays; a later job does not change "first"
+    report("prep.py", True, ["pandas", "great_expectations", "sklearn"], ["sklearn"])
+    report("check.py", False, ["pandas", "great_expectations"], ["great_expectations"])
+    data = json.loads(target.read_text())
+    assert data["first"] == "prep.py"
+    assert data["needs"] == {"prep.py": ["pandas", "sklearn"]}

@@ -7,6 +7,14 @@ JSON file ``WARM``),
 and between two imports answers job requests on the socket (fd ``SOCKET_FD``, a
 socketpair end the executor keeps), so a job never waits for the warm-up to finish.
 
+A single import can take seconds (``import great_expectations``), and a request waits
+for it. So the warm-up comes in two parts when ``WARM`` says what the run's first job
+needs (``"first"``, its script, and ``"needs"[script]``, the modules it used): this
+server imports only those, then forks
+a *tail* server that imports the rest while the first job runs. The first job's script
+forks here; every other request goes to the tail (its fds passed on), whose answers
+this server relays, so the executor sees one server.
+
 For each job the child does what a fresh ``python SCRIPT ARGS`` in its sandbox would see:
 its own session (so a stop kills its whole process group), SIGKILL when this server dies,
 a private mount namespace with the sandbox at ``/opt/ml``, the job's log as stdout and
@@ -120,12 +128,28 @@ def _library_modules(exclude: tuple[str, ...]) -> list[str]:
     return names
 
 
-def _record_imports(path: str, exclude: tuple[str, ...]) -> None:
-    """At the child's exit: which library modules the job used, for the next warm-up."""
+def script_key(argv: list) -> str:
+    """The job's script as the warm-up knows it across runs: its file name, or ``-m NAME``
+    (a job's folder differs from run to run)."""
+    return f"-m {argv[2]}" if argv[1] == "-m" else os.path.basename(argv[1])
+
+
+def _record_imports(path: str, exclude: tuple[str, ...], key: str, first: bool) -> None:
+    """At the child's exit: which library modules the job used, for the next warm-up.
+
+    ``new`` are the ones it imported itself (the warm interpreter had not): with the
+    first job's, they say what the next run's first warm-up must hold."""
     try:
+        names = _library_modules(exclude)
+        found = {
+            "modules": names,
+            "script": key,
+            "first": first,
+            "new": [n for n in names if n not in _WARM_MODULES],
+        }
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w") as fh:
-            json.dump(_library_modules(exclude), fh)
+            json.dump(found, fh)
         os.replace(tmp, path)
     except OSError:
         pass  # only a lost speed-up
@@ -144,19 +168,61 @@ class _Server:
         self.closed = False
         self.job: dict | None = None  # set in a forked child: the job it must run
         self.warmed = 0  # modules pre-loaded so far
+        self.first_script: str | None = None  # the script whose job forks here, not the tail
+        self.requests = 0  # requests received (the first one is the run's first job)
+        self.tail: socket.socket | None = None  # to the tail server, once it is forked
+        self.tail_pid = 0
+        self.tail_buffer = b""
 
     def send(self, message: dict) -> None:
         self.sock.sendall(json.dumps(message).encode() + b"\n")
 
     def poll(self, timeout: float | None) -> None:
         """Handle what arrived within ``timeout``: requests, child exits, a closed socket."""
-        ready, _, _ = select.select([self.sock.fileno(), self.wake_r], [], [], timeout)
+        watched = [self.sock.fileno(), self.wake_r]
+        if self.tail is not None:
+            watched.append(self.tail.fileno())
+        ready, _, _ = select.select(watched, [], [], timeout)
         if self.wake_r in ready:
             with contextlib.suppress(BlockingIOError):
                 os.read(self.wake_r, 4096)
         self._reap()
+        if self.tail is not None and self.tail.fileno() in ready:
+            self._relay()
         if self.sock.fileno() in ready:
             self._receive()
+
+    def _relay(self) -> None:
+        """Pass the tail server's answers on to the executor (its ``ready`` excepted)."""
+        assert self.tail is not None
+        data = self.tail.recv(1 << 16)
+        if not data:  # the tail is gone: its jobs died with it (PDEATHSIG)
+            self.tail.close()
+            self.tail = None
+            return
+        self.tail_buffer += data
+        while b"\n" in self.tail_buffer:
+            line, self.tail_buffer = self.tail_buffer.split(b"\n", 1)
+            if not json.loads(line).get("ready"):
+                self.sock.sendall(line + b"\n")
+
+    def start_tail(self) -> _Server | None:
+        """Fork the tail server; in it, return its own :class:`_Server` (None here)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        gc.freeze()
+        pid = os.fork()
+        if pid:
+            theirs.close()
+            self.tail, self.tail_pid = ours, pid
+            return None
+        ours.close()
+        _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))  # it dies with this server
+        self.sock.close()
+        for fd in (self.wake_r, self.wake_w, *self.fds):
+            os.close(fd)
+        tail = _Server(theirs)
+        tail.warmed = self.warmed
+        return tail
 
     def _reap(self) -> None:
         while self.children:
@@ -166,6 +232,9 @@ class _Server:
                 return
             if pid == 0:
                 return
+            if pid == self.tail_pid:
+                self.tail_pid = 0
+                continue
             ident = self.children.pop(pid, None)
             signalled = os.WIFSIGNALED(status)
             code = -os.WTERMSIG(status) if signalled else os.WEXITSTATUS(status)
@@ -188,7 +257,27 @@ class _Server:
             line, self.buffer = self.buffer.split(b"\n", 1)
             request = json.loads(line)
             log_fd, status_fd = self.fds.pop(0), self.fds.pop(0)
-            self._start(request, log_fd, status_fd)
+            self.requests += 1
+            request.setdefault("first", self.requests == 1)
+            if self.tail is not None and script_key(request["argv"]) != self.first_script:
+                self._forward(request, log_fd, status_fd)
+            else:
+                self._start(request, log_fd, status_fd)
+
+    def _forward(self, request: dict, log_fd: int, status_fd: int) -> None:
+        """Hand a request and its fds to the tail server."""
+        assert self.tail is not None
+        fds = array.array("i", [log_fd, status_fd]).tobytes()
+        try:
+            self.tail.sendmsg(
+                [json.dumps(request).encode() + b"\n"],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)],
+            )
+        except OSError:
+            self.send({"id": request["id"], "refused": "the tail warm interpreter is gone"})
+        finally:
+            os.close(log_fd)
+            os.close(status_fd)
 
     def _start(self, request: dict, log_fd: int, status_fd: int) -> None:
         if threading.active_count() > 1:
@@ -214,6 +303,8 @@ class _Server:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         self.sock.close()
+        if self.tail is not None:
+            self.tail.close()
         for fd in (self.wake_r, self.wake_w, *self.fds):
             os.close(fd)
         os.setsid()  # its own process group: a stop signals everything the job starts
@@ -280,7 +371,8 @@ def _apply(job: dict) -> None:
         numpy.random.seed()  # else every job would draw the server's numbers
     if job.get("learn"):
         exclude = tuple(os.path.realpath(p) + os.sep for p in (first, *code_paths))
-        atexit.register(_record_imports, job["learn"], exclude)
+        key, first = script_key(job["argv"]), bool(job.get("first"))
+        atexit.register(_record_imports, job["learn"], exclude, key, first)
 
 
 def _run_main(job: dict) -> None:
@@ -342,12 +434,25 @@ def _run(job: dict) -> None:
     os._exit(code)
 
 
-def _warm_up(server: _Server, warm_file: str) -> None:
+def warm_plan(warm_file: str) -> tuple:
+    """``(first script, its modules, the other modules)`` to pre-load, from ``WARM``.
+
+    Without a usable ``"first"`` entry, every module is the first part (one server)."""
     try:
         with open(warm_file) as fh:
-            names = [str(n) for n in json.load(fh)["modules"]]
+            data = json.load(fh)
+        names = [str(n) for n in data["modules"]]
     except (OSError, ValueError, TypeError, KeyError):
-        names = []
+        return None, [], []
+    try:
+        script = str(data["first"])
+        needs = {str(n) for n in data["needs"][script]}
+    except (KeyError, TypeError):
+        return None, names, []
+    return script, [n for n in names if n in needs], [n for n in names if n not in needs]
+
+
+def _warm_up(server: _Server, names: list) -> None:
     for name in names:
         server.poll(0)
         if server.closed:
@@ -368,7 +473,13 @@ def serve(sock_fd: int, warm_file: str, scratch: str) -> dict | None:
     sock = socket.socket(fileno=sock_fd)
     server = _Server(sock)
     server.send({"ready": True, "namespaces": _probe_namespaces(scratch)})
-    _warm_up(server, warm_file)
+    server.first_script, first, rest = warm_plan(warm_file)
+    _warm_up(server, first)
+    if rest and not server.closed:
+        tail = server.start_tail()
+        if tail is not None:  # this process is the tail server now
+            server = tail
+            _warm_up(server, rest)
     while not server.closed:
         server.poll(None)
     if server.job is None:

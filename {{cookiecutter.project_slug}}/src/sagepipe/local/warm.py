@@ -39,6 +39,7 @@ from .containment import remove_tree
 FORKSERVER = Path(__file__).resolve().parent / "forkserver.py"
 LEARNED_LIMIT = 20_000  # module names kept per interpreter
 FORGET_AFTER = 50  # jobs without a module before it is no longer pre-loaded
+NEEDS_LIMIT = 16  # first-job scripts whose modules are kept per interpreter
 # In the learned file's name: another sagepipe version sharing the cache keeps its own.
 LEARNED_FORMAT = "v2"
 RECENT_LIMIT = 32  # pipelines whose warm servers are started early
@@ -86,10 +87,20 @@ def merge_learned(target: Path, found: Path) -> None:
     ``target`` is ``{"jobs": N, "modules": {name: the last job that imported it}}``, in
     first-import order. A module no job imported in the last :data:`FORGET_AFTER` jobs is
     dropped, so a package a project stopped using stops being pre-loaded.
+
+    A run's first job also updates ``"needs"[its script]`` (what the next run's first
+    warm-up imports before the rest, see forkserver.py) and ``"first"``: the modules it
+    imported itself, and those it was handed warm that its script needed before (a
+    fork server cannot see which warm modules a job touches).
     """
     try:
-        names = [str(n) for n in json.loads(found.read_text())]
-    except (OSError, ValueError, TypeError):
+        report = json.loads(found.read_text())
+        if isinstance(report, list):  # a job of an older forkserver: modules only
+            report = {"modules": report}
+        names = [str(n) for n in report["modules"]]
+        new = {str(n) for n in report.get("new") or ()}
+        script = str(report["script"]) if report.get("first") else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return
     finally:
         with contextlib.suppress(OSError):
@@ -98,14 +109,42 @@ def merge_learned(target: Path, found: Path) -> None:
     with open(target.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         jobs, modules = read_learned(target)
+        needs = read_needs(target)
         jobs += 1
         for name in names:
             modules[name] = jobs
         kept = {n: last for n, last in modules.items() if last > jobs - FORGET_AFTER}
         kept = dict(list(kept.items())[:LEARNED_LIMIT])
+        learned: dict[str, Any] = {"jobs": jobs, "modules": kept}
+        if script is not None:
+            before = set(needs.pop(script, ()))
+            needs[script] = [n for n in names if n in new or n in before]
+            needs = dict(list(needs.items())[-NEEDS_LIMIT:])
+            learned["first"] = script
+        else:
+            first = _read_json(target).get("first")
+            if isinstance(first, str) and first in needs:
+                learned["first"] = first
+        learned["needs"] = needs
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"jobs": jobs, "modules": kept}))
+        tmp.write_text(json.dumps(learned))
         os.replace(tmp, target)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_needs(path: Path) -> dict[str, list[str]]:
+    """A learned file's ``{script: modules}`` of first jobs (empty when unusable)."""
+    try:
+        return {str(k): [str(n) for n in v] for k, v in dict(_read_json(path)["needs"]).items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return {}
 
 
 def read_learned(path: Path) -> tuple[int, dict[str, int]]:
