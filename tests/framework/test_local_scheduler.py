@@ -78,7 +78,7 @@ class ExplodeRunner:
         )
 
 
-def _schedule(steps, runners, *, max_workers=4, stop=None):
+def _schedule(steps, runners, *, max_workers=4, stop=None, expected=None):
     steps = {s.name: s for s in steps}
     records = {n: StepRun(name=n, type=s.type, status=StepState.PENDING) for n, s in steps.items()}
     events: list[tuple[str, str]] = []
@@ -92,6 +92,7 @@ def _schedule(steps, runners, *, max_workers=4, stop=None):
         properties={},
         inputs={},
         grace_seconds=0.5,
+        expected_seconds=expected,
     )
     return scheduler, records, events
 
@@ -119,6 +120,76 @@ def test_unknown_types_run_in_dependency_order_within_the_worker_limit():
     assert scheduler.failure is None
 
 
+def test_of_the_steps_ready_at_once_the_longest_known_one_starts_first():
+    # Definition order would run Short first and leave the long step to end last.
+    sleep = SleepRunner(0.05)
+    steps = [FakeStep("Short", "Sleep"), FakeStep("Other", "Sleep"), FakeStep("Long", "Sleep")]
+    expected = {"Short": 0.1, "Other": 0.5, "Long": 5.0}
+    scheduler, records, _ = _schedule(steps, {"Sleep": sleep}, max_workers=1, expected=expected)
+
+    scheduler.run()
+
+    assert sleep.order == ["Long", "Other", "Short"]
+    assert all(r.status == "Succeeded" for r in records.values())
+
+
+def test_with_no_past_run_the_step_heading_the_longest_chain_starts_first():
+    sleep = SleepRunner(0.05)
+    steps = [
+        FakeStep("Leaf", "Sleep"),
+        FakeStep("Head", "Sleep"),
+        FakeStep("Middle", "Sleep", depends_on=frozenset({"Head"})),
+        FakeStep("Last", "Sleep", depends_on=frozenset({"Middle"})),
+    ]
+    scheduler, _, _ = _schedule(steps, {"Sleep": sleep}, max_workers=1)
+
+    scheduler.run()
+
+    # The chain first; then Leaf and Last tie (one step each) and definition order decides.
+    assert sleep.order == ["Head", "Middle", "Leaf", "Last"]
+
+
+def test_a_chains_length_counts_what_waits_for_it_not_only_the_step_itself():
+    from sagepipe.local.scheduler import remaining_seconds
+
+    steps = {
+        "Train": FakeStep("Train", "Sleep"),
+        "Check": FakeStep("Check", "Decide", depends_on=frozenset({"Train"})),
+        "Register": FakeStep("Register", "Sleep", parent="Check", branch=True),
+        "Side": FakeStep("Side", "Sleep"),
+    }
+    expected = {"Train": 1.0, "Check": 0.0, "Register": 2.0, "Side": 2.5}
+
+    remaining = remaining_seconds(steps, expected)
+
+    assert remaining == {"Train": 3.0, "Check": 2.0, "Register": 2.0, "Side": 2.5}
+
+
+def test_jobs_start_before_in_process_steps_that_are_ready_with_them():
+    order: list[str] = []
+
+    class Inline:
+        concurrent = False
+
+        def prepare(self, step):
+            def call():
+                order.append(step.name)
+                return StepOutcome(StepState.SUCCEEDED)
+
+            return Work(call)
+
+    sleep = SleepRunner(0.05)
+    steps = [FakeStep("Check", "Inline"), FakeStep("Job", "Sleep")]
+    scheduler, _, events = _schedule(
+        steps, {"Inline": Inline(), "Sleep": sleep}, expected={"Check": 9.0, "Job": 0.1}
+    )
+
+    scheduler.run()
+
+    assert events[0] == ("Job", "Executing")  # its thread runs while the check holds ours
+    assert order == ["Check"] and sleep.order == ["Job"]
+
+
 @pytest.mark.parametrize(("outcome", "ran", "skipped"), [(True, "Yes", "No"), (False, "No", "Yes")])
 def test_a_branching_step_of_any_type_picks_the_children_that_run(outcome, ran, skipped):
     steps = [
@@ -140,7 +211,8 @@ def test_a_failure_stops_new_steps_and_names_the_execution_failure():
     steps = [
         FakeStep("Explode", "Explode"),
         FakeStep("Later", "Sleep", depends_on=frozenset({"Explode"})),
-        FakeStep("Independent", "Sleep"),
+        FakeStep("Running", "Sleep"),
+        FakeStep("Independent", "Sleep", depends_on=frozenset({"Running"})),
     ]
     scheduler, records, _ = _schedule(steps, {"Explode": ExplodeRunner(), "Sleep": SleepRunner()})
 
@@ -149,7 +221,8 @@ def test_a_failure_stops_new_steps_and_names_the_execution_failure():
     assert records["Explode"].status == StepState.FAILED
     assert records["Explode"].failure_reason == "boom"
     assert scheduler.failure == "Explode exploded"
-    # Listed after the failed step, so it was never started.
+    # Running had started with it and ends; what waited for Running never starts.
+    assert records["Running"].status == StepState.SUCCEEDED
     assert records["Independent"].status == StepState.NOT_EXECUTED
     assert records["Later"].status == StepState.NOT_EXECUTED
 

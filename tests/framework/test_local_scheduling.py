@@ -118,3 +118,36 @@ def test_invalid_definitions_are_rejected_before_anything_runs(tmp_path, steps, 
 def test_unsupported_definition_version_is_named(tmp_path):
     with pytest.raises(DefinitionError, match="Version '2019-01-01' is not supported"):
         execute({"Version": "2019-01-01", "Steps": []}, workspace=tmp_path / "ws")
+
+
+def test_a_fresh_workspace_starts_the_step_that_took_longest_last_time_first(tmp_path, monkeypatch):
+    from sagepipe.local.step_times import last_seconds
+
+    monkeypatch.setenv("SAGEPIPE_RUNTIME_CACHE", str(tmp_path / "cache"))
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [_processing("Quick", ["0.01"], {}), _processing("Slow", ["0.6"], {})],
+    }
+    for step in definition["Steps"]:
+        step["CacheConfig"] = {"Enabled": True, "ExpireAfter": "P1D"}
+    sleep = "import sys, time; time.sleep(float(sys.argv[1]))"
+
+    def run(workspace):
+        for name in ("Quick", "Slow"):
+            write_object(workspace / "s3", f"s3://b/code/{name}.py", sleep)
+        execution = execute(definition, workspace=workspace, max_workers=1, pipeline_name="p")
+        assert execution.status == "Succeeded", execution.failure_reason
+        return execution
+
+    first = run(tmp_path / "ws1")  # nothing known: definition order
+    assert first.steps["Quick"].started <= first.steps["Slow"].started
+    known = last_seconds("p")
+    assert known["Slow"] > known["Quick"]
+
+    second = run(tmp_path / "ws2")
+
+    assert second.steps["Slow"].ended <= second.steps["Quick"].started
+    cached = run(tmp_path / "ws2")  # every step a cache hit: what is known stays
+    assert all(step.cache_hit for step in cached.steps.values())
+    assert last_seconds("p")["Slow"] >= 0.6

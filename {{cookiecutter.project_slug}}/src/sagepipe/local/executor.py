@@ -26,6 +26,7 @@ from .runners import runners_for
 from .scheduler import Scheduler
 from .session import RunSession
 from .states import ExecutionState, StepState
+from .step_times import last_seconds, remember_seconds
 from .validate import validate_definition
 
 
@@ -100,6 +101,7 @@ def execute(
         max_workers=max_workers or os.cpu_count() or 1,
         properties=session.properties,
         inputs=session.inputs,
+        expected_seconds=last_seconds(pipeline_name),
     )
     previous = handle_stop_signals(session.stop)
     try:
@@ -138,4 +140,16 @@ def execute(
         emit()
         history.close()
         session.close()
+        remember_seconds(pipeline_name, _ran_seconds(execution))
     return execution
+
+
+def _ran_seconds(execution: Execution) -> dict[str, float]:
+    """The durations of the steps that ran and succeeded (a cache hit took no time)."""
+    return {
+        name: step.duration_seconds
+        for name, step in execution.steps.items()
+        if step.status is StepState.SUCCEEDED
+        and not step.cache_hit
+        and step.duration_seconds is not None
+    }

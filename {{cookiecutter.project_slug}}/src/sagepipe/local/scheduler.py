@@ -4,8 +4,10 @@ The scheduler sees a step as a name, a type, its dependencies and (inside a Cond
 branch) the outcome it waits for. It starts a step when its dependencies succeeded and
 its branch was taken, hands it to the runner registered for its type, runs at most
 ``max_workers`` concurrent steps at a time, stops starting steps after a failure or a
-stop request, and records every state change. What a step *does* is its runner's
-business (see :mod:`sagepipe.local.runners`), so a new step type is a new runner.
+stop request, and records every state change. Of the steps ready at once, the one with
+the longest way to the end of the run starts first (:func:`remaining_seconds`). What a
+step *does* is its runner's business (see :mod:`sagepipe.local.runners`), so a new step
+type is a new runner.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .history import StepRun
 from .states import StepState, is_terminal
 
 STOP_GRACE_SECONDS = 5.0
+UNKNOWN_SECONDS = 1.0  # a step with no past run: then the longest chain of steps goes first
 
 
 class StopRequest:
@@ -111,6 +114,36 @@ class SchedulableStep(Protocol):
     def branch(self) -> bool | None: ...
 
 
+def remaining_seconds(
+    steps: Mapping[str, SchedulableStep], expected: Mapping[str, float]
+) -> dict[str, float]:
+    """Each step's expected seconds to the end of the run: its own, plus the longest
+    chain of steps that wait for it (``DependsOn``, data references, a Condition's branch).
+
+    This is critical-path list scheduling: started first, the step that heads the longest
+    chain cannot end last behind shorter work. A step missing from ``expected`` counts
+    :data:`UNKNOWN_SECONDS`, so with no past run the longest
+    chain by step count goes first.
+    """
+    waiting: dict[str, list[str]] = {name: [] for name in steps}
+    for name, step in steps.items():
+        for before in {*step.depends_on, *([step.parent] if step.parent else [])}:
+            if before in waiting:
+                waiting[before].append(name)
+    remaining: dict[str, float] = {}
+
+    def visit(name: str) -> float:
+        if name not in remaining:
+            remaining[name] = 0.0  # a cycle (refused by validation) cannot recurse forever
+            after = max((visit(n) for n in waiting[name]), default=0.0)
+            remaining[name] = expected.get(name, UNKNOWN_SECONDS) + after
+        return remaining[name]
+
+    for name in steps:
+        visit(name)
+    return remaining
+
+
 class Scheduler:
     """Runs a set of steps to completion through the runners keyed by step type."""
 
@@ -126,6 +159,7 @@ class Scheduler:
         properties: MutableMapping[str, Any],
         inputs: MutableMapping[str, Mapping[str, Mapping[str, str]]],
         grace_seconds: float = STOP_GRACE_SECONDS,
+        expected_seconds: Mapping[str, float] | None = None,
     ) -> None:
         missing = sorted({str(s.type) for s in steps.values() if s.type not in runners})
         if missing:
@@ -144,6 +178,13 @@ class Scheduler:
         self.branches: dict[str, bool] = {}
         self.failure: str | None = None  # the first failure: the execution's reason
         self.done: queue.Queue[tuple[str, StepOutcome]] = queue.Queue()
+        # Ready steps start longest way to the end first, ties in definition order; jobs
+        # (started on threads) before in-process steps, which hold this thread.
+        remaining = remaining_seconds(steps, expected_seconds or {})
+        self.order = sorted(
+            steps,
+            key=lambda name: (not runners[steps[name].type].concurrent, -remaining[name]),
+        )
 
     def set_status(self, name: str, state: StepState, **changes: Any) -> None:
         """Change a step's record (times and duration follow) and report it."""
@@ -163,7 +204,7 @@ class Scheduler:
 
     def run(self) -> None:
         """Run until every step is terminal (a failure or stop leaves the rest NotExecuted)."""
-        pending = list(self.steps)  # definition order, so output is stable
+        pending = list(self.order)
         running: set[str] = set()
         while pending or running:
             progressed = True
@@ -186,7 +227,8 @@ class Scheduler:
                     pending.remove(name)
                     progressed = True
             if not running:
-                for name in pending:  # only after a stop/failure: nothing may start any more
+                # Only after a stop/failure: nothing may start any more.
+                for name in [n for n in self.steps if n in pending]:
                     self.set_status(name, StepState.NOT_EXECUTED)
                 break
             try:
