@@ -738,5 +738,7 @@ def make_framework_cli() -> click.Group:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``python -m sagepipe``."""
-    make_framework_cli()(args=argv, prog_name="python -m sagepipe")
+    """Entry point of ``python -m sagepipe``; it ends the process (:mod:`.quick_exit`)."""
+    from .quick_exit import exit_after
+
+    exit_after(lambda: make_framework_cli()(args=argv, prog_name="python -m sagepipe"))

@@ -243,5 +243,7 @@ def make_cli() -> click.Group:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    make_cli()(args=argv, prog_name="{{ cookiecutter.project_slug }}")
+    """Console-script entry point; it ends the process (see ``sagepipe.quick_exit``)."""
+    from sagepipe.quick_exit import exit_after
+
+    exit_after(lambda: make_cli()(args=argv, prog_name="{{ cookiecutter.project_slug }}"))
