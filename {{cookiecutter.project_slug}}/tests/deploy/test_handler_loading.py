@@ -132,6 +132,10 @@ def test_deploy_refuses_a_model_that_cannot_load_and_starts_nothing(tmp_path: Pa
     spec = EndpointSpec(
         endpoint_name="broken", variants=[VariantSpec(name="AllTraffic", model_dir=str(broken))]
     )
-    with pytest.raises(ModelLoadError, match="broken handler"):
+    with pytest.raises(ModelLoadError, match="broken handler") as refused:
         start_server(tmp_path, spec)
+    assert "\n" not in str(refused.value)
     assert endpoints.list_endpoints(tmp_path) == []
+    folder = endpoints.endpoints_root(tmp_path) / "broken"
+    # The server that tried the model is gone, and so is what it was started with.
+    assert not list(folder.glob("spec-*.json")) and not list(folder.glob("server-*.pid"))
