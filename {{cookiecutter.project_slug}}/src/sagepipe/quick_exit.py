@@ -5,7 +5,9 @@ interpreter's exit frees them one by one: 0.25 s of a 6 s cold run of the sample
 pipeline, after the work is done. :func:`exit_after` does what that exit must do, in the
 interpreter's order (wait for non-daemon threads, run ``atexit`` handlers, flush the
 standard streams, the exit status ``sys.exit`` would give) and then ends the process.
-The warm launcher's forked jobs end the same way (``local/forkserver.py``).
+The warm launcher's forked jobs end the same way (``local/forkserver.py``, which keeps its
+own copy of :func:`exit_status`: it is a standard-library-only script that every image's
+Python runs, with no ``sagepipe`` to import).
 """
 
 from __future__ import annotations
