@@ -165,6 +165,21 @@ def test_a_chains_length_counts_what_waits_for_it_not_only_the_step_itself():
     assert remaining == {"Train": 3.0, "Check": 2.0, "Register": 2.0, "Side": 2.5}
 
 
+def test_a_chain_as_long_as_a_definition_may_be_is_weighed_without_recursion():
+    from sagepipe.local.scheduler import remaining_seconds
+    from sagepipe.local.validate import MAX_STEPS
+
+    names = [f"S{i}" for i in range(MAX_STEPS)]
+    steps = {
+        name: FakeStep(name, "Sleep", depends_on=frozenset(names[i - 1 : i]))
+        for i, name in enumerate(names)
+    }
+
+    remaining = remaining_seconds(steps, {})
+
+    assert remaining["S0"] == MAX_STEPS and remaining[names[-1]] == 1.0
+
+
 def test_jobs_start_before_in_process_steps_that_are_ready_with_them():
     order: list[str] = []
 

@@ -125,22 +125,30 @@ def remaining_seconds(
     :data:`UNKNOWN_SECONDS`, so with no past run the longest
     chain by step count goes first.
     """
-    waiting: dict[str, list[str]] = {name: [] for name in steps}
+    waiting: dict[str, set[str]] = {name: set() for name in steps}
     for name, step in steps.items():
         for before in {*step.depends_on, *([step.parent] if step.parent else [])}:
-            if before in waiting:
-                waiting[before].append(name)
+            if before in waiting and before != name:
+                waiting[before].add(name)
+    # Last steps first (Kahn's order on the reversed graph), without recursion: a chain
+    # of MAX_STEPS steps is valid and deeper than Python's recursion limit.
+    left = {name: len(after) for name, after in waiting.items()}
+    waited_on: dict[str, list[str]] = {name: [] for name in steps}
+    for name, after in waiting.items():
+        for later in after:
+            waited_on[later].append(name)
+    ready = [name for name, count in left.items() if count == 0]
     remaining: dict[str, float] = {}
-
-    def visit(name: str) -> float:
-        if name not in remaining:
-            remaining[name] = 0.0  # a cycle (refused by validation) cannot recurse forever
-            after = max((visit(n) for n in waiting[name]), default=0.0)
-            remaining[name] = expected.get(name, UNKNOWN_SECONDS) + after
-        return remaining[name]
-
-    for name in steps:
-        visit(name)
+    while ready:
+        name = ready.pop()
+        longest = max((remaining[n] for n in waiting[name]), default=0.0)
+        remaining[name] = expected.get(name, UNKNOWN_SECONDS) + longest
+        for before in waited_on[name]:
+            left[before] -= 1
+            if left[before] == 0:
+                ready.append(before)
+    for name in steps:  # on a cycle (refused by validation): only its own time
+        remaining.setdefault(name, expected.get(name, UNKNOWN_SECONDS))
     return remaining
 
 
