@@ -24,6 +24,23 @@ def test_a_pipelines_durations_are_kept_over_its_older_ones_and_apart_from_other
     assert last_seconds("never-ran") == {}
 
 
+def test_a_new_cli_orders_its_first_run_by_the_same_pipelines_run_from_another_cli():
+    remember_seconds("churn", {"Train": 2.0})
+    data = json.loads(times_file().read_text())
+    (mine,) = data
+    data = {
+        "churn /old/project/.venv/bin/python": {"Train": 7.0},
+        "churn /other/project/.venv/bin/python": data[mine],  # the newest: last
+        "fraud /other/project/.venv/bin/python": {"Train": 9.0},
+    }
+    times_file().write_text(json.dumps(data))
+
+    assert last_seconds("churn") == {"Train": 2.0}
+    assert last_seconds("churn-v2") == {}  # another name borrows nothing
+    remember_seconds("churn", {"Train": 3.0})
+    assert last_seconds("churn") == {"Train": 3.0}  # its own entry from now on
+
+
 @pytest.mark.parametrize(
     "content",
     ["not json", "[1, 2]", json.dumps({"x": {"Train": "slow"}}), json.dumps({"x": 3})],

@@ -431,6 +431,56 @@ def test_a_runtime_interpreters_job_forks_from_the_server_its_cli_started(tmp_pa
     assert int((second.job_dir / "parent.txt").read_text()) == server.proc.pid
 
 
+def test_a_new_clis_first_run_forks_from_a_server_borrowed_from_another_clis_last_run(
+    tmp_path,
+):
+    """A new project's venv never ran anything: it starts the servers another CLI's last
+    run of the same pipeline used, in its own PATH, and its first job forks from one."""
+    runtime = tmp_path / "runtime" / "bin" / "python"
+    runtime.parent.mkdir(parents=True)
+    runtime.symlink_to(sys.executable)
+
+    def job(name: str, execution: str, path_tail: str) -> JobPlan:
+        shim = shim_folder(tmp_path / "ws" / "executions" / execution, str(runtime))
+        plan = _plan(tmp_path, name, PARENT, env={**os.environ, "PATH": f"{shim}:{path_tail}"})
+        plan.command[0] = str(runtime)
+        return plan
+
+    def run_one(plan: JobPlan) -> None:
+        launcher = Launcher(StopRequest(), tmp_path / "exec" / ".warm", label="churn")
+        try:
+            assert launcher.spawn(plan) == 0
+        finally:
+            launcher.close()
+
+    # Another project's CLI ran "churn" with its own venv first on PATH.
+    run_one(job("First", "exec-1", "/other/project/.venv/bin:/usr/bin"))
+    recent = read_recent(recent_file())
+    entries = recent.pop(recent_key("churn"))
+    recent["churn /other/project/.venv/bin/python"] = entries
+    recent_file().write_text(json.dumps({k: [list(e) for e in v] for k, v in recent.items()}))
+    assert recent_key("churn") not in read_recent(recent_file())
+
+    assert prestart_warm("churn", tmp_path / "ws") == 1
+    (server,) = Prestarted._servers.values()
+    second = job("Second", "exec-2", os.environ["PATH"])  # this CLI's jobs: its own PATH
+    run_one(second)
+    Prestarted.close_all()
+
+    assert int((second.job_dir / "parent.txt").read_text()) == server.proc.pid
+    assert FORKED in second.log_path.read_text()
+
+
+def test_an_entry_whose_path_has_no_execution_shim_is_not_borrowed(tmp_path):
+    remember("churn", [(sys.executable, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})])
+    recent = read_recent(recent_file())
+    recent["churn /other/project/.venv/bin/python"] = recent.pop(recent_key("churn"))
+    recent_file().write_text(json.dumps({k: [list(e) for e in v] for k, v in recent.items()}))
+
+    assert prestart_warm("churn", tmp_path / "ws") == 0
+    assert Prestarted._servers == {}
+
+
 def test_jobs_starting_together_all_get_their_runtimes_python3_shim(tmp_path):
     """Concurrent jobs of one runtime each write the shim; none trips over another's."""
     from concurrent.futures import ThreadPoolExecutor

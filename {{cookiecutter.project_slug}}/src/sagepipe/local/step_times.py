@@ -4,8 +4,8 @@ With more ready steps than cores, the order they start in decides the run's leng
 long step started last ends last. The scheduler starts the step with the longest way to
 the end first (:func:`sagepipe.local.scheduler.remaining_seconds`), and these are the
 durations it weighs. They are kept per pipeline in the runtime cache, next to what the
-warm launcher learned, so a fresh workspace's first run is ordered by the last run
-anywhere (a step never seen counts as the scheduler's ``UNKNOWN_SECONDS``).
+warm launcher learned, so a fresh workspace's first run, and a new project's, is ordered
+by the last run anywhere (a step never seen counts as the scheduler's ``UNKNOWN_SECONDS``).
 """
 
 from __future__ import annotations
@@ -46,8 +46,17 @@ def _read(path: Path) -> dict[str, dict[str, float]]:
 
 
 def last_seconds(pipeline: str) -> dict[str, float]:
-    """The seconds each step of ``pipeline`` took when it last ran (empty if never)."""
-    return _read(times_file()).get(recent_key(pipeline), {})
+    """The seconds each step of ``pipeline`` took when it last ran (empty if never).
+
+    A pipeline this CLI never ran (a new project's first run) takes the durations of the
+    newest pipeline of the same name run from another CLI, when there is one.
+    """
+    known = _read(times_file())
+    own = known.get(recent_key(pipeline))
+    if own is not None:
+        return own
+    same_name = [steps for key, steps in known.items() if key.startswith(f"{pipeline} /")]
+    return same_name[-1] if same_name else {}
 
 
 def remember_seconds(pipeline: str, seconds: Mapping[str, float]) -> None:

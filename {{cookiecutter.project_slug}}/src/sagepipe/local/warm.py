@@ -421,6 +421,52 @@ def recent_key(label: str) -> str:
     return f"{label} {os.path.abspath(sys.executable)}"
 
 
+def _in_this_environment(python: str, env: Mapping[str, str]) -> dict[str, str] | None:
+    """Another CLI's server environment as this CLI's jobs would have it, or None.
+
+    A job's environment is its CLI's (``sandbox.base_env``): what this process has set
+    replaces the other's values, its execution shim stays first on ``PATH`` (the server
+    key counts any shim as one) and the rest of ``PATH`` becomes this one's. What only the
+    other had stays: libraries set such variables while the compile imports them
+    (scikit-learn's ``KMP_*``), and this run's compile will set the same. A wrong guess
+    costs one server no job adopts, stopped when this process ends.
+    """
+    path = str(env.get("PATH", "")).split(os.pathsep)
+    if not _is_shim(path[0]):
+        return None
+    adapted = {**env, **import_time_env(os.environ)}
+    if python != sys.executable:
+        adapted.pop("PYTHONHOME", None)  # base_env keeps another runtime clear of it
+    adapted["PATH"] = os.pathsep.join([path[0], os.environ.get("PATH", "")])
+    return adapted
+
+
+def recent_servers(label: str) -> list[tuple[str, dict[str, str]]]:
+    """The servers to start early for ``label``: those its last run from this CLI used.
+
+    A CLI that never ran any pipeline (a new project's venv) borrows another CLI's newest
+    entry, of the same pipeline name when there is one: a new project of the same
+    template runs its jobs in the same runtimes, so its first run need not wait for their
+    imports. A CLI that ran other pipelines but not this one starts nothing.
+    """
+    recent = read_recent(recent_file())
+    own = recent.get(recent_key(label))
+    if own is not None:
+        return own
+    executable = " " + os.path.abspath(sys.executable)
+    if not recent or any(key.endswith(executable) for key in recent):
+        return []
+    same_name = [key for key in recent if key.startswith(f"{label} /")]
+    key = same_name[-1] if same_name else list(recent)[-1]
+    other_cli = key[key.index(" /") + 1 :] if " /" in key else ""
+    adapted = [
+        (python, _in_this_environment(python, env))
+        for python, env in recent[key]
+        if python != other_cli  # that CLI's own interpreter: this one's jobs never use it
+    ]
+    return [(python, env) for python, env in adapted if env is not None]
+
+
 def remember(label: str, servers: list[tuple[str, dict[str, str]]]) -> None:
     """Record the servers ``label``'s run used (the newest :data:`RECENT_LIMIT` pipelines)."""
     label = recent_key(label)
@@ -452,10 +498,11 @@ class Prestarted:
 
     @classmethod
     def start(cls, label: str, scratch: Path, preexec: Callable[[], None] | None) -> int:
-        """Start the servers ``label``'s last run used, in ``scratch`` (removed at exit)."""
+        """Start the servers :func:`recent_servers` names for ``label``, in ``scratch``
+        (removed at exit)."""
         if not enabled():
             return 0
-        entries = read_recent(recent_file()).get(recent_key(label), [])
+        entries = recent_servers(label)
         started = 0
         with cls._lock:
             for python, env in entries:
