@@ -402,30 +402,40 @@ def test_only_the_execution_shim_folder_in_path_is_ignored_by_the_server_key():
     assert runtime != key("/elsewhere/.bin/c4a8904c02:/usr/bin")
 
 
-def test_a_runtime_interpreters_job_forks_from_the_server_its_cli_started(tmp_path):
-    # A runtime's interpreter (not this one): its shim is a tagged folder in each execution.
-    runtime = tmp_path / "runtime" / "bin" / "python"
-    runtime.parent.mkdir(parents=True)
-    runtime.symlink_to(sys.executable)
+class _RuntimeJobs:
+    """Jobs of a runtime's interpreter (a link to this one, under another path), each in
+    its own execution with that runtime's shim folder first on ``PATH``."""
 
-    def job(name: str, execution: str) -> JobPlan:
-        shim = shim_folder(tmp_path / "ws" / "executions" / execution, str(runtime))
-        plan = _plan(tmp_path, name, PARENT, env={**os.environ, "PATH": f"{shim}:/usr/bin:/bin"})
-        plan.command[0] = str(runtime)
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.python = tmp_path / "runtime" / "bin" / "python"
+        self.python.parent.mkdir(parents=True)
+        self.python.symlink_to(sys.executable)
+
+    def job(self, name: str, execution: str, path_tail: str = "/usr/bin:/bin") -> JobPlan:
+        executions = self.tmp_path / "ws" / "executions"
+        shim = shim_folder(executions / execution, str(self.python))
+        env = {**os.environ, "PATH": f"{shim}:{path_tail}"}
+        plan = _plan(self.tmp_path, name, PARENT, env=env)
+        plan.command[0] = str(self.python)
         return plan
 
-    def run_one(plan: JobPlan) -> None:
-        launcher = Launcher(StopRequest(), tmp_path / "exec" / ".warm", label="churn")
+    def run(self, plan: JobPlan) -> None:
+        launcher = Launcher(StopRequest(), self.tmp_path / "exec" / ".warm", label="churn")
         try:
             assert launcher.spawn(plan) == 0
         finally:
             launcher.close()
 
-    run_one(job("First", "exec-1"))
+
+def test_a_runtime_interpreters_job_forks_from_the_server_its_cli_started(tmp_path):
+    # A runtime's interpreter (not this one): its shim is a tagged folder in each execution.
+    jobs = _RuntimeJobs(tmp_path)
+    jobs.run(jobs.job("First", "exec-1"))
     assert prestart_warm("churn", tmp_path / "ws") == 1
     (server,) = Prestarted._servers.values()
-    second = job("Second", "exec-2")
-    run_one(second)
+    second = jobs.job("Second", "exec-2")
+    jobs.run(second)
     Prestarted.close_all()
 
     assert int((second.job_dir / "parent.txt").read_text()) == server.proc.pid
@@ -436,25 +446,9 @@ def test_a_new_clis_first_run_forks_from_a_server_borrowed_from_another_clis_las
 ):
     """A new project's venv never ran anything: it starts the servers another CLI's last
     run of the same pipeline used, in its own PATH, and its first job forks from one."""
-    runtime = tmp_path / "runtime" / "bin" / "python"
-    runtime.parent.mkdir(parents=True)
-    runtime.symlink_to(sys.executable)
-
-    def job(name: str, execution: str, path_tail: str) -> JobPlan:
-        shim = shim_folder(tmp_path / "ws" / "executions" / execution, str(runtime))
-        plan = _plan(tmp_path, name, PARENT, env={**os.environ, "PATH": f"{shim}:{path_tail}"})
-        plan.command[0] = str(runtime)
-        return plan
-
-    def run_one(plan: JobPlan) -> None:
-        launcher = Launcher(StopRequest(), tmp_path / "exec" / ".warm", label="churn")
-        try:
-            assert launcher.spawn(plan) == 0
-        finally:
-            launcher.close()
-
+    jobs = _RuntimeJobs(tmp_path)
     # Another project's CLI ran "churn" with its own venv first on PATH.
-    run_one(job("First", "exec-1", "/other/project/.venv/bin:/usr/bin"))
+    jobs.run(jobs.job("First", "exec-1", "/other/project/.venv/bin:/usr/bin"))
     recent = read_recent(recent_file())
     entries = recent.pop(recent_key("churn"))
     recent["churn /other/project/.venv/bin/python"] = entries
@@ -463,8 +457,8 @@ def test_a_new_clis_first_run_forks_from_a_server_borrowed_from_another_clis_las
 
     assert prestart_warm("churn", tmp_path / "ws") == 1
     (server,) = Prestarted._servers.values()
-    second = job("Second", "exec-2", os.environ["PATH"])  # this CLI's jobs: its own PATH
-    run_one(second)
+    second = jobs.job("Second", "exec-2", os.environ["PATH"])  # this CLI's jobs: its PATH
+    jobs.run(second)
     Prestarted.close_all()
 
     assert int((second.job_dir / "parent.txt").read_text()) == server.proc.pid
