@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..private import private_file
 from ..runtimes.build import cache_root
-from .warm import LEARNED_FORMAT, RECENT_LIMIT, recent_key
+from .warm import LEARNED_FORMAT, RECENT_LIMIT, newest_of_another_cli, recent_key
 
 STEPS_LIMIT = 500  # steps kept per pipeline
 
@@ -55,8 +55,8 @@ def last_seconds(pipeline: str) -> dict[str, float]:
     own = known.get(recent_key(pipeline))
     if own is not None:
         return own
-    same_name = [steps for key, steps in known.items() if key.startswith(f"{pipeline} /")]
-    return same_name[-1] if same_name else {}
+    borrowed = newest_of_another_cli(pipeline, known)
+    return known[borrowed] if borrowed is not None else {}
 
 
 def remember_seconds(pipeline: str, seconds: Mapping[str, float]) -> None:

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -421,6 +421,14 @@ def recent_key(label: str) -> str:
     return f"{label} {os.path.abspath(sys.executable)}"
 
 
+def newest_of_another_cli(label: str, keys: Iterable[str]) -> str | None:
+    """The newest of ``keys`` (recent-file keys, oldest first) that is ``label`` run from
+    another CLI than this one, or None."""
+    own = recent_key(label)
+    same_name = [key for key in keys if key.startswith(f"{label} /") and key != own]
+    return same_name[-1] if same_name else None
+
+
 def _in_this_environment(python: str, env: Mapping[str, str]) -> dict[str, str] | None:
     """Another CLI's server environment as this CLI's jobs would have it, or None.
 
@@ -456,8 +464,7 @@ def recent_servers(label: str) -> list[tuple[str, dict[str, str]]]:
     executable = " " + os.path.abspath(sys.executable)
     if not recent or any(key.endswith(executable) for key in recent):
         return []
-    same_name = [key for key in recent if key.startswith(f"{label} /")]
-    key = same_name[-1] if same_name else list(recent)[-1]
+    key = newest_of_another_cli(label, recent) or list(recent)[-1]
     other_cli = key[key.index(" /") + 1 :] if " /" in key else ""
     adapted = [
         (python, _in_this_environment(python, env))
